@@ -1,0 +1,115 @@
+import { Construct } from "constructs";
+import { Lazy } from "cdktf";
+import { DatabaseSecretBackendConnection } from "@cdktf/provider-vault/lib/database-secret-backend-connection";
+import type { SecretsMount } from "./secrets-mount";
+import type { VaultAdmin } from "./vault-admin";
+
+/** libpq sslmode values. */
+export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
+
+/** Props of {@link Connection}. */
+export interface ConnectionProps {
+  /** The database secrets engine this connection lives in. */
+  readonly mount: SecretsMount;
+  /** The PostgreSQL role Vault logs in as; its name and password version are read from it. */
+  readonly admin: VaultAdmin;
+  /** The password, as a reference to the same sensitive Terraform variable the admin role got. */
+  readonly password: string;
+  /** PostgreSQL endpoint as Vault reaches it (the HAProxy address in KeyBuzz). */
+  readonly host: string;
+  readonly port: number;
+  /** The database Vault connects to; revocation reassigns objects inside it. */
+  readonly database: string;
+  /** @default "verify-full" */
+  readonly sslmode?: SslMode;
+  /** Vault connection name. @default "keybuzz-postgres" */
+  readonly name?: string;
+  /** Pool size. @default 8 */
+  readonly maxOpenConnections?: number;
+  /** @default 4 */
+  readonly maxIdleConnections?: number;
+  /** Seconds before a pooled connection is recycled. @default 300 */
+  readonly maxConnectionLifetimeSeconds?: number;
+}
+
+/**
+ * The Vault connection to PostgreSQL (`<mount>/config/<name>`).
+ *
+ * `allowed_roles` is derived from the {@link DynamicRole}s created against this connection, never kept
+ * by hand; a connection with no role fails validation. Passwords are hashed by Vault before they reach
+ * PostgreSQL (`password_authentication = scram-sha-256`), and `root_rotation_statements` make
+ * `<mount>/rotate-root/<name>` work for a non-superuser admin too.
+ *
+ * @see https://developer.hashicorp.com/vault/api-docs/secret/databases/postgresql
+ * @see https://registry.terraform.io/providers/hashicorp/vault/5.6.0/docs/resources/database_secret_backend_connection
+ */
+export class Connection extends Construct {
+  /** The connection name, as written in config. */
+  public readonly connectionName: string;
+  /** The mount path, as a Terraform reference (using it orders resources after the mount). */
+  public readonly mountPath: string;
+  /** The secrets engine this connection lives in. */
+  public readonly mount: SecretsMount;
+  /** The vault_database_secret_backend_connection resource. */
+  public readonly resource: DatabaseSecretBackendConnection;
+  private readonly roles: string[] = [];
+
+  constructor(scope: Construct, id: string, props: ConnectionProps) {
+    super(scope, id);
+    this.connectionName = props.name ?? "keybuzz-postgres";
+    const sslmode = props.sslmode ?? "verify-full";
+    const maxOpen = props.maxOpenConnections ?? 8;
+    const maxIdle = props.maxIdleConnections ?? 4;
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(this.connectionName)) {
+      throw new Error(`name must be a Vault path segment, got "${this.connectionName}"`);
+    }
+    if (!props.host || /[\s/@?#]/.test(props.host)) throw new Error(`host must be a host name or address, got "${props.host}"`);
+    if (!Number.isInteger(props.port) || props.port < 1 || props.port > 65535) {
+      throw new Error(`port must be between 1 and 65535, got ${props.port}`);
+    }
+    if (maxIdle > maxOpen) throw new Error(`maxIdleConnections must not exceed maxOpenConnections, got ${maxIdle} > ${maxOpen}`);
+
+    this.mount = props.mount;
+    this.mountPath = props.mount.mountPath;
+    const host = props.host.includes(":") ? `[${props.host}]` : props.host;
+    this.resource = new DatabaseSecretBackendConnection(this, "Resource", {
+      backend: props.mount.mountPath,
+      name: this.connectionName,
+      pluginName: "postgresql-database-plugin",
+      allowedRoles: Lazy.listValue({ produce: () => [...this.roles] }),
+      verifyConnection: true,
+      // {{username}} is the admin's name; Vault substitutes a SCRAM hash for {{password}}.
+      rootRotationStatements: [`ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}';`],
+      postgresql: {
+        connectionUrl: `postgresql://{{username}}:{{password}}@${host}:${props.port}/${props.database}?sslmode=${sslmode}`,
+        username: props.admin.username,
+        passwordWo: props.password,
+        passwordWoVersion: props.admin.passwordVersion,
+        passwordAuthentication: "scram-sha-256",
+        maxOpenConnections: maxOpen,
+        maxIdleConnections: maxIdle,
+        maxConnectionLifetime: props.maxConnectionLifetimeSeconds ?? 300,
+      },
+      // verify_connection logs in as the admin: the role and its rights must exist first.
+      dependsOn: [...props.admin.dependables],
+    });
+    this.node.addValidation({
+      validate: () =>
+        this.roles.length === 0 ? [`connection "${this.connectionName}" has no dynamic role: allowed_roles would be empty`] : [],
+    });
+  }
+
+  /**
+   * Adds a Vault role name to `allowed_roles`. Called by {@link DynamicRole}; call it yourself only for
+   * a role this app does not create.
+   */
+  public addRole(roleName: string): void {
+    if (this.roles.includes(roleName)) throw new Error(`role "${roleName}" is already attached to connection "${this.connectionName}"`);
+    this.roles.push(roleName);
+  }
+
+  /** The Vault role names in `allowed_roles` (a copy). */
+  public get allowedRoles(): string[] {
+    return [...this.roles];
+  }
+}

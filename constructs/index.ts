@@ -1,0 +1,5 @@
+export * from "./base-roles";
+export * from "./vault-admin";
+export * from "./secrets-mount";
+export * from "./connection";
+export * from "./dynamic-role";

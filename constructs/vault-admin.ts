@@ -1,0 +1,93 @@
+import { Construct } from "constructs";
+import { Token, type TerraformResource } from "cdktf";
+import { Grant } from "@cdktf/provider-postgresql/lib/grant";
+import { GrantRole } from "@cdktf/provider-postgresql/lib/grant-role";
+import { Role } from "@cdktf/provider-postgresql/lib/role";
+import type { BaseRoles } from "./base-roles";
+
+/** Props of {@link VaultAdmin}. */
+export interface VaultAdminProps {
+  /** The base roles Vault will grant to the users it creates. */
+  readonly baseRoles: BaseRoles;
+  /**
+   * The password, as a reference to a sensitive (ideally ephemeral) Terraform variable, never a literal.
+   * It is sent through the write-only `password_wo`, so it is kept neither in the plan nor in the state.
+   */
+  readonly password: string;
+  /**
+   * Bump to send a new password; while it stays the same, Terraform leaves the password alone,
+   * which is what lets Vault rotate it (`rotate-root`) without Terraform putting the old one back.
+   * @default 1
+   */
+  readonly passwordVersion?: number;
+  /** The role name. @default "vault_admin" */
+  readonly username?: string;
+  /**
+   * Reproduce the runbook: a SUPERUSER, and nothing else. The default is least privilege: CREATEROLE,
+   * CONNECT on the database and each base role WITH ADMIN OPTION (PostgreSQL 16 and later refuse to
+   * GRANT a role without it).
+   * @default false
+   */
+  readonly superuser?: boolean;
+}
+
+/**
+ * The PostgreSQL LOGIN role that Vault's database secrets engine connects as.
+ *
+ * @see https://developer.hashicorp.com/vault/docs/secrets/databases/postgresql
+ * @see https://www.postgresql.org/docs/16/sql-createrole.html (CREATEROLE and ADMIN OPTION since 16)
+ */
+export class VaultAdmin extends Construct {
+  /** The role name Vault logs in with. */
+  public readonly username: string;
+  /** The password version, to deliver the same password to the Vault connection. */
+  public readonly passwordVersion: number;
+  /** Whether this is the runbook's SUPERUSER. */
+  public readonly superuser: boolean;
+  /** The postgresql_role resource. */
+  public readonly resource: Role;
+  /** Everything that must exist before Vault can connect and manage users. */
+  public readonly dependables: readonly TerraformResource[];
+
+  constructor(scope: Construct, id: string, props: VaultAdminProps) {
+    super(scope, id);
+    this.username = props.username ?? "vault_admin";
+    this.passwordVersion = props.passwordVersion ?? 1;
+    this.superuser = props.superuser ?? false;
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.username)) {
+      throw new Error(`username must be a lower-case PostgreSQL identifier, got "${this.username}"`);
+    }
+    if (!Token.isUnresolved(props.password)) {
+      throw new Error("password must be a reference to a sensitive Terraform variable, not a literal");
+    }
+    if (!Number.isInteger(this.passwordVersion) || this.passwordVersion < 1) {
+      throw new Error(`passwordVersion must be a positive integer, got ${this.passwordVersion}`);
+    }
+
+    this.resource = new Role(this, "Resource", {
+      name: this.username,
+      login: true,
+      superuser: this.superuser,
+      createRole: !this.superuser,
+      passwordWo: props.password,
+      passwordWoVersion: String(this.passwordVersion),
+      // memberships are managed by the GrantRole resources below (and by Vault for its users);
+      // without this the role's own `roles` attribute would revoke them on the next apply.
+      lifecycle: { ignoreChanges: ["roles"] },
+    });
+    const dependables: TerraformResource[] = [this.resource];
+    if (!this.superuser) {
+      const database = props.baseRoles.database.name;
+      dependables.push(
+        new Grant(this, "Connect", { database, role: this.resource.name, objectType: "database", privileges: ["CONNECT"] }),
+      );
+      const adminOf = new Construct(this, "AdminOf");
+      for (const base of props.baseRoles.allRoles) {
+        dependables.push(
+          new GrantRole(adminOf, base.name, { role: this.resource.name, grantRole: base.resource.name, withAdminOption: true }),
+        );
+      }
+    }
+    this.dependables = dependables;
+  }
+}

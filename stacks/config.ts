@@ -1,0 +1,402 @@
+/**
+ * The environment config: one JSON file per environment in `config/`, validated by one zod schema.
+ *
+ * The schema is the reference for every field (each has a `.describe()`); `npm run schema` writes it as
+ * JSON Schema to `config/schema.json` so editors complete and check the files. Errors name the file, the
+ * field path and the value, and say what would be accepted.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { basename, join, relative } from "node:path";
+import { z } from "zod";
+
+/** A safe, unquoted PostgreSQL identifier: lower case, digits and `_`, at most 63 bytes, not `pg_`-reserved. */
+const pgIdentifier = z
+  .string()
+  .regex(
+    /^[a-z_][a-z0-9_]*$/,
+    "must be a lower-case PostgreSQL identifier: letters a-z, digits and _, not starting with a digit (no quotes, semicolons, spaces or upper case)",
+  )
+  .max(63, "must be at most 63 bytes, PostgreSQL's identifier limit")
+  .refine((s) => !s.startsWith("pg_"), "must not start with pg_, which PostgreSQL reserves for its own roles");
+
+/** A Vault role or connection name: it becomes one path segment (`database/roles/<name>`). */
+const vaultName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/,
+    "must be a Vault path segment: lower-case letters, digits and -, starting and ending with a letter or digit",
+  )
+  .max(64, "must be at most 64 characters");
+
+const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
+
+/** Parses `90`, `"90s"`, `"15m"`, `"1h"` or `"1h30m"` into seconds; returns NaN for anything else. */
+export function parseDuration(value: string | number): number {
+  if (typeof value === "number") return Number.isInteger(value) ? value : Number.NaN;
+  const m = DURATION.exec(value);
+  if (!m || value === "") return Number.NaN;
+  const [h, mi, s] = [m[1], m[2], m[3]].map((p) => (p ? Number.parseInt(p, 10) : 0));
+  return h * 3600 + mi * 60 + s;
+}
+
+/** A positive duration, written as whole seconds or as a Go-style string (`"1h"`, `"30m"`, `"1h30m"`). */
+const duration = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    const seconds = parseDuration(v);
+    if (Number.isNaN(seconds) || seconds <= 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: 'must be a positive duration: whole seconds (3600) or a string like "90s", "15m", "1h", "1h30m"',
+      });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const tablePrivilege = z.enum(["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]);
+const sequencePrivilege = z.enum(["USAGE", "SELECT", "UPDATE"]);
+
+const schemaAccess = z
+  .strictObject({
+    owned: z
+      .boolean()
+      .default(false)
+      .describe("Create this schema, owned by the application's base role (which then holds every right on it)."),
+    usage: z.boolean().default(true).describe("Grant USAGE on the schema (ignored when owned)."),
+    create: z.boolean().default(false).describe("Grant CREATE on the schema (ignored when owned)."),
+    tables: z
+      .array(tablePrivilege)
+      .default([])
+      .describe("Privileges on every table that exists in the schema at apply time (ignored when owned)."),
+    sequences: z
+      .array(sequencePrivilege)
+      .default([])
+      .describe("Privileges on every sequence that exists in the schema at apply time (ignored when owned)."),
+  })
+  .describe("What the base role may do in one schema of the database.");
+
+const defaultPrivilege = z
+  .strictObject({
+    owner: pgIdentifier.describe("Base role whose future objects this grant covers; must be defined in this file."),
+    schema: pgIdentifier.describe("Schema the future objects are created in."),
+    tables: z.array(tablePrivilege).default([]).describe("Privileges on tables the owner creates later."),
+    sequences: z.array(sequencePrivilege).default([]).describe("Privileges on sequences the owner creates later."),
+  })
+  .describe("ALTER DEFAULT PRIVILEGES: rights on objects another base role creates later.");
+
+const application = z
+  .strictObject({
+    name: vaultName.describe("Application name, e.g. keybuzz-api. Also the stable ID of its resources: renaming it replaces them."),
+    baseRole: pgIdentifier.describe("The NOLOGIN group role that holds this application's privileges."),
+    vaultRole: vaultName.describe("The Vault dynamic role; credentials are read at <mount>/creds/<vaultRole>."),
+    defaultTtl: duration.default(3600).describe("Lease duration of an issued credential. Default 1h."),
+    maxTtl: duration.default(86400).describe("Longest a credential may live, renewals included. Default 24h."),
+    grantedRoles: z
+      .array(pgIdentifier)
+      .optional()
+      .describe(
+        "Base roles granted to each issued user; each must be a base role defined in this file. Default: only this application's own.",
+      ),
+    schemas: z
+      .record(pgIdentifier, schemaAccess)
+      .optional()
+      .describe("Per-schema privileges of the base role. Default: one schema named after the base role, owned by it."),
+    defaultPrivileges: z.array(defaultPrivilege).default([]).describe("Rights on objects other base roles create later."),
+  })
+  .describe("One application: its base role, its Vault dynamic role and its privileges.");
+
+const backend = z
+  .discriminatedUnion("type", [
+    z.strictObject({
+      type: z.literal("local"),
+      path: z
+        .string()
+        .refine((p) => !p.startsWith("/"), "must be relative to the project, not absolute")
+        .optional()
+        .describe("State file, relative to the project root. Default terraform.<stack>.tfstate."),
+    }),
+    z.strictObject({
+      type: z.literal("pg"),
+      schemaName: pgIdentifier.optional().describe("Schema holding the state. Default terraform_remote_state."),
+    }).describe("State in PostgreSQL; the connection string comes from PG_CONN_STR in the environment, never from config."),
+    z.strictObject({
+      type: z.literal("s3"),
+      bucket: z.string().min(1),
+      key: z.string().min(1),
+      region: z.string().min(1),
+      useLockfile: z.boolean().default(true).describe("S3-native state locking."),
+    }).describe("State in S3; credentials come from the usual AWS environment."),
+    z.strictObject({
+      type: z.literal("remote"),
+      organization: z.string().min(1),
+      workspace: z.string().min(1),
+      hostname: z.string().default("app.terraform.io"),
+    }).describe("HCP Terraform; the token comes from the CLI credentials, never from config."),
+  ])
+  .default({ type: "local" })
+  .describe("Where Terraform keeps this environment's state.");
+
+const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
+
+/** The schema of one environment file. */
+export const environmentSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe("Editor hint: path to config/schema.json."),
+    vault: z.strictObject({
+      address: z
+        .url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://vault.example.com:8200" })
+        .describe("Vault (or OpenBao) API address. The token comes from VAULT_TOKEN, never from config."),
+      mountPath: vaultName.default("database").describe("Path of the database secrets engine. Default database."),
+      defaultLeaseTtl: duration.default(3600).describe("Mount-wide default lease. Default 1h."),
+      maxLeaseTtl: duration.default(86400).describe("Mount-wide maximum lease. Default 24h."),
+    }),
+    postgres: z.strictObject({
+      host: z.string().min(1, "must not be empty").describe("PostgreSQL endpoint (HAProxy) that Vault and Terraform connect to."),
+      port: z.number().int().min(1).max(65535).describe("Port of that endpoint."),
+      database: pgIdentifier.default("keybuzz").describe("The application database. Default keybuzz."),
+      sslmode: z.enum(SSL_MODES).default("verify-full").describe("libpq sslmode for every connection. Default verify-full."),
+      adminUsername: z
+        .string()
+        .min(1)
+        .default("postgres")
+        .describe("Role Terraform connects as to manage roles. Its password comes from PGPASSWORD, never from config."),
+    }),
+    vaultAdmin: z
+      .strictObject({
+        username: pgIdentifier.default("vault_admin").describe("The LOGIN role Vault connects as. Default vault_admin."),
+        superuser: z
+          .boolean()
+          .default(false)
+          .describe("Reproduce the runbook: SUPERUSER instead of CREATEROLE with ADMIN OPTION on each base role."),
+        acknowledgeSuperuserInProd: z
+          .boolean()
+          .default(false)
+          .describe("Required (true) to run a SUPERUSER vault_admin in prod."),
+        passwordVersion: z
+          .number()
+          .int()
+          .positive()
+          .default(1)
+          .describe("Bump to push a new vault_admin_password to PostgreSQL and Vault (write-only attributes)."),
+      })
+      .default({ username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1 }),
+    connection: z
+      .strictObject({
+        name: vaultName.default("keybuzz-postgres").describe("Vault connection name. Default keybuzz-postgres."),
+        maxOpenConnections: z.number().int().positive().default(8).describe("Vault's pool size. Default 8 (Vault's own is 4)."),
+        maxIdleConnections: z.number().int().nonnegative().default(4).describe("Idle connections kept. Default 4."),
+        maxConnectionLifetime: duration.default(300).describe("Recycle pooled connections after this. Default 5m."),
+      })
+      .default({ name: "keybuzz-postgres", maxOpenConnections: 8, maxIdleConnections: 4, maxConnectionLifetime: 300 }),
+    backend,
+    applications: z
+      .array(application)
+      .min(1, "must define at least one application")
+      .describe("The applications. Adding one is one entry here."),
+  })
+  .superRefine((env, ctx) => {
+    // cross-field rules: each issue carries the path of the offending field.
+    const seenName = new Set<string>();
+    const seenBase = new Map<string, string>();
+    const seenVault = new Map<string, string>();
+    env.applications.forEach((app, index) => {
+      const at = ["applications", index];
+      if (seenName.has(app.name)) {
+        ctx.addIssue({ code: "custom", path: [...at, "name"], message: "duplicates another application's name" });
+      }
+      seenName.add(app.name);
+      const dupBase = seenBase.get(app.baseRole);
+      if (dupBase) {
+        ctx.addIssue({ code: "custom", path: [...at, "baseRole"], message: `duplicates the base role of application "${dupBase}"` });
+      }
+      seenBase.set(app.baseRole, app.name);
+      const dupVault = seenVault.get(app.vaultRole);
+      if (dupVault) {
+        ctx.addIssue({ code: "custom", path: [...at, "vaultRole"], message: `duplicates the Vault role of application "${dupVault}"` });
+      }
+      seenVault.set(app.vaultRole, app.name);
+      if (app.defaultTtl > app.maxTtl) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "defaultTtl"],
+          message: `must not exceed maxTtl (${app.maxTtl}s), got ${app.defaultTtl}s`,
+        });
+      }
+      if (app.maxTtl > env.vault.maxLeaseTtl) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "maxTtl"],
+          message: `must not exceed vault.maxLeaseTtl (${env.vault.maxLeaseTtl}s), got ${app.maxTtl}s`,
+        });
+      }
+    });
+    env.applications.forEach((app, index) => {
+      (app.grantedRoles ?? []).forEach((role, i) => {
+        if (!seenBase.has(role)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["applications", index, "grantedRoles", i],
+            message: `names an unknown base role; known: ${[...seenBase.keys()].join(", ")}`,
+          });
+        }
+      });
+      app.defaultPrivileges.forEach((dp, i) => {
+        if (!seenBase.has(dp.owner)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["applications", index, "defaultPrivileges", i, "owner"],
+            message: `names an unknown base role; known: ${[...seenBase.keys()].join(", ")}`,
+          });
+        }
+      });
+    });
+    if (env.vault.defaultLeaseTtl > env.vault.maxLeaseTtl) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["vault", "defaultLeaseTtl"],
+        message: `must not exceed vault.maxLeaseTtl (${env.vault.maxLeaseTtl}s), got ${env.vault.defaultLeaseTtl}s`,
+      });
+    }
+    if (env.connection.maxIdleConnections > env.connection.maxOpenConnections) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["connection", "maxIdleConnections"],
+        message: `must not exceed maxOpenConnections (${env.connection.maxOpenConnections})`,
+      });
+    }
+  });
+
+/** A validated environment, with every default filled in. */
+export type EnvironmentConfig = z.output<typeof environmentSchema> & {
+  /** The environment name: the config file's base name (`prod` for `config/prod.json`). */
+  readonly name: string;
+  /** The file it was read from, relative to the working directory, for messages. */
+  readonly file: string;
+};
+export type ApplicationConfig = z.output<typeof application>;
+
+/** Thrown when one or more environment files are invalid; `message` lists every problem, one per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+const PROD_SAFE_SSLMODES = new Set(["verify-full", "verify-ca"]);
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = data;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+/** `applications[1](chatwoot).maxTtl`: indexes in brackets, and an application's name beside its index. */
+function formatPath(data: unknown, path: readonly PropertyKey[]): string {
+  let out = "";
+  path.forEach((p, i) => {
+    if (typeof p === "number") {
+      out += `[${p}]`;
+      const name = (valueAt(data, path.slice(0, i + 1)) as { name?: unknown } | undefined)?.name;
+      if (i === 1 && path[0] === "applications" && typeof name === "string") out += `(${name})`;
+    } else {
+      out += out ? `.${String(p)}` : String(p);
+    }
+  });
+  return out || "(root)";
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return "missing";
+  const json = JSON.stringify(value);
+  return json.length > 80 ? `${json.slice(0, 77)}...` : json;
+}
+
+/** Formats zod issues as `file: field: message (got value)` lines. */
+function formatIssues(file: string, data: unknown, issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      const keys = issue.keys.map((k) => formatPath(data, [...issue.path, k]));
+      return `${file}: ${keys.join(", ")}: unknown field (check the spelling; see config/schema.json)`;
+    }
+    const value = valueAt(data, issue.path);
+    const message = issue.code === "invalid_type" && value === undefined ? "is required" : issue.message;
+    return `${file}: ${formatPath(data, issue.path)}: ${message} (got ${describeValue(value)})`;
+  });
+}
+
+/** Rules that depend on which environment the file describes, not only on its content. */
+function environmentRules(env: EnvironmentConfig): string[] {
+  const problems: string[] = [];
+  if (env.name === "prod") {
+    if (!PROD_SAFE_SSLMODES.has(env.postgres.sslmode)) {
+      problems.push(
+        `${env.file}: postgres.sslmode: prod must verify the server certificate: use "verify-full" or "verify-ca" (got "${env.postgres.sslmode}")`,
+      );
+    }
+    if (env.vaultAdmin.superuser && !env.vaultAdmin.acknowledgeSuperuserInProd) {
+      problems.push(
+        `${env.file}: vaultAdmin.superuser: a SUPERUSER vault_admin in prod needs vaultAdmin.acknowledgeSuperuserInProd: true (got superuser: true without it)`,
+      );
+    }
+    if (!env.vault.address.startsWith("https://")) {
+      problems.push(`${env.file}: vault.address: prod must use https (got "${env.vault.address}")`);
+    }
+  }
+  return problems;
+}
+
+/** Parses and validates one environment's JSON text; throws ConfigError listing every problem. */
+export function parseEnvironment(name: string, file: string, text: string): EnvironmentConfig {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`${file}: not valid JSON: ${(err as Error).message}`]);
+  }
+  const result = environmentSchema.safeParse(data);
+  if (!result.success) throw new ConfigError(formatIssues(file, data, result.error.issues));
+  const env: EnvironmentConfig = { ...result.data, name, file };
+  const problems = environmentRules(env);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return env;
+}
+
+/** Environment names are file names; they become stack names (`keybuzz-<env>`). */
+const ENV_FILE = /^([a-z][a-z0-9-]*)\.json$/;
+
+/**
+ * Loads every `<env>.json` in a folder (sorted by name), validating all before returning any,
+ * so that one bad file stops the whole synth. Throws ConfigError with every problem of every file.
+ */
+export function loadEnvironments(dir: string, only?: readonly string[]): EnvironmentConfig[] {
+  const files = readdirSync(dir)
+    .filter((f) => ENV_FILE.test(f))
+    .sort();
+  const envs: EnvironmentConfig[] = [];
+  const problems: string[] = [];
+  for (const f of files) {
+    const name = basename(f, ".json");
+    if (only && !only.includes(name)) continue;
+    const path = join(dir, f);
+    const shown = relative(process.cwd(), path) || path;
+    try {
+      envs.push(parseEnvironment(name, shown, readFileSync(path, "utf8")));
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  if (only) {
+    for (const name of only) {
+      if (!files.includes(`${name}.json`)) problems.push(`${join(dir, `${name}.json`)}: no such environment file`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (envs.length === 0) throw new ConfigError([`${dir}: no environment files (<env>.json) found`]);
+  return envs;
+}

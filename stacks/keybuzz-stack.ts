@@ -1,0 +1,142 @@
+import { Construct } from "constructs";
+import { LocalBackend, PgBackend, RemoteBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
+import { PostgresqlProvider } from "@cdktf/provider-postgresql/lib/provider";
+import { VaultProvider } from "@cdktf/provider-vault/lib/provider";
+import { BaseRoles } from "../constructs/base-roles";
+import { Connection } from "../constructs/connection";
+import { DynamicRole } from "../constructs/dynamic-role";
+import { SecretsMount } from "../constructs/secrets-mount";
+import { VaultAdmin } from "../constructs/vault-admin";
+import type { EnvironmentConfig } from "./config";
+
+/** Props of {@link KeybuzzStack}. */
+export interface KeybuzzStackProps {
+  /** The validated environment (see `stacks/config.ts`). */
+  readonly config: EnvironmentConfig;
+}
+
+/** The stack name of an environment: `keybuzz-<env>`. */
+export function stackName(environment: string): string {
+  return `keybuzz-${environment}`;
+}
+
+/**
+ * One environment: the base roles, `vault_admin`, the secrets engine, the connection and one dynamic role
+ * per application, with the Vault and PostgreSQL providers.
+ *
+ * Provider credentials come from the environment only: VAULT_TOKEN for Vault, PGPASSWORD for PostgreSQL,
+ * and TF_VAR_vault_admin_password for the admin password (a sensitive, ephemeral variable delivered through
+ * write-only attributes, so it is in neither the plan nor the state).
+ */
+export class KeybuzzStack extends TerraformStack {
+  constructor(scope: Construct, id: string, props: KeybuzzStackProps) {
+    super(scope, id);
+    const { config } = props;
+    this.configureBackend(id, config);
+
+    new VaultProvider(this, "vault", { address: config.vault.address });
+    new PostgresqlProvider(this, "postgresql", {
+      host: config.postgres.host,
+      port: config.postgres.port,
+      database: "postgres",
+      username: config.postgres.adminUsername,
+      sslmode: config.postgres.sslmode,
+    });
+
+    const password = new TerraformVariable(this, "vault_admin_password", {
+      type: "string",
+      sensitive: true,
+      nullable: false,
+      description: "Password of the PostgreSQL role Vault connects as. Set TF_VAR_vault_admin_password; never commit it.",
+    });
+    // ephemeral: kept out of plan files too; only write-only attributes may use it (Terraform/OpenTofu >= 1.11).
+    password.addOverride("ephemeral", true);
+
+    const baseRoles = new BaseRoles(this, "BaseRoles", {
+      databaseName: config.postgres.database,
+      roles: config.applications.map((app) => ({
+        name: app.baseRole,
+        schemas: app.schemas,
+        defaultPrivileges: app.defaultPrivileges,
+      })),
+    });
+    const admin = new VaultAdmin(this, "VaultAdmin", {
+      baseRoles,
+      password: password.stringValue,
+      passwordVersion: config.vaultAdmin.passwordVersion,
+      username: config.vaultAdmin.username,
+      superuser: config.vaultAdmin.superuser,
+    });
+    const mount = new SecretsMount(this, "Mount", {
+      path: config.vault.mountPath,
+      defaultLeaseTtlSeconds: config.vault.defaultLeaseTtl,
+      maxLeaseTtlSeconds: config.vault.maxLeaseTtl,
+    });
+    const connection = new Connection(this, "Connection", {
+      mount,
+      admin,
+      password: password.stringValue,
+      host: config.postgres.host,
+      port: config.postgres.port,
+      database: config.postgres.database,
+      sslmode: config.postgres.sslmode,
+      name: config.connection.name,
+      maxOpenConnections: config.connection.maxOpenConnections,
+      maxIdleConnections: config.connection.maxIdleConnections,
+      maxConnectionLifetimeSeconds: config.connection.maxConnectionLifetime,
+    });
+
+    const rolesScope = new Construct(this, "DynamicRoles");
+    const applications: Record<string, { vault_role: string; credentials_path: string; base_role: string }> = {};
+    for (const app of config.applications) {
+      const role = new DynamicRole(rolesScope, app.name, {
+        connection,
+        name: app.vaultRole,
+        baseRoles: (app.grantedRoles ?? [app.baseRole]).map((name) => baseRoles.role(name)),
+        defaultTtlSeconds: app.defaultTtl,
+        maxTtlSeconds: app.maxTtl,
+      });
+      applications[app.name] = {
+        vault_role: app.vaultRole,
+        credentials_path: role.credentialsPath,
+        base_role: role.baseRole,
+      };
+    }
+
+    new TerraformOutput(this, "mount_path", { value: mount.path, description: "Path of the database secrets engine." });
+    new TerraformOutput(this, "connection_name", { value: connection.connectionName, description: "Vault connection name." });
+    new TerraformOutput(this, "applications", {
+      value: applications,
+      description: "Per application: its Vault role, where to read credentials, and the base role issued users join.",
+    });
+  }
+
+  private configureBackend(stack: string, config: EnvironmentConfig): void {
+    const backend = config.backend;
+    switch (backend.type) {
+      case "local":
+        // terraform runs in cdktf.out/stacks/<stack>: three levels up is the project root. a relative
+        // path keeps the synthesized JSON the same on every machine.
+        new LocalBackend(this, { path: `../../../${backend.path ?? `terraform.${stack}.tfstate`}` });
+        break;
+      case "pg": {
+        // the connection string (with its password) comes from PG_CONN_STR in the environment.
+        const pg = new PgBackend(this, { connStr: "", schemaName: backend.schemaName ?? "terraform_remote_state" });
+        pg.addOverride("conn_str", undefined);
+        break;
+      }
+      case "s3": {
+        const s3 = new S3Backend(this, { bucket: backend.bucket, key: backend.key, region: backend.region, encrypt: true });
+        if (backend.useLockfile) s3.addOverride("use_lockfile", true);
+        break;
+      }
+      case "remote":
+        new RemoteBackend(this, {
+          hostname: backend.hostname,
+          organization: backend.organization,
+          workspaces: { name: backend.workspace },
+        });
+        break;
+    }
+  }
+}
