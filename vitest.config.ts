@@ -15,6 +15,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/e2e/global-setup.ts"],
           // a cold toolchain build (Go) happens in globalSetup; tests themselves deploy and query servers.
           testTimeout: 600_000,
           hookTimeout: 3_600_000,

@@ -126,7 +126,9 @@ export class BaseRoles extends Construct {
       assertIdentifier("role name", options.name);
       if (this.roles.has(options.name)) throw new Error(`base role "${options.name}" is defined twice`);
       const scope = new Construct(rolesScope, options.name);
-      const resource = new Role(scope, "Resource", { name: options.name, login: false });
+      // depending on the database makes Terraform destroy the database (and every object the role owns
+      // in it) before the role, which PostgreSQL could not drop while it still owns objects.
+      const resource = new Role(scope, "Resource", { name: options.name, login: false, dependsOn: [this.database] });
       const grants: TerraformResource[] = [];
       scopes.set(options.name, scope);
       grantLists.set(options.name, grants);

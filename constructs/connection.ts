@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { Lazy } from "cdktf";
+import { Lazy, Token } from "cdktf";
 import { DatabaseSecretBackendConnection } from "@cdktf/provider-vault/lib/database-secret-backend-connection";
 import type { SecretsMount } from "./secrets-mount";
 import type { VaultAdmin } from "./vault-admin";
@@ -68,6 +68,9 @@ export class Connection extends Construct {
       throw new Error(`port must be between 1 and 65535, got ${props.port}`);
     }
     if (maxIdle > maxOpen) throw new Error(`maxIdleConnections must not exceed maxOpenConnections, got ${maxIdle} > ${maxOpen}`);
+    if (!Token.isUnresolved(props.password)) {
+      throw new Error("password must be a reference to a sensitive Terraform variable, not a literal");
+    }
 
     this.mount = props.mount;
     this.mountPath = props.mount.mountPath;

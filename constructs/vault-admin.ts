@@ -75,7 +75,8 @@ export class VaultAdmin extends Construct {
       // without this the role's own `roles` attribute would revoke them on the next apply.
       lifecycle: { ignoreChanges: ["roles"] },
     });
-    const dependables: TerraformResource[] = [this.resource];
+    // the database too: Vault connects to it, and on destroy its connection must go before the database.
+    const dependables: TerraformResource[] = [this.resource, props.baseRoles.database];
     if (!this.superuser) {
       const database = props.baseRoles.database.name;
       dependables.push(

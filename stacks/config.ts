@@ -39,16 +39,15 @@ export function parseDuration(value: string | number): number {
   return h * 3600 + mi * 60 + s;
 }
 
+const DURATION_HINT = 'must be a positive duration: whole seconds (3600) or a string like "90s", "15m", "1h", "1h30m"';
+
 /** A positive duration, written as whole seconds or as a Go-style string (`"1h"`, `"30m"`, `"1h30m"`). */
 const duration = z
-  .union([z.number(), z.string()])
+  .union([z.number(), z.string()], { error: DURATION_HINT })
   .transform((v, ctx) => {
     const seconds = parseDuration(v);
     if (Number.isNaN(seconds) || seconds <= 0) {
-      ctx.addIssue({
-        code: "custom",
-        message: 'must be a positive duration: whole seconds (3600) or a string like "90s", "15m", "1h", "1h30m"',
-      });
+      ctx.addIssue({ code: "custom", message: DURATION_HINT });
       return z.NEVER;
     }
     return seconds;
@@ -220,14 +219,14 @@ export const environmentSchema = z
         ctx.addIssue({
           code: "custom",
           path: [...at, "defaultTtl"],
-          message: `must not exceed maxTtl (${app.maxTtl}s), got ${app.defaultTtl}s`,
+          message: `must not exceed maxTtl: ${app.defaultTtl}s > ${app.maxTtl}s`,
         });
       }
       if (app.maxTtl > env.vault.maxLeaseTtl) {
         ctx.addIssue({
           code: "custom",
           path: [...at, "maxTtl"],
-          message: `must not exceed vault.maxLeaseTtl (${env.vault.maxLeaseTtl}s), got ${app.maxTtl}s`,
+          message: `must not exceed vault.maxLeaseTtl: ${app.maxTtl}s > ${env.vault.maxLeaseTtl}s`,
         });
       }
     });
@@ -255,7 +254,7 @@ export const environmentSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["vault", "defaultLeaseTtl"],
-        message: `must not exceed vault.maxLeaseTtl (${env.vault.maxLeaseTtl}s), got ${env.vault.defaultLeaseTtl}s`,
+        message: `must not exceed vault.maxLeaseTtl: ${env.vault.defaultLeaseTtl}s > ${env.vault.maxLeaseTtl}s`,
       });
     }
     if (env.connection.maxIdleConnections > env.connection.maxOpenConnections) {
@@ -318,14 +317,23 @@ function describeValue(value: unknown): string {
 
 /** Formats zod issues as `file: field: message (got value)` lines. */
 function formatIssues(file: string, data: unknown, issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => {
+  return issues.flatMap((issue) => {
     if (issue.code === "unrecognized_keys") {
-      const keys = issue.keys.map((k) => formatPath(data, [...issue.path, k]));
-      return `${file}: ${keys.join(", ")}: unknown field (check the spelling; see config/schema.json)`;
+      // one line per key, with its value, like every other problem.
+      return issue.keys.map((k) => {
+        const path = [...issue.path, k];
+        return `${file}: ${formatPath(data, path)}: unknown field (check the spelling; see config/schema.json) (got ${describeValue(valueAt(data, path))})`;
+      });
+    }
+    if (issue.code === "invalid_key") {
+      // a record key (a schema name) is the bad value: say why, from the key's own issues.
+      const key = issue.path[issue.path.length - 1];
+      const why = issue.issues.map((i) => i.message).join("; ");
+      return [`${file}: ${formatPath(data, issue.path)}: invalid name: ${why} (got ${describeValue(key)})`];
     }
     const value = valueAt(data, issue.path);
     const message = issue.code === "invalid_type" && value === undefined ? "is required" : issue.message;
-    return `${file}: ${formatPath(data, issue.path)}: ${message} (got ${describeValue(value)})`;
+    return [`${file}: ${formatPath(data, issue.path)}: ${message} (got ${describeValue(value)})`];
   });
 }
 
@@ -368,6 +376,8 @@ export function parseEnvironment(name: string, file: string, text: string): Envi
 
 /** Environment names are file names; they become stack names (`keybuzz-<env>`). */
 const ENV_FILE = /^([a-z][a-z0-9-]*)\.json$/;
+/** The JSON Schema written by `npm run schema` sits beside the environment files but is not one. */
+const SCHEMA_FILE = "schema.json";
 
 /**
  * Loads every `<env>.json` in a folder (sorted by name), validating all before returning any,
@@ -375,7 +385,7 @@ const ENV_FILE = /^([a-z][a-z0-9-]*)\.json$/;
  */
 export function loadEnvironments(dir: string, only?: readonly string[]): EnvironmentConfig[] {
   const files = readdirSync(dir)
-    .filter((f) => ENV_FILE.test(f))
+    .filter((f) => ENV_FILE.test(f) && f !== SCHEMA_FILE)
     .sort();
   const envs: EnvironmentConfig[] = [];
   const problems: string[] = [];

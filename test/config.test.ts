@@ -1,0 +1,599 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, loadEnvironments, parseDuration, parseEnvironment } from "../stacks/config";
+import { ROOT, runMain, tempDir, type MainRun, type TfJson } from "./helpers";
+
+const CONFIG_DIR = join(ROOT, "config");
+const DEV = readFileSync(join(CONFIG_DIR, "dev.json"), "utf8");
+const PROD = readFileSync(join(CONFIG_DIR, "prod.json"), "utf8");
+
+const IDENTIFIER = "must be a lower-case PostgreSQL identifier";
+const VAULT_NAME = "must be a Vault path segment";
+const DURATION = "must be a positive duration";
+
+/** The problems ConfigError reports for that text, or none when it is valid. */
+function problemsOf(name: string, file: string, text: string): readonly string[] {
+  try {
+    parseEnvironment(name, file, text);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+}
+
+/** The config text after changing its JSON. */
+function changed(text: string, change: (config: TfJson) => void): string {
+  const data = JSON.parse(text) as TfJson;
+  change(data);
+  return JSON.stringify(data, null, 2);
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Matches a problem line that names the file and the field, says `says`, and ends with the value got. */
+function problem(file: string, field: string, says: string, got: string) {
+  return expect.stringMatching(new RegExp(`^${escape(`${file}: ${field}: `)}.*${escape(says)}.*${escape(`(got ${got})`)}$`));
+}
+
+interface Rule {
+  /** What is wrong, for the test name. */
+  readonly rule: string;
+  readonly change: (config: TfJson) => void;
+  /** The field path as the message prints it. */
+  readonly field: string;
+  /** Part of the message saying what is accepted or why not. */
+  readonly says: string;
+  /** The value as the message prints it. */
+  readonly got: string;
+}
+
+const api = "applications[0](keybuzz-api)";
+
+/** Rules checked on any environment file; each breaks dev.json in one way. */
+const RULES: readonly Rule[] = [
+  ...[
+    ["a quote", 'api"'],
+    ["a semicolon", "api;drop"],
+    ["a space", "key buzz"],
+    ["upper case", "KeyBuzz"],
+    ["a leading digit", "1api"],
+  ].map(([what, value]) => ({
+    rule: `a base role name with ${what}`,
+    change: (c: TfJson) => (c.applications[0].baseRole = value),
+    field: `${api}.baseRole`,
+    says: IDENTIFIER,
+    got: JSON.stringify(value),
+  })),
+  {
+    rule: "a base role name over 63 bytes",
+    change: (c) => (c.applications[0].baseRole = "a".repeat(64)),
+    field: `${api}.baseRole`,
+    says: "must be at most 63 bytes",
+    got: JSON.stringify("a".repeat(64)),
+  },
+  {
+    rule: "a base role name starting with pg_",
+    change: (c) => (c.applications[0].baseRole = "pg_api"),
+    field: `${api}.baseRole`,
+    says: "must not start with pg_",
+    got: '"pg_api"',
+  },
+  {
+    rule: "an unsafe database name",
+    change: (c) => (c.postgres.database = "keybuzz;"),
+    field: "postgres.database",
+    says: IDENTIFIER,
+    got: '"keybuzz;"',
+  },
+  {
+    rule: "an unsafe vault_admin name",
+    change: (c) => (c.vaultAdmin.username = "Vault Admin"),
+    field: "vaultAdmin.username",
+    says: IDENTIFIER,
+    got: '"Vault Admin"',
+  },
+  {
+    rule: "an unsafe schema name",
+    change: (c) => (c.applications[3].schemas["Api Schema"] = {}),
+    field: 'applications[3](workers).schemas.Api Schema',
+    says: IDENTIFIER,
+    got: '"Api Schema"',
+  },
+  {
+    rule: "an unsafe granted role name",
+    change: (c) => (c.applications[0].grantedRoles = ["keybuzz_api", "n8n;"]),
+    field: `${api}.grantedRoles[1]`,
+    says: IDENTIFIER,
+    got: '"n8n;"',
+  },
+  ...["Keybuzz-API", "keybuzz_api_db", "-api", "api-", "a/b"].map((value) => ({
+    rule: `a Vault role name ${JSON.stringify(value)}`,
+    change: (c: TfJson) => (c.applications[0].vaultRole = value),
+    field: `${api}.vaultRole`,
+    says: VAULT_NAME,
+    got: JSON.stringify(value),
+  })),
+  {
+    rule: "an application name that is not a Vault name",
+    change: (c) => (c.applications[0].name = "KeyBuzz API"),
+    field: "applications[0](KeyBuzz API).name",
+    says: VAULT_NAME,
+    got: '"KeyBuzz API"',
+  },
+  {
+    rule: "a connection name that is not a Vault name",
+    change: (c) => (c.connection.name = "keybuzz_postgres"),
+    field: "connection.name",
+    says: VAULT_NAME,
+    got: '"keybuzz_postgres"',
+  },
+  {
+    rule: "a mount path that is not a Vault name",
+    change: (c) => (c.vault.mountPath = "/database"),
+    field: "vault.mountPath",
+    says: VAULT_NAME,
+    got: '"/database"',
+  },
+  {
+    rule: "defaultTtl above maxTtl",
+    change: (c) => Object.assign(c.applications[0], { defaultTtl: "2h", maxTtl: "1h" }),
+    field: `${api}.defaultTtl`,
+    says: "must not exceed maxTtl: 7200s > 3600s",
+    got: '"2h"',
+  },
+  {
+    rule: "defaultTtl above the default maxTtl",
+    change: (c) => Object.assign(c.applications[0], { defaultTtl: "25h", maxTtl: undefined }),
+    field: `${api}.defaultTtl`,
+    says: "must not exceed maxTtl: 90000s > 86400s",
+    got: '"25h"',
+  },
+  {
+    rule: "maxTtl above the mount's maxLeaseTtl",
+    change: (c) => (c.applications[0].maxTtl = "48h"),
+    field: `${api}.maxTtl`,
+    says: "must not exceed vault.maxLeaseTtl: 172800s > 86400s",
+    got: '"48h"',
+  },
+  {
+    rule: "the mount's defaultLeaseTtl above its maxLeaseTtl",
+    change: (c) => Object.assign(c.vault, { defaultLeaseTtl: "2h", maxLeaseTtl: "1h", }),
+    field: "vault.defaultLeaseTtl",
+    says: "must not exceed vault.maxLeaseTtl: 7200s > 3600s",
+    got: '"2h"',
+  },
+  ...[0, "0s", -60, "-5m", 1.5, "1 hour", "1d", "", "3600", true, null].map((value) => ({
+    rule: `a TTL of ${JSON.stringify(value)}`,
+    change: (c: TfJson) => (c.applications[0].defaultTtl = value),
+    field: `${api}.defaultTtl`,
+    says: DURATION,
+    got: JSON.stringify(value),
+  })),
+  {
+    rule: "a pool lifetime that is not a duration",
+    change: (c) => (c.connection.maxConnectionLifetime = "forever"),
+    field: "connection.maxConnectionLifetime",
+    says: DURATION,
+    got: '"forever"',
+  },
+  {
+    rule: "a duplicate application name",
+    change: (c) => (c.applications[1].name = "keybuzz-api"),
+    field: "applications[1](keybuzz-api).name",
+    says: "duplicates another application's name",
+    got: '"keybuzz-api"',
+  },
+  {
+    rule: "a duplicate base role",
+    change: (c) => (c.applications[1].baseRole = "keybuzz_api"),
+    field: "applications[1](chatwoot).baseRole",
+    says: 'duplicates the base role of application "keybuzz-api"',
+    got: '"keybuzz_api"',
+  },
+  {
+    rule: "a duplicate Vault role",
+    change: (c) => (c.applications[2].vaultRole = "chatwoot-db"),
+    field: "applications[2](n8n).vaultRole",
+    says: 'duplicates the Vault role of application "chatwoot"',
+    got: '"chatwoot-db"',
+  },
+  {
+    rule: "a grantedRoles entry naming an unknown base role",
+    change: (c) => (c.applications[0].grantedRoles = ["keybuzz_api", "billing"]),
+    field: `${api}.grantedRoles[1]`,
+    says: "names an unknown base role; known: keybuzz_api, chatwoot, n8n, keybuzz_workers",
+    got: '"billing"',
+  },
+  {
+    rule: "a default-privileges owner naming an unknown base role",
+    change: (c) => (c.applications[3].defaultPrivileges[0].owner = "billing"),
+    field: "applications[3](workers).defaultPrivileges[0].owner",
+    says: "names an unknown base role; known: keybuzz_api, chatwoot, n8n, keybuzz_workers",
+    got: '"billing"',
+  },
+  { rule: "a missing host", change: (c) => delete c.postgres.host, field: "postgres.host", says: "is required", got: "missing" },
+  { rule: "an empty host", change: (c) => (c.postgres.host = ""), field: "postgres.host", says: "must not be empty", got: '""' },
+  { rule: "a missing port", change: (c) => delete c.postgres.port, field: "postgres.port", says: "is required", got: "missing" },
+  { rule: "a port out of range", change: (c) => (c.postgres.port = 70000), field: "postgres.port", says: "65535", got: "70000" },
+  { rule: "a port as a string", change: (c) => (c.postgres.port = "5432"), field: "postgres.port", says: "expected number", got: '"5432"' },
+  { rule: "a missing Vault address", change: (c) => delete c.vault.address, field: "vault.address", says: "is required", got: "missing" },
+  {
+    rule: "a Vault address that is not an http(s) URL",
+    change: (c) => (c.vault.address = "vault.keybuzz.io:8200"),
+    field: "vault.address",
+    says: "must be an http(s) URL such as https://vault.example.com:8200",
+    got: '"vault.keybuzz.io:8200"',
+  },
+  {
+    rule: "an unknown sslmode",
+    change: (c) => (c.postgres.sslmode = "strict"),
+    field: "postgres.sslmode",
+    says: '"disable"|"allow"|"prefer"|"require"|"verify-ca"|"verify-full"',
+    got: '"strict"',
+  },
+  {
+    rule: "more idle than open connections",
+    change: (c) => (c.connection.maxIdleConnections = 9),
+    field: "connection.maxIdleConnections",
+    says: "must not exceed maxOpenConnections (8)",
+    got: "9",
+  },
+  {
+    rule: "an absolute local state path",
+    change: (c) => (c.backend = { type: "local", path: "/var/lib/terraform.tfstate" }),
+    field: "backend.path",
+    says: "must be relative to the project",
+    got: '"/var/lib/terraform.tfstate"',
+  },
+  {
+    rule: "an unknown backend type",
+    change: (c) => (c.backend = { type: "gcs" }),
+    field: "backend.type",
+    says: "'local' | 'pg' | 's3' | 'remote'",
+    got: '"gcs"',
+  },
+  { rule: "no application", change: (c) => (c.applications = []), field: "applications", says: "at least one application", got: "[]" },
+  {
+    rule: "an unknown top-level field",
+    change: (c) => (c.aplications = []),
+    field: "aplications",
+    says: "unknown field (check the spelling; see config/schema.json)",
+    got: "[]",
+  },
+  {
+    rule: "an unknown field in postgres",
+    change: (c) => (c.postgres.sslMode = "disable"),
+    field: "postgres.sslMode",
+    says: "unknown field",
+    got: '"disable"',
+  },
+  {
+    rule: "an unknown field in an application",
+    change: (c) => (c.applications[0].defaultTTL = "1h"),
+    field: `${api}.defaultTTL`,
+    says: "unknown field",
+    got: '"1h"',
+  },
+  {
+    rule: "an unknown field in a schema's access",
+    change: (c) => (c.applications[3].schemas.keybuzz_api.tabels = ["SELECT"]),
+    field: "applications[3](workers).schemas.keybuzz_api.tabels",
+    says: "unknown field",
+    got: '["SELECT"]',
+  },
+  {
+    rule: "an unknown field in the backend",
+    change: (c) => (c.backend = { type: "local", pth: "state.tfstate" }),
+    field: "backend.pth",
+    says: "unknown field",
+    got: '"state.tfstate"',
+  },
+];
+
+/** Rules only prod.json must follow; each breaks prod.json in one way. */
+const PROD_RULES: readonly Rule[] = [
+  ...["disable", "allow", "prefer", "require"].map((mode) => ({
+    rule: `sslmode ${mode}`,
+    change: (c: TfJson) => (c.postgres.sslmode = mode),
+    field: "postgres.sslmode",
+    says: 'prod must verify the server certificate: use "verify-full" or "verify-ca"',
+    got: JSON.stringify(mode),
+  })),
+  {
+    rule: "a SUPERUSER vault_admin without acknowledgeSuperuserInProd",
+    change: (c) => (c.vaultAdmin.superuser = true),
+    field: "vaultAdmin.superuser",
+    says: "a SUPERUSER vault_admin in prod needs vaultAdmin.acknowledgeSuperuserInProd: true",
+    got: "superuser: true without it",
+  },
+  {
+    rule: "a SUPERUSER vault_admin with acknowledgeSuperuserInProd false",
+    change: (c) => Object.assign(c.vaultAdmin, { superuser: true, acknowledgeSuperuserInProd: false }),
+    field: "vaultAdmin.superuser",
+    says: "needs vaultAdmin.acknowledgeSuperuserInProd: true",
+    got: "superuser: true without it",
+  },
+  {
+    rule: "a plain-http Vault address",
+    change: (c) => (c.vault.address = "http://vault.keybuzz.io:8200"),
+    field: "vault.address",
+    says: "prod must use https",
+    got: '"http://vault.keybuzz.io:8200"',
+  },
+];
+
+describe("parseEnvironment", () => {
+  it.each(RULES)("rejects $rule, naming the file, the field and the value", ({ change, field, says, got }) => {
+    // WHEN
+    const problems = problemsOf("dev", "config/dev.json", changed(DEV, change));
+
+    // THEN
+    expect(problems).toContainEqual(problem("config/dev.json", field, says, got));
+  });
+
+  it.each(PROD_RULES)("rejects $rule in prod, naming the file, the field and the value", ({ change, field, says, got }) => {
+    const problems = problemsOf("prod", "config/prod.json", changed(PROD, change));
+
+    expect(problems).toContainEqual(problem("config/prod.json", field, says, got));
+  });
+
+  it.each(PROD_RULES)("accepts $rule outside prod", ({ change }) => {
+    expect(problemsOf("staging", "config/staging.json", changed(PROD, change))).toEqual([]);
+  });
+
+  it.each(["verify-full", "verify-ca"])("accepts sslmode %s in prod", (mode) => {
+    expect(problemsOf("prod", "config/prod.json", changed(PROD, (c) => (c.postgres.sslmode = mode)))).toEqual([]);
+  });
+
+  it("accepts a SUPERUSER vault_admin in prod with acknowledgeSuperuserInProd: true", () => {
+    const text = changed(PROD, (c) => Object.assign(c.vaultAdmin, { superuser: true, acknowledgeSuperuserInProd: true }));
+
+    const env = parseEnvironment("prod", "config/prod.json", text);
+    expect(env.vaultAdmin).toMatchObject({ superuser: true, acknowledgeSuperuserInProd: true });
+  });
+
+  it("reports every problem of a file at once", () => {
+    const text = changed(DEV, (c) => {
+      c.applications[0].baseRole = "Bad";
+      delete c.postgres.port;
+      c.typo = 1;
+    });
+
+    expect(problemsOf("dev", "config/dev.json", text)).toEqual(
+      expect.arrayContaining([
+        problem("config/dev.json", `${api}.baseRole`, IDENTIFIER, '"Bad"'),
+        problem("config/dev.json", "postgres.port", "is required", "missing"),
+        problem("config/dev.json", "typo", "unknown field", "1"),
+      ]),
+    );
+  });
+
+  it("rejects text that is not JSON, naming the file", () => {
+    expect(problemsOf("dev", "config/dev.json", "{ vault: ")).toEqual([
+      expect.stringMatching(/^config\/dev\.json: not valid JSON: /),
+    ]);
+  });
+
+  it("fills in every default", () => {
+    // GIVEN
+    const minimal = JSON.stringify({
+      vault: { address: "http://127.0.0.1:8200" },
+      postgres: { host: "127.0.0.1", port: 5432 },
+      applications: [{ name: "app", baseRole: "app", vaultRole: "app-db" }],
+    });
+
+    // WHEN
+    const env = parseEnvironment("local", "config/local.json", minimal);
+
+    // THEN
+    expect(env).toMatchObject({
+      name: "local",
+      file: "config/local.json",
+      vault: { mountPath: "database", defaultLeaseTtl: 3600, maxLeaseTtl: 86400 },
+      postgres: { database: "keybuzz", sslmode: "verify-full", adminUsername: "postgres" },
+      vaultAdmin: { username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1 },
+      connection: { name: "keybuzz-postgres", maxOpenConnections: 8, maxIdleConnections: 4, maxConnectionLifetime: 300 },
+      backend: { type: "local" },
+      applications: [{ name: "app", baseRole: "app", vaultRole: "app-db", defaultTtl: 3600, maxTtl: 86400, defaultPrivileges: [] }],
+    });
+    expect(env.applications[0].grantedRoles).toBeUndefined();
+    expect(env.applications[0].schemas).toBeUndefined();
+  });
+
+  it("reads durations as seconds", () => {
+    const text = changed(DEV, (c) => Object.assign(c.applications[0], { defaultTtl: "1h30m", maxTtl: 7200 }));
+
+    expect(parseEnvironment("dev", "config/dev.json", text).applications[0]).toMatchObject({ defaultTtl: 5400, maxTtl: 7200 });
+  });
+});
+
+describe("parseDuration", () => {
+  it.each([
+    [90, 90],
+    ["90s", 90],
+    ["15m", 900],
+    ["1h", 3600],
+    ["1h30m", 5400],
+    ["1h0m1s", 3601],
+    ["24h", 86400],
+  ] as const)("reads %j as %d seconds", (value, seconds) => {
+    expect(parseDuration(value)).toBe(seconds);
+  });
+
+  it.each(["", "1d", "1 h", "h", "30m1h", "1.5h", 1.5])("reads %j as NaN", (value) => {
+    expect(parseDuration(value)).toBeNaN();
+  });
+});
+
+describe("loadEnvironments", () => {
+  const dirs: Array<{ remove: () => void }> = [];
+  afterAll(() => dirs.forEach((d) => d.remove()));
+
+  /** A temp folder holding the given files. */
+  function folder(files: Record<string, string>): string {
+    const dir = tempDir("config");
+    dirs.push(dir);
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir.path, name), text);
+    return dir.path;
+  }
+
+  it("loads the committed environments in name order, skipping config/schema.json", () => {
+    expect(existsSync(join(CONFIG_DIR, "schema.json"))).toBe(true);
+
+    expect(loadEnvironments(CONFIG_DIR).map((e) => e.name)).toEqual(["dev", "local", "prod", "staging"]);
+  });
+
+  it("names each environment after its file, which it keeps relative to the working directory", () => {
+    const dir = folder({ "qa-eu.json": DEV });
+
+    const [env] = loadEnvironments(dir);
+    expect(env.name).toBe("qa-eu");
+    expect(env.file).toBe(relative(process.cwd(), join(dir, "qa-eu.json")));
+  });
+
+  it("ignores files that are not <env>.json", () => {
+    const dir = folder({ "dev.json": DEV, "README.md": "#", "Dev.json": "{}", "dev.json.bak": "{}", "_x.json": "{}" });
+
+    expect(loadEnvironments(dir).map((e) => e.name)).toEqual(["dev"]);
+  });
+
+  it("validates every file before returning any, listing the problems of each", () => {
+    // GIVEN
+    const badDev = changed(DEV, (c) => (c.postgres.port = 0));
+    const badProd = changed(PROD, (c) => (c.postgres.sslmode = "require"));
+    const dir = folder({ "dev.json": badDev, "prod.json": badProd, "staging.json": DEV });
+
+    // WHEN
+    let error: unknown;
+    try {
+      loadEnvironments(dir);
+    } catch (err) {
+      error = err;
+    }
+
+    // THEN
+    expect(error).toBeInstanceOf(ConfigError);
+    const shown = (f: string) => relative(process.cwd(), join(dir, f));
+    expect((error as ConfigError).problems).toEqual([
+      problem(shown("dev.json"), "postgres.port", "", "0"),
+      problem(shown("prod.json"), "postgres.sslmode", "prod must verify the server certificate", '"require"'),
+    ]);
+  });
+
+  it("loads only the environments asked for", () => {
+    const dir = folder({ "dev.json": DEV, "prod.json": PROD, "staging.json": "not even JSON" });
+
+    expect(loadEnvironments(dir, ["prod", "dev"]).map((e) => e.name)).toEqual(["dev", "prod"]);
+  });
+
+  it("fails when an environment asked for has no file", () => {
+    const dir = folder({ "dev.json": DEV });
+
+    expect(() => loadEnvironments(dir, ["dev", "qa"])).toThrow(`${join(dir, "qa.json")}: no such environment file`);
+  });
+
+  it("fails when the folder has no environment file", () => {
+    const dir = folder({ "schema.json": "{}" });
+
+    expect(() => loadEnvironments(dir)).toThrow(`${dir}: no environment files (<env>.json) found`);
+  });
+});
+
+describe("main.ts with an invalid configuration", () => {
+  /** Runs main.ts over a temp folder holding the given files; returns the run, the folder and the outdir. */
+  async function synthFolder(files: Record<string, string>) {
+    const config = tempDir("config");
+    const out = tempDir("out");
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(config.path, name), text);
+    try {
+      const run = await runMain({ KEYBUZZ_CONFIG_DIR: config.path, CDKTF_OUTDIR: out.path });
+      return { run, shown: (f: string) => relative(ROOT, join(config.path, f)), wrote: existsSync(join(out.path, "stacks")) };
+    } finally {
+      config.remove();
+      out.remove();
+    }
+  }
+
+  describe("one file per rule, in one run", () => {
+    let run: MainRun;
+    let wrote: boolean;
+    let shown: (file: string) => string;
+    // every rule's file is named after its index: main.ts validates them all and reports every problem.
+    const fileOf = (i: number) => `rule-${String(i).padStart(2, "0")}.json`;
+    beforeAll(async () => {
+      const files: Record<string, string> = Object.fromEntries(RULES.map((r, i) => [fileOf(i), changed(DEV, r.change)]));
+      // only prod.json is held to the prod rules: break them all in it at once.
+      files["prod.json"] = changed(PROD, (c) => PROD_RULES.forEach((r) => r.change(c)));
+      ({ run, wrote, shown } = await synthFolder(files));
+    });
+
+    it("exits non-zero without writing any stack", () => {
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(/^invalid configuration, nothing synthesized:\n/);
+      expect(wrote).toBe(false);
+    });
+
+    it.each(RULES.map((r, i) => ({ ...r, i })))("reports $rule, naming the file, the field and the value", ({ i, field, says, got }) => {
+      const lines = run.stderr.split("\n").map((l) => l.trim());
+
+      expect(lines).toContainEqual(problem(shown(fileOf(i)), field, says, got));
+    });
+
+    it("reports the prod rules in prod.json", () => {
+      const lines = run.stderr.split("\n").map((l) => l.trim());
+
+      // the last sslmode applied wins.
+      expect(lines).toContainEqual(problem(shown("prod.json"), "postgres.sslmode", "prod must verify", '"require"'));
+      expect(lines).toContainEqual(problem(shown("prod.json"), "vaultAdmin.superuser", "acknowledgeSuperuserInProd", "superuser: true without it"));
+      expect(lines).toContainEqual(problem(shown("prod.json"), "vault.address", "prod must use https", '"http://vault.keybuzz.io:8200"'));
+    });
+  });
+
+  describe.concurrent("one rule alone", () => {
+    it("stops at an unsafe base role name", async () => {
+      const bad = changed(DEV, (c) => (c.applications[1].baseRole = 'chatwoot"; DROP TABLE x; --'));
+
+      const { run, wrote, shown } = await synthFolder({ "dev.json": bad, "staging.json": DEV });
+
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`${shown("dev.json")}: applications[1](chatwoot).baseRole: ${IDENTIFIER}`);
+      expect(run.stderr).toContain(`(got "chatwoot\\"; DROP TABLE x; --")`);
+      expect(wrote).toBe(false);
+    });
+
+    it("stops at a defaultTtl above maxTtl", async () => {
+      const bad = changed(DEV, (c) => Object.assign(c.applications[2], { defaultTtl: "36h", maxTtl: "24h" }));
+
+      const { run, wrote, shown } = await synthFolder({ "dev.json": bad });
+
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`${shown("dev.json")}: applications[2](n8n).defaultTtl: must not exceed maxTtl: 129600s > 86400s (got "36h")`);
+      expect(wrote).toBe(false);
+    });
+
+    it("stops at a prod sslmode that does not verify the server", async () => {
+      const bad = changed(PROD, (c) => (c.postgres.sslmode = "prefer"));
+
+      const { run, wrote, shown } = await synthFolder({ "prod.json": bad, "dev.json": DEV });
+
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`${shown("prod.json")}: postgres.sslmode: prod must verify the server certificate`);
+      expect(run.stderr).toContain('(got "prefer")');
+      expect(wrote).toBe(false);
+    });
+
+    it("synthesizes a SUPERUSER vault_admin in prod once acknowledged", async () => {
+      const ok = changed(PROD, (c) => Object.assign(c.vaultAdmin, { superuser: true, acknowledgeSuperuserInProd: true }));
+
+      const { run, wrote } = await synthFolder({ "prod.json": ok });
+
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      expect(wrote).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,218 @@
+import { describe, expect, it } from "vitest";
+import { TerraformOutput, type TerraformStack } from "cdktf";
+import { Connection, type ConnectionProps } from "../constructs/connection";
+import { DynamicRole } from "../constructs/dynamic-role";
+import type { VaultAdminProps } from "../constructs/vault-admin";
+import { addProviders, dependency, fixture, onlyResource, ref, synthStack } from "./helpers";
+
+type Options = Partial<Omit<ConnectionProps, "admin" | "mount">> & { roles?: readonly string[]; admin?: Partial<VaultAdminProps> };
+
+/** A connection to 10.0.0.11:5432/keybuzz with the given Vault roles attached (one by default). */
+function build(stack: TerraformStack, { roles = ["app-db"], admin: adminProps, ...props }: Options = {}) {
+  const f = fixture(stack, { admin: adminProps });
+  const connection = new Connection(stack, "Connection", {
+    mount: f.mount,
+    admin: f.admin,
+    password: f.password,
+    host: "10.0.0.11",
+    port: 5432,
+    database: "keybuzz",
+    ...props,
+  });
+  for (const role of roles) connection.addRole(role);
+  return { ...f, connection };
+}
+
+function synthConnection(options: Options = {}) {
+  const { json, built } = synthStack((s) => build(s, options));
+  return { json, ...built, resource: onlyResource(json, "vault_database_secret_backend_connection") };
+}
+
+describe("Connection", () => {
+  it("synthesizes a minimal definition", () => {
+    const { json } = synthConnection();
+    expect(json).toMatchSnapshot();
+  });
+
+  it("is named keybuzz-postgres by default and lives in the mount", () => {
+    const { resource, mount, connection } = synthConnection();
+
+    expect(resource).toMatchObject({ name: "keybuzz-postgres", backend: ref(mount.resource, "path") });
+    expect(connection.connectionName).toBe("keybuzz-postgres");
+  });
+
+  it("takes another name", () => {
+    const { resource } = synthConnection({ name: "pg-main" });
+
+    expect(resource).toMatchObject({ name: "pg-main" });
+  });
+
+  it("uses the PostgreSQL plugin", () => {
+    const { resource } = synthConnection();
+
+    expect(resource).toMatchObject({ plugin_name: "postgresql-database-plugin" });
+  });
+
+  it("builds connection_url from host, port, database and sslmode (verify-full by default)", () => {
+    const { resource } = synthConnection();
+
+    expect(resource).toMatchObject({
+      postgresql: { connection_url: "postgresql://{{username}}:{{password}}@10.0.0.11:5432/keybuzz?sslmode=verify-full" },
+    });
+  });
+
+  it("puts the given sslmode in connection_url", () => {
+    const { resource } = synthConnection({ sslmode: "disable", host: "127.0.0.1", port: 6432, database: "other" });
+
+    expect(resource).toMatchObject({
+      postgresql: { connection_url: "postgresql://{{username}}:{{password}}@127.0.0.1:6432/other?sslmode=disable" },
+    });
+  });
+
+  it("brackets an IPv6 host", () => {
+    const { resource } = synthConnection({ host: "fd00::11" });
+
+    expect(resource).toMatchObject({
+      postgresql: { connection_url: "postgresql://{{username}}:{{password}}@[fd00::11]:5432/keybuzz?sslmode=verify-full" },
+    });
+  });
+
+  it("logs in as the admin role", () => {
+    const { resource } = synthConnection({ admin: { username: "vault_keybuzz" } });
+
+    expect(resource).toMatchObject({ postgresql: { username: "vault_keybuzz" } });
+  });
+
+  it("sends the password only through password_wo, with the admin's password version", () => {
+    const { resource } = synthConnection({ admin: { passwordVersion: 3 } });
+
+    expect(resource).toMatchObject({
+      postgresql: { password_wo: "${var.vault_admin_password}", password_wo_version: 3 },
+    });
+    expect(resource.postgresql).not.toHaveProperty("password");
+  });
+
+  it("allows exactly the dynamic roles created against it, in order", () => {
+    // GIVEN
+    const { json, built } = synthStack((stack) => {
+      const f = build(stack, { roles: [] });
+      const roles = ["api-db", "worker-db", "chat-db"].map(
+        (name) => new DynamicRole(stack, name, { connection: f.connection, name, baseRoles: [f.baseRoles.role("app")] }),
+      );
+      return { ...f, roles };
+    });
+
+    // THEN
+    const resource = onlyResource(json, "vault_database_secret_backend_connection");
+    expect(resource.allowed_roles).toEqual(["api-db", "worker-db", "chat-db"]);
+    expect(built.connection.allowedRoles).toEqual(["api-db", "worker-db", "chat-db"]);
+  });
+
+  it("returns the allowed roles as a copy", () => {
+    const { connection } = synthConnection({ roles: ["a-db"] });
+
+    connection.allowedRoles.push("intruder");
+    expect(connection.allowedRoles).toEqual(["a-db"]);
+  });
+
+  it("verifies the connection and has Vault hash passwords with scram-sha-256", () => {
+    const { resource } = synthConnection();
+
+    expect(resource).toMatchObject({ verify_connection: true, postgresql: { password_authentication: "scram-sha-256" } });
+  });
+
+  it("keeps a pool of 8 open, 4 idle, recycled after 300 seconds by default", () => {
+    const { resource } = synthConnection();
+
+    expect(resource).toMatchObject({
+      postgresql: { max_open_connections: 8, max_idle_connections: 4, max_connection_lifetime: 300 },
+    });
+  });
+
+  it("takes the pool settings", () => {
+    const { resource } = synthConnection({ maxOpenConnections: 20, maxIdleConnections: 0, maxConnectionLifetimeSeconds: 60 });
+
+    expect(resource).toMatchObject({
+      postgresql: { max_open_connections: 20, max_idle_connections: 0, max_connection_lifetime: 60 },
+    });
+  });
+
+  it("rotates the root password with ALTER ROLE, which a non-superuser admin may run on itself", () => {
+    const { resource } = synthConnection();
+
+    expect(resource.root_rotation_statements).toEqual([`ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}';`]);
+  });
+
+  it("waits for the admin role, its database and its grants", () => {
+    const { resource, admin } = synthConnection();
+
+    expect(resource.depends_on).toEqual(admin.dependables.map(dependency));
+  });
+
+  it("waits for the database when the admin is a superuser too", () => {
+    const { resource, baseRoles } = synthConnection({ admin: { superuser: true } });
+
+    expect(resource.depends_on).toContain(dependency(baseRoles.database));
+  });
+
+  it("exposes the mount, and its path as a reference to the mount", () => {
+    const { json, built } = synthStack((s) => {
+      const b = build(s);
+      new TerraformOutput(s, "mount_path", { value: b.connection.mountPath });
+      return b;
+    });
+
+    expect(built.connection.mount).toBe(built.mount);
+    expect(json.output.mount_path.value).toBe(ref(built.mount.resource, "path"));
+  });
+
+  it("fails validation when no dynamic role is attached", () => {
+    const withProviders = (s: TerraformStack) => {
+      addProviders(s);
+      return build(s, { roles: [] });
+    };
+
+    expect(() => synthStack(withProviders, { runValidations: true })).toThrow(
+      'connection "keybuzz-postgres" has no dynamic role: allowed_roles would be empty',
+    );
+  });
+
+  it("passes validation with a role attached", () => {
+    const withProviders = (s: TerraformStack) => {
+      addProviders(s);
+      return build(s);
+    };
+
+    expect(() => synthStack(withProviders, { runValidations: true })).not.toThrow();
+  });
+
+  it("fails when a role is attached twice", () => {
+    expect(() => synthConnection({ roles: ["app-db", "app-db"] })).toThrow(
+      'role "app-db" is already attached to connection "keybuzz-postgres"',
+    );
+  });
+
+  it("fails when the password is a literal", () => {
+    expect(() => synthConnection({ password: "hunter2" })).toThrow(
+      "password must be a reference to a sensitive Terraform variable, not a literal",
+    );
+  });
+
+  it.each(["Keybuzz", "keybuzz_postgres", "-pg", "pg/main"])("fails when the name is %j", (name) => {
+    expect(() => synthConnection({ name })).toThrow(`name must be a Vault path segment, got "${name}"`);
+  });
+
+  it.each(["", "db host", "db/1", "user@db", "db?x"])("fails when the host is %j", (host) => {
+    expect(() => synthConnection({ host })).toThrow(`host must be a host name or address, got "${host}"`);
+  });
+
+  it.each([0, 65536, 5432.5])("fails when the port is %d", (port) => {
+    expect(() => synthConnection({ port })).toThrow(`port must be between 1 and 65535, got ${port}`);
+  });
+
+  it("fails when more idle than open connections are kept", () => {
+    expect(() => synthConnection({ maxOpenConnections: 2, maxIdleConnections: 3 })).toThrow(
+      "maxIdleConnections must not exceed maxOpenConnections, got 3 > 2",
+    );
+  });
+});

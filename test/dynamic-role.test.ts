@@ -1,0 +1,183 @@
+import { describe, expect, it } from "vitest";
+import type { TerraformStack } from "cdktf";
+import { Connection } from "../constructs/connection";
+import { DynamicRole, dynamicRoleStatements, type DynamicRoleProps } from "../constructs/dynamic-role";
+import { dependency, fixture, onlyResource, ref, synthStack } from "./helpers";
+
+type Options = Partial<Omit<DynamicRoleProps, "baseRoles" | "connection">> & {
+  /** Names of the base roles to grant, from those created by the fixture. */
+  grant?: readonly string[];
+  mountPath?: string;
+};
+
+/** A dynamic role `app-db` over base roles `app` and `worker`, granting `app` unless told otherwise. */
+function build(stack: TerraformStack, { grant = ["app"], mountPath, ...props }: Options = {}) {
+  const f = fixture(stack, { roles: [{ name: "app" }, { name: "worker" }], mountPath });
+  const connection = new Connection(stack, "Connection", {
+    mount: f.mount,
+    admin: f.admin,
+    password: f.password,
+    host: "10.0.0.11",
+    port: 5432,
+    database: "keybuzz",
+  });
+  const role = new DynamicRole(stack, "Role", {
+    connection,
+    name: "app-db",
+    baseRoles: grant.map((name) => f.baseRoles.role(name)),
+    ...props,
+  });
+  return { ...f, connection, role };
+}
+
+function synthRole(options: Options = {}) {
+  const { json, built } = synthStack((s) => build(s, options));
+  return { json, ...built, resource: onlyResource(json, "vault_database_secret_backend_role") };
+}
+
+describe("DynamicRole", () => {
+  it("synthesizes a minimal definition", () => {
+    const { json } = synthRole();
+    expect(json).toMatchSnapshot();
+  });
+
+  it("is named as given, on the connection's mount and connection", () => {
+    const { resource, mount, connection } = synthRole();
+
+    expect(resource).toMatchObject({
+      name: "app-db",
+      backend: ref(mount.resource, "path"),
+      db_name: ref(connection.resource),
+    });
+  });
+
+  it("creates the user with the runbook's CREATE ROLE and grants it the base role", () => {
+    const { resource } = synthRole();
+
+    expect(resource.creation_statements).toEqual([
+      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
+      `GRANT app TO "{{name}}";`,
+      `ALTER ROLE "{{name}}" SET role = app;`,
+    ]);
+  });
+
+  it("grants every base role given, and logs in as the first", () => {
+    const { resource, role } = synthRole({ grant: ["worker", "app"] });
+
+    expect(resource.creation_statements).toEqual(
+      expect.arrayContaining([`GRANT worker TO "{{name}}";`, `GRANT app TO "{{name}}";`, `ALTER ROLE "{{name}}" SET role = worker;`]),
+    );
+    expect(role.baseRole).toBe("worker");
+  });
+
+  it("moves VALID UNTIL on renewal", () => {
+    const { resource } = synthRole();
+
+    expect(resource.renew_statements).toEqual([`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}';`]);
+  });
+
+  it("revokes by refusing logins, ending sessions, handing objects to the base role and dropping the user", () => {
+    const { resource } = synthRole();
+
+    expect(resource.revocation_statements).toEqual([
+      `ALTER ROLE "{{name}}" NOLOGIN;`,
+      `GRANT "{{name}}" TO CURRENT_USER;`,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}' AND pid <> pg_backend_pid();`,
+      `REASSIGN OWNED BY "{{name}}" TO app;`,
+      `DROP OWNED BY "{{name}}";`,
+      `DROP ROLE IF EXISTS "{{name}}";`,
+    ]);
+  });
+
+  it("reassigns what the user owned to its first base role", () => {
+    const { resource } = synthRole({ grant: ["worker", "app"] });
+
+    expect(resource.revocation_statements).toContain(`REASSIGN OWNED BY "{{name}}" TO worker;`);
+  });
+
+  it("leases for 1h, at most 24h, by default", () => {
+    const { resource } = synthRole();
+
+    expect(resource).toMatchObject({ default_ttl: 3600, max_ttl: 86400 });
+  });
+
+  it("takes the TTLs", () => {
+    const { resource } = synthRole({ defaultTtlSeconds: 900, maxTtlSeconds: 900 });
+
+    expect(resource).toMatchObject({ default_ttl: 900, max_ttl: 900 });
+  });
+
+  it("waits for its base roles and every grant that gives them their rights", () => {
+    const { resource, baseRoles } = synthRole();
+
+    const app = baseRoles.role("app");
+    expect(resource.depends_on).toEqual([app.resource, ...app.grants].map(dependency));
+    expect(resource.depends_on).not.toContain(dependency(baseRoles.role("worker").resource));
+  });
+
+  it("joins the connection's allowed_roles", () => {
+    const { json, connection } = synthRole();
+
+    expect(onlyResource(json, "vault_database_secret_backend_connection").allowed_roles).toEqual(["app-db"]);
+    expect(connection.allowedRoles).toEqual(["app-db"]);
+  });
+
+  it("exposes where credentials are read, under the mount path as written", () => {
+    const { role } = synthRole({ mountPath: "keybuzz-db" });
+
+    expect(role.credentialsPath).toBe("keybuzz-db/creds/app-db");
+    expect(role.roleName).toBe("app-db");
+    expect(role.baseRole).toBe("app");
+  });
+
+  it("fails when the default TTL exceeds the maximum", () => {
+    expect(() => synthRole({ defaultTtlSeconds: 7200, maxTtlSeconds: 3600 })).toThrow(
+      "default_ttl must not exceed max_ttl, got 7200 > 3600",
+    );
+  });
+
+  it("fails when the default TTL exceeds the default maximum", () => {
+    expect(() => synthRole({ defaultTtlSeconds: 86401 })).toThrow("default_ttl must not exceed max_ttl, got 86401 > 86400");
+  });
+
+  it.each([
+    [0, 3600],
+    [-60, 3600],
+    [1.5, 3600],
+    [3600, 0],
+  ])("fails when a TTL is not positive whole seconds (default %d, max %d)", (defaultTtlSeconds, maxTtlSeconds) => {
+    expect(() => synthRole({ defaultTtlSeconds, maxTtlSeconds })).toThrow(
+      `TTLs must be positive whole seconds, got default ${defaultTtlSeconds}, max ${maxTtlSeconds}`,
+    );
+  });
+
+  it.each(["App-db", "app_db", "app-", "database/creds/x"])("fails when the name is %j", (name) => {
+    expect(() => synthRole({ name })).toThrow(`name must be a Vault path segment (a-z, 0-9, -), got "${name}"`);
+  });
+
+  it("fails when no base role is given", () => {
+    expect(() => synthRole({ grant: [] })).toThrow("baseRoles must name at least one base role, got none");
+  });
+
+  it("fails when the same Vault role is created twice on a connection", () => {
+    expect(() =>
+      synthStack((s) => {
+        const { connection, baseRoles } = build(s);
+        new DynamicRole(s, "Again", { connection, name: "app-db", baseRoles: [baseRoles.role("app")] });
+      }),
+    ).toThrow('role "app-db" is already attached to connection "keybuzz-postgres"');
+  });
+});
+
+describe("dynamicRoleStatements", () => {
+  it("fails when no base role is given", () => {
+    expect(() => dynamicRoleStatements([])).toThrow("baseRoles must name at least one base role, got none");
+  });
+
+  it("quotes the generated user name everywhere it appears", () => {
+    const sql = dynamicRoleStatements(["app"]);
+
+    const all = [...sql.creation, ...sql.renew, ...sql.revocation].join("\n");
+    expect(all.match(/\{\{name\}\}/g)?.length).toBe(all.match(/"\{\{name\}\}"|'\{\{name\}\}'/g)?.length);
+  });
+});

@@ -1,0 +1,210 @@
+/**
+ * Shared test helpers: in-process synthesis, a small fixture of the constructs a connection or a dynamic
+ * role needs, `main.ts` as a child process, and the secret scanner.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll } from "vitest";
+import { App, TerraformStack, TerraformVariable, Testing, type TerraformResource } from "cdktf";
+import type { Construct } from "constructs";
+import { PostgresqlProvider } from "@cdktf/provider-postgresql/lib/provider";
+import { VaultProvider } from "@cdktf/provider-vault/lib/provider";
+import { BaseRoles, type BaseRoleOptions } from "../constructs/base-roles";
+import { SecretsMount } from "../constructs/secrets-mount";
+import { VaultAdmin, type VaultAdminProps } from "../constructs/vault-admin";
+import { loadEnvironments } from "../stacks/config";
+import { KeybuzzStack, stackName } from "../stacks/keybuzz-stack";
+
+/** The project root. */
+export const ROOT = join(__dirname, "..");
+
+/** A parsed `cdk.tf.json` (or `Testing.synth` output). */
+export type TfJson = Record<string, any>;
+
+/** A resource body as synthesized. */
+export type TfResource = Record<string, unknown>;
+
+// every App creates its outdir: one per test file, removed after it, instead of one per synth left in /tmp.
+const unitOutdir = mkdtempSync(join(tmpdir(), "keybuzz-unit-"));
+afterAll(() => rmSync(unitOutdir, { recursive: true, force: true }));
+
+/** A `Testing.app()` whose outdir is shared by the tests of this file and removed after them. */
+export function testApp(): App {
+  return Testing.app({ outdir: unitOutdir });
+}
+
+/**
+ * Builds constructs in a fresh test stack and synthesizes it (`Testing.synth`, `//` metadata removed).
+ * Returns the JSON, whatever `build` returned, and the stack.
+ */
+export function synthStack<T>(
+  build: (stack: TerraformStack) => T,
+  options: { runValidations?: boolean } = {},
+): { json: TfJson; built: T; stack: TerraformStack } {
+  const stack = new TerraformStack(testApp(), "stack");
+  const built = build(stack);
+  const json = JSON.parse(Testing.synth(stack, options.runValidations ?? false)) as TfJson;
+  return { json, built, stack };
+}
+
+/** Removes cdktf's `//` metadata keys, at any depth. */
+export function withoutMetadata<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutMetadata) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => key !== "//")
+        .map(([key, v]) => [key, withoutMetadata(v)]),
+    ) as T;
+  }
+  return value;
+}
+
+/** The bodies of every resource of one type, without metadata, in logical-ID order. */
+export function resources(json: TfJson, type: string): TfResource[] {
+  const byId = (json.resource?.[type] ?? {}) as Record<string, TfResource>;
+  return Object.keys(byId)
+    .sort()
+    .map((id) => withoutMetadata(byId[id]));
+}
+
+/** The only resource of that type; throws when there are none or several. */
+export function onlyResource(json: TfJson, type: string): TfResource {
+  const found = resources(json, type);
+  if (found.length !== 1) throw new Error(`expected exactly one ${type}, found ${found.length}`);
+  return found[0];
+}
+
+/** The Terraform reference to an attribute of a resource, as it appears in the JSON: `${type.id.attr}`. */
+export function ref(resource: TerraformResource, attribute = "name"): string {
+  return `\${${resource.terraformResourceType}.${resource.friendlyUniqueId}.${attribute}}`;
+}
+
+/** The `depends_on` entry of a resource: `type.id`. */
+export function dependency(resource: TerraformResource): string {
+  return `${resource.terraformResourceType}.${resource.friendlyUniqueId}`;
+}
+
+/** Adds the two providers, which validation requires of any stack with their resources. */
+export function addProviders(scope: Construct): void {
+  new VaultProvider(scope, "vault", { address: "http://127.0.0.1:8200" });
+  new PostgresqlProvider(scope, "postgresql", { host: "127.0.0.1" });
+}
+
+/** The stack's sensitive password variable, as KeybuzzStack declares it. */
+export function passwordVariable(scope: Construct): TerraformVariable {
+  return new TerraformVariable(scope, "vault_admin_password", { type: "string", sensitive: true });
+}
+
+/** What a connection or a dynamic role needs: base roles, the admin, the mount and the password reference. */
+export interface Fixture {
+  readonly baseRoles: BaseRoles;
+  readonly admin: VaultAdmin;
+  readonly mount: SecretsMount;
+  readonly password: string;
+}
+
+/** Builds the base roles (`app` unless given), `vault_admin` and the `database` mount. */
+export function fixture(
+  scope: Construct,
+  options: { roles?: readonly BaseRoleOptions[]; admin?: Partial<VaultAdminProps>; mountPath?: string } = {},
+): Fixture {
+  const password = passwordVariable(scope).stringValue;
+  const baseRoles = new BaseRoles(scope, "BaseRoles", { roles: options.roles ?? [{ name: "app" }] });
+  const admin = new VaultAdmin(scope, "VaultAdmin", { baseRoles, password, ...options.admin });
+  const mount = new SecretsMount(scope, "Mount", { path: options.mountPath });
+  return { baseRoles, admin, mount, password };
+}
+
+/** Every file under a folder, recursively, as absolute paths, sorted. */
+export function listFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((entry) => {
+      const path = join(dir, entry);
+      return statSync(path).isDirectory() ? listFiles(path) : [path];
+    });
+}
+
+/**
+ * Synthesizes the given environments in-process, exactly as `main.ts` does (a plain `App`, one
+ * `KeybuzzStack` per file), into `outdir`; returns each stack's `cdk.tf.json` text by environment name.
+ */
+export function synthEnvironments(configDir: string, outdirPath: string): Record<string, string> {
+  const app = new App({ outdir: outdirPath });
+  const environments = loadEnvironments(configDir);
+  for (const config of environments) new KeybuzzStack(app, stackName(config.name), { config });
+  app.synth();
+  return Object.fromEntries(
+    environments.map((config) => [
+      config.name,
+      readFileSync(join(outdirPath, "stacks", stackName(config.name), "cdk.tf.json"), "utf8"),
+    ]),
+  );
+}
+
+/** The outcome of running `main.ts`. */
+export interface MainRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `main.ts` (through tsx) as a child process from the project root. The variables that steer it
+ * (KEYBUZZ_*, CDKTF_OUTDIR) are not inherited, only those given.
+ */
+export function runMain(env: Record<string, string>): Promise<MainRun> {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith("KEYBUZZ_") && key !== "CDKTF_OUTDIR"),
+  );
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(ROOT, "node_modules", ".bin", "tsx"), ["main.ts"], {
+      cwd: ROOT,
+      env: { ...inherited, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A temporary folder, removed by the returned function. */
+export function tempDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), `keybuzz-${prefix}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+// a key that names a secret value (`password`, `password_wo`, `token`, `vault_token`, ...), but not
+// metadata about one (`password_wo_version`, `password_authentication`).
+const SECRET_KEY = /(^|_)(password|token|secret)(_wo)?$/i;
+// a quoted key and its string value, in JSON and in vitest's .snap files alike.
+const STRING_PROPERTY = /"([A-Za-z0-9_$-]+)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+// a whole-value Terraform reference such as ${var.vault_admin_password}; .snap files escape it as \${.
+const REFERENCE = /^\\?\$\{[^}]+\}$/;
+
+/**
+ * Scans files for secrets: any of the canary values anywhere, and any secret-named key whose value is a
+ * literal string rather than a Terraform reference. Returns one line per hit (`file: what`), none when clean.
+ */
+export function scanForSecrets(files: readonly string[], canaries: readonly string[]): string[] {
+  const hits: string[] = [];
+  for (const file of files) {
+    const text = readFileSync(file, "utf8");
+    for (const canary of canaries) {
+      if (text.includes(canary)) hits.push(`${file}: contains the canary value ${JSON.stringify(canary)}`);
+    }
+    for (const [, key, value] of text.matchAll(STRING_PROPERTY)) {
+      if (SECRET_KEY.test(key) && value !== "" && !REFERENCE.test(value)) {
+        hits.push(`${file}: "${key}" has a literal value`);
+      }
+    }
+  }
+  return hits;
+}

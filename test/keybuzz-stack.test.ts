@@ -1,0 +1,255 @@
+import { hostname, homedir, tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TerraformStack, Testing } from "cdktf";
+import { loadEnvironments, parseEnvironment } from "../stacks/config";
+import { KeybuzzStack, stackName } from "../stacks/keybuzz-stack";
+import { ROOT, resources, synthEnvironments, tempDir, testApp, type TfJson } from "./helpers";
+
+const CONFIG_DIR = join(ROOT, "config");
+const ENVIRONMENTS = loadEnvironments(CONFIG_DIR).map((env) => env.name);
+
+const APPLICATIONS = [
+  { name: "keybuzz-api", baseRole: "keybuzz_api", vaultRole: "keybuzz-api-db" },
+  { name: "chatwoot", baseRole: "chatwoot", vaultRole: "chatwoot-db" },
+  { name: "n8n", baseRole: "n8n", vaultRole: "n8n-db" },
+  { name: "workers", baseRole: "keybuzz_workers", vaultRole: "workers-db" },
+];
+
+/** Synthesizes local.json with changes applied to its JSON, in a test stack (metadata removed). */
+function synthVariant(change: (config: TfJson) => void, environment = "local"): { json: TfJson; stack: TerraformStack } {
+  const data = JSON.parse(readFileSync(join(CONFIG_DIR, "local.json"), "utf8")) as TfJson;
+  change(data);
+  const config = parseEnvironment(environment, `config/${environment}.json`, JSON.stringify(data));
+  const stack = new KeybuzzStack(testApp(), stackName(environment), { config });
+  return { json: JSON.parse(Testing.synth(stack)) as TfJson, stack };
+}
+
+describe("KeybuzzStack, per environment file", () => {
+  const out = tempDir("stack-out");
+  const again = tempDir("stack-again");
+  let synthesized: Record<string, string>;
+  beforeAll(() => {
+    synthesized = synthEnvironments(CONFIG_DIR, out.path);
+  });
+  afterAll(() => {
+    out.remove();
+    again.remove();
+  });
+
+  it("covers the four environments", () => {
+    expect(ENVIRONMENTS).toEqual(["dev", "local", "prod", "staging"]);
+  });
+
+  it.each(ENVIRONMENTS)("synthesizes %s as in its snapshot", async (env) => {
+    await expect(synthesized[env]).toMatchFileSnapshot(`__snapshots__/keybuzz-${env}.cdk.tf.json`);
+  });
+
+  it.each(ENVIRONMENTS)("synthesizes %s with nothing from this machine or this run", (env) => {
+    // GIVEN
+    const text = synthesized[env];
+    const machine = [ROOT, process.cwd(), homedir(), tmpdir(), out.path];
+    // a very short host name ("vm") would match ordinary words.
+    if (hostname().length >= 4) machine.push(hostname());
+
+    // THEN
+    for (const value of machine) expect(text, `${env} contains ${JSON.stringify(value)}`).not.toContain(value);
+    expect(text).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
+    // an absolute path as a whole value ("//" is cdktf's metadata key).
+    expect(text).not.toMatch(/"(\/[^/"]|[A-Za-z]:\\)[^"]*"/);
+  });
+
+  it("synthesizes the same text on a second run", () => {
+    const second = synthEnvironments(CONFIG_DIR, again.path);
+
+    expect(second).toEqual(synthesized);
+  });
+
+  describe.each(["dev", "prod"])("%s, as in the runbook", (env) => {
+    let json: TfJson;
+    beforeAll(() => {
+      json = JSON.parse(synthesized[env]) as TfJson;
+    });
+
+    it("creates the four base roles NOLOGIN", () => {
+      const base = resources(json, "postgresql_role").filter((r) => r.name !== "vault_admin");
+
+      expect(base.map((r) => r.name).sort()).toEqual(["chatwoot", "keybuzz_api", "keybuzz_workers", "n8n"]);
+      for (const role of base) expect(role).toMatchObject({ login: false });
+    });
+
+    it("creates vault_admin: LOGIN, CREATEROLE, not SUPERUSER, password from the variable only", () => {
+      expect(resources(json, "postgresql_role")).toContainEqual(
+        expect.objectContaining({
+          name: "vault_admin",
+          login: true,
+          create_role: true,
+          superuser: false,
+          password_wo: "${var.vault_admin_password}",
+          password_wo_version: "1",
+        }),
+      );
+    });
+
+    it("gives vault_admin each base role WITH ADMIN OPTION", () => {
+      const grants = resources(json, "postgresql_grant_role");
+
+      expect(grants).toHaveLength(4);
+      for (const grant of grants) expect(grant).toMatchObject({ with_admin_option: true });
+    });
+
+    it("mounts the database secrets engine at database", () => {
+      expect(resources(json, "vault_mount")).toEqual([
+        expect.objectContaining({ path: "database", type: "database", default_lease_ttl_seconds: 3600, max_lease_ttl_seconds: 86400 }),
+      ]);
+    });
+
+    it("connects as keybuzz-postgres, allowing exactly the four dynamic roles", () => {
+      expect(resources(json, "vault_database_secret_backend_connection")).toEqual([
+        expect.objectContaining({
+          name: "keybuzz-postgres",
+          plugin_name: "postgresql-database-plugin",
+          verify_connection: true,
+          allowed_roles: APPLICATIONS.map((a) => a.vaultRole),
+          postgresql: expect.objectContaining({
+            username: "vault_admin",
+            connection_url: expect.stringMatching(/^postgresql:\/\/\{\{username\}\}:\{\{password\}\}@[^/]+:5432\/keybuzz\?sslmode=verify-full$/),
+          }),
+        }),
+      ]);
+    });
+
+    it.each(APPLICATIONS)("creates the dynamic role $vaultRole, granting $baseRole for 1h, at most 24h", (app) => {
+      const role = resources(json, "vault_database_secret_backend_role").find((r) => r.name === app.vaultRole);
+
+      expect(role).toMatchObject({ default_ttl: 3600, max_ttl: 86400 });
+      expect(role?.creation_statements).toContain(`GRANT ${app.baseRole} TO "{{name}}";`);
+      expect(role?.revocation_statements).toContain(`REASSIGN OWNED BY "{{name}}" TO ${app.baseRole};`);
+    });
+
+    it("creates no other dynamic role", () => {
+      expect(resources(json, "vault_database_secret_backend_role")).toHaveLength(4);
+    });
+
+    it("outputs the mount path, the connection name and, per application, its credentials path and base role", () => {
+      expect(json.output.mount_path.value).toBe("database");
+      expect(json.output.connection_name.value).toBe("keybuzz-postgres");
+      expect(json.output.applications.value).toEqual(
+        Object.fromEntries(
+          APPLICATIONS.map((a) => [
+            a.name,
+            { vault_role: a.vaultRole, credentials_path: `database/creds/${a.vaultRole}`, base_role: a.baseRole },
+          ]),
+        ),
+      );
+    });
+
+    it("keeps its state in a local backend, at a path relative to the project", () => {
+      expect(json.terraform.backend).toEqual({ local: { path: `../../../terraform.keybuzz-${env}.tfstate` } });
+    });
+
+    it("declares the password as a sensitive, ephemeral variable without default", () => {
+      expect(json.variable.vault_admin_password).toEqual(
+        expect.objectContaining({ type: "string", sensitive: true, ephemeral: true, nullable: false }),
+      );
+      expect(json.variable.vault_admin_password).not.toHaveProperty("default");
+    });
+
+    it("configures the providers without credentials", () => {
+      expect(json.provider.vault).toEqual([{ address: expect.stringMatching(/^https:\/\//) }]);
+      expect(json.provider.postgresql).toEqual([
+        expect.objectContaining({ port: 5432, database: "postgres", username: "postgres", sslmode: "verify-full" }),
+      ]);
+      expect(json.provider.postgresql[0]).not.toHaveProperty("password");
+    });
+  });
+});
+
+describe("KeybuzzStack", () => {
+  it("names a stack after its environment", () => {
+    expect(stackName("prod")).toBe("keybuzz-prod");
+  });
+
+  it("passes cdktf's validations", () => {
+    const data = readFileSync(join(CONFIG_DIR, "local.json"), "utf8");
+    const stack = new KeybuzzStack(testApp(), "keybuzz-local", { config: parseEnvironment("local", "config/local.json", data) });
+
+    expect(() => Testing.synth(stack, true)).not.toThrow();
+  });
+
+  it("keeps local state at the configured relative path", () => {
+    const { json } = synthVariant((c) => (c.backend = { type: "local", path: "state/local.tfstate" }));
+
+    expect(json.terraform.backend).toEqual({ local: { path: "../../../state/local.tfstate" } });
+  });
+
+  it("keeps state in PostgreSQL without a connection string, which comes from PG_CONN_STR", () => {
+    const { json } = synthVariant((c) => (c.backend = { type: "pg" }));
+
+    expect(json.terraform.backend).toEqual({ pg: { schema_name: "terraform_remote_state" } });
+  });
+
+  it("keeps state in S3, encrypted and locked", () => {
+    const { json } = synthVariant((c) => (c.backend = { type: "s3", bucket: "b", key: "k", region: "eu-west-3" }));
+
+    expect(json.terraform.backend).toEqual({ s3: { bucket: "b", key: "k", region: "eu-west-3", encrypt: true, use_lockfile: true } });
+  });
+
+  it("leaves S3 locking off when told", () => {
+    const { json } = synthVariant((c) => (c.backend = { type: "s3", bucket: "b", key: "k", region: "r", useLockfile: false }));
+
+    expect(json.terraform.backend.s3).not.toHaveProperty("use_lockfile");
+  });
+
+  it("keeps state in HCP Terraform", () => {
+    const { json } = synthVariant((c) => (c.backend = { type: "remote", organization: "keybuzz", workspace: "prod" }));
+
+    expect(json.terraform.backend).toEqual({
+      remote: { hostname: "app.terraform.io", organization: "keybuzz", workspaces: { name: "prod" } },
+    });
+  });
+
+  it("makes vault_admin the runbook's SUPERUSER, without admin grants, when configured", () => {
+    const { json } = synthVariant((c) => (c.vaultAdmin = { superuser: true }));
+
+    expect(resources(json, "postgresql_role")).toContainEqual(expect.objectContaining({ name: "vault_admin", superuser: true }));
+    expect(resources(json, "postgresql_grant_role")).toEqual([]);
+  });
+
+  it("grants the configured base roles, the first being the login role", () => {
+    // GIVEN
+    const { json } = synthVariant((c) => (c.applications[3].grantedRoles = ["keybuzz_workers", "keybuzz_api"]));
+
+    // THEN
+    const workers = resources(json, "vault_database_secret_backend_role").find((r) => r.name === "workers-db");
+    expect(workers?.creation_statements).toEqual(
+      expect.arrayContaining([`GRANT keybuzz_workers TO "{{name}}";`, `GRANT keybuzz_api TO "{{name}}";`]),
+    );
+    expect(json.output.applications.value.workers.base_role).toBe("keybuzz_workers");
+  });
+
+  it("reads credentials under the configured mount path", () => {
+    const { json } = synthVariant((c) => (c.vault.mountPath = "keybuzz-db"));
+
+    expect(json.output.mount_path.value).toBe("keybuzz-db");
+    expect(json.output.applications.value.n8n.credentials_path).toBe("keybuzz-db/creds/n8n-db");
+  });
+
+  it("passes the configured TTLs and pool to Vault", () => {
+    const { json } = synthVariant((c) => {
+      c.applications[0].defaultTtl = "15m";
+      c.applications[0].maxTtl = "2h";
+      c.connection = { maxOpenConnections: 16, maxIdleConnections: 2, maxConnectionLifetime: "1m" };
+    });
+
+    expect(resources(json, "vault_database_secret_backend_role")).toContainEqual(
+      expect.objectContaining({ name: "keybuzz-api-db", default_ttl: 900, max_ttl: 7200 }),
+    );
+    expect(resources(json, "vault_database_secret_backend_connection")).toContainEqual(
+      expect.objectContaining({
+        postgresql: expect.objectContaining({ max_open_connections: 16, max_idle_connections: 2, max_connection_lifetime: 60 }),
+      }),
+    );
+  });
+});
