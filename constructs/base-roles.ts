@@ -171,6 +171,10 @@ export class BaseRoles extends Construct {
       const schemasScope = scope.node.tryFindChild("Schemas") ?? new Construct(scope, "Schemas");
       const s = new Construct(schemasScope, schemaName);
       const schemaPrivileges = [...(access.usage ?? true ? ["USAGE"] : []), ...(access.create ? ["CREATE"] : [])];
+      if (schemaPrivileges.length === 0 && !access.tables?.length && !access.sequences?.length) {
+        // an empty grant would revoke everything instead: refuse rather than surprise.
+        throw new Error(`schema "${schemaName}" of role "${options.name}" grants nothing; remove it to give no access`);
+      }
       // a schema created by another base role must exist before it can be granted.
       const on = { database, role: resource.name, schema: owned ? owned.name : schemaName };
       grants.push(new Grant(s, "Schema", { ...on, objectType: "schema", privileges: schemaPrivileges }));

@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { Lazy, Token } from "cdktf";
+import { Lazy } from "cdktf";
 import { DatabaseSecretBackendConnection } from "@cdktf/provider-vault/lib/database-secret-backend-connection";
 import type { SecretsMount } from "./secrets-mount";
 import type { VaultAdmin } from "./vault-admin";
@@ -11,10 +11,8 @@ export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" |
 export interface ConnectionProps {
   /** The database secrets engine this connection lives in. */
   readonly mount: SecretsMount;
-  /** The PostgreSQL role Vault logs in as; its name and password version are read from it. */
+  /** The PostgreSQL role Vault logs in as; its name, password reference and password version are read from it. */
   readonly admin: VaultAdmin;
-  /** The password, as a reference to the same sensitive Terraform variable the admin role got. */
-  readonly password: string;
   /** PostgreSQL endpoint as Vault reaches it (the HAProxy address in KeyBuzz). */
   readonly host: string;
   readonly port: number;
@@ -68,9 +66,6 @@ export class Connection extends Construct {
       throw new Error(`port must be between 1 and 65535, got ${props.port}`);
     }
     if (maxIdle > maxOpen) throw new Error(`maxIdleConnections must not exceed maxOpenConnections, got ${maxIdle} > ${maxOpen}`);
-    if (!Token.isUnresolved(props.password)) {
-      throw new Error("password must be a reference to a sensitive Terraform variable, not a literal");
-    }
 
     this.mount = props.mount;
     this.mountPath = props.mount.mountPath;
@@ -86,7 +81,7 @@ export class Connection extends Construct {
       postgresql: {
         connectionUrl: `postgresql://{{username}}:{{password}}@${host}:${props.port}/${props.database}?sslmode=${sslmode}`,
         username: props.admin.username,
-        passwordWo: props.password,
+        passwordWo: props.admin.password,
         passwordWoVersion: props.admin.passwordVersion,
         passwordAuthentication: "scram-sha-256",
         maxOpenConnections: maxOpen,

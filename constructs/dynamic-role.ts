@@ -1,4 +1,5 @@
 import { Construct } from "constructs";
+import { Token } from "cdktf";
 import { DatabaseSecretBackendRole } from "@cdktf/provider-vault/lib/database-secret-backend-role";
 import type { BaseRole } from "./base-roles";
 import type { Connection } from "./connection";
@@ -81,10 +82,14 @@ export class DynamicRole extends Construct {
     if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(props.name)) {
       throw new Error(`name must be a Vault path segment (a-z, 0-9, -), got "${props.name}"`);
     }
-    if (!Number.isInteger(defaultTtl) || defaultTtl <= 0 || !Number.isInteger(maxTtl) || maxTtl <= 0) {
-      throw new Error(`TTLs must be positive whole seconds, got default ${defaultTtl}, max ${maxTtl}`);
+    // values only known at apply time (tokens) are left to Vault to check.
+    const known = (n: number) => !Token.isUnresolved(n);
+    for (const [what, ttl] of [["defaultTtlSeconds", defaultTtl], ["maxTtlSeconds", maxTtl]] as const) {
+      if (known(ttl) && (!Number.isInteger(ttl) || ttl <= 0)) throw new Error(`${what} must be positive whole seconds, got ${ttl}`);
     }
-    if (defaultTtl > maxTtl) throw new Error(`default_ttl must not exceed max_ttl, got ${defaultTtl} > ${maxTtl}`);
+    if (known(defaultTtl) && known(maxTtl) && defaultTtl > maxTtl) {
+      throw new Error(`default_ttl must not exceed max_ttl, got ${defaultTtl} > ${maxTtl}`);
+    }
 
     this.roleName = props.name;
     this.baseRole = props.baseRoles[0]?.name;

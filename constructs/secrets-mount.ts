@@ -1,4 +1,5 @@
 import { Construct } from "constructs";
+import { Token } from "cdktf";
 import { Mount } from "@cdktf/provider-vault/lib/mount";
 
 /** Props of {@link SecretsMount}. */
@@ -35,10 +36,12 @@ export class SecretsMount extends Construct {
     if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(this.path)) {
       throw new Error(`path must be a Vault path without leading or trailing slash, got "${this.path}"`);
     }
-    if (!(defaultTtl > 0) || !(maxTtl > 0)) {
+    // values only known at apply time (tokens) are left to Vault to check.
+    const known = (n: number) => !Token.isUnresolved(n);
+    if ((known(defaultTtl) && !(defaultTtl > 0)) || (known(maxTtl) && !(maxTtl > 0))) {
       throw new Error(`lease TTLs must be positive, got default ${defaultTtl}s, max ${maxTtl}s`);
     }
-    if (defaultTtl > maxTtl) {
+    if (known(defaultTtl) && known(maxTtl) && defaultTtl > maxTtl) {
       throw new Error(`defaultLeaseTtlSeconds must not exceed maxLeaseTtlSeconds, got ${defaultTtl} > ${maxTtl}`);
     }
     this.resource = new Mount(this, "Resource", {

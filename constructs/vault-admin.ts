@@ -40,6 +40,8 @@ export interface VaultAdminProps {
 export class VaultAdmin extends Construct {
   /** The role name Vault logs in with. */
   public readonly username: string;
+  /** The password reference (a Terraform variable, not a value), to deliver it to the Vault connection too. */
+  public readonly password: string;
   /** The password version, to deliver the same password to the Vault connection. */
   public readonly passwordVersion: number;
   /** Whether this is the runbook's SUPERUSER. */
@@ -52,6 +54,7 @@ export class VaultAdmin extends Construct {
   constructor(scope: Construct, id: string, props: VaultAdminProps) {
     super(scope, id);
     this.username = props.username ?? "vault_admin";
+    this.password = props.password;
     this.passwordVersion = props.passwordVersion ?? 1;
     this.superuser = props.superuser ?? false;
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.username)) {

@@ -73,6 +73,10 @@ const schemaAccess = z
       .default([])
       .describe("Privileges on every sequence that exists in the schema at apply time (ignored when owned)."),
   })
+  .refine(
+    (a) => a.owned || a.usage || a.create || a.tables.length > 0 || a.sequences.length > 0,
+    "grants nothing: set owned, usage, create, tables or sequences (remove the entry to give no access)",
+  )
   .describe("What the base role may do in one schema of the database.");
 
 const defaultPrivilege = z
@@ -91,11 +95,11 @@ const application = z
     vaultRole: vaultName.describe("The Vault dynamic role; credentials are read at <mount>/creds/<vaultRole>."),
     defaultTtl: duration.default(3600).describe("Lease duration of an issued credential. Default 1h."),
     maxTtl: duration.default(86400).describe("Longest a credential may live, renewals included. Default 24h."),
-    grantedRoles: z
+    additionalBaseRoles: z
       .array(pgIdentifier)
-      .optional()
+      .default([])
       .describe(
-        "Base roles granted to each issued user; each must be a base role defined in this file. Default: only this application's own.",
+        "Other base roles granted to each issued user besides its own (which always comes first and owns what the user creates); each must be defined in this file. Default: none.",
       ),
     schemas: z
       .record(pgIdentifier, schemaAccess)
@@ -231,12 +235,15 @@ export const environmentSchema = z
       }
     });
     env.applications.forEach((app, index) => {
-      (app.grantedRoles ?? []).forEach((role, i) => {
-        if (!seenBase.has(role)) {
+      app.additionalBaseRoles.forEach((role, i) => {
+        if (!seenBase.has(role) || role === app.baseRole) {
           ctx.addIssue({
             code: "custom",
-            path: ["applications", index, "grantedRoles", i],
-            message: `names an unknown base role; known: ${[...seenBase.keys()].join(", ")}`,
+            path: ["applications", index, "additionalBaseRoles", i],
+            message:
+              role === app.baseRole
+                ? "repeats the application's own base role, which is always granted"
+                : `names an unknown base role; known: ${[...seenBase.keys()].join(", ")}`,
           });
         }
       });
@@ -284,6 +291,11 @@ export class ConfigError extends Error {
 }
 
 const PROD_SAFE_SSLMODES = new Set(["verify-full", "verify-ca"]);
+
+/** `prod` and `prod-<anything>` (e.g. prod-eu) get the production rules. */
+export function isProduction(environment: string): boolean {
+  return environment === "prod" || environment.startsWith("prod-");
+}
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   let cur: unknown = data;
@@ -340,7 +352,7 @@ function formatIssues(file: string, data: unknown, issues: readonly z.core.$ZodI
 /** Rules that depend on which environment the file describes, not only on its content. */
 function environmentRules(env: EnvironmentConfig): string[] {
   const problems: string[] = [];
-  if (env.name === "prod") {
+  if (isProduction(env.name)) {
     if (!PROD_SAFE_SSLMODES.has(env.postgres.sslmode)) {
       problems.push(
         `${env.file}: postgres.sslmode: prod must verify the server certificate: use "verify-full" or "verify-ca" (got "${env.postgres.sslmode}")`,

@@ -75,7 +75,6 @@ export class KeybuzzStack extends TerraformStack {
     const connection = new Connection(this, "Connection", {
       mount,
       admin,
-      password: password.stringValue,
       host: config.postgres.host,
       port: config.postgres.port,
       database: config.postgres.database,
@@ -92,7 +91,7 @@ export class KeybuzzStack extends TerraformStack {
       const role = new DynamicRole(rolesScope, app.name, {
         connection,
         name: app.vaultRole,
-        baseRoles: (app.grantedRoles ?? [app.baseRole]).map((name) => baseRoles.role(name)),
+        baseRoles: [app.baseRole, ...app.additionalBaseRoles].map((name) => baseRoles.role(name)),
         defaultTtlSeconds: app.defaultTtl,
         maxTtlSeconds: app.maxTtl,
       });

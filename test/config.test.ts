@@ -105,8 +105,8 @@ const RULES: readonly Rule[] = [
   },
   {
     rule: "an unsafe granted role name",
-    change: (c) => (c.applications[0].grantedRoles = ["keybuzz_api", "n8n;"]),
-    field: `${api}.grantedRoles[1]`,
+    change: (c) => (c.applications[0].additionalBaseRoles = ["chatwoot", "n8n;"]),
+    field: `${api}.additionalBaseRoles[1]`,
     says: IDENTIFIER,
     got: '"n8n;"',
   },
@@ -202,11 +202,25 @@ const RULES: readonly Rule[] = [
     got: '"chatwoot-db"',
   },
   {
-    rule: "a grantedRoles entry naming an unknown base role",
-    change: (c) => (c.applications[0].grantedRoles = ["keybuzz_api", "billing"]),
-    field: `${api}.grantedRoles[1]`,
+    rule: "an additionalBaseRoles entry naming an unknown base role",
+    change: (c) => (c.applications[0].additionalBaseRoles = ["chatwoot", "billing"]),
+    field: `${api}.additionalBaseRoles[1]`,
     says: "names an unknown base role; known: keybuzz_api, chatwoot, n8n, keybuzz_workers",
     got: '"billing"',
+  },
+  {
+    rule: "an additionalBaseRoles entry repeating the application's own base role",
+    change: (c) => (c.applications[0].additionalBaseRoles = ["keybuzz_api"]),
+    field: `${api}.additionalBaseRoles[0]`,
+    says: "repeats the application's own base role, which is always granted",
+    got: '"keybuzz_api"',
+  },
+  {
+    rule: "a schema entry that grants nothing (it would revoke everything)",
+    change: (c) => (c.applications[3].schemas.keybuzz_api = { usage: false }),
+    field: "applications[3](workers).schemas.keybuzz_api",
+    says: "grants nothing",
+    got: '{"usage":false}',
   },
   {
     rule: "a default-privileges owner naming an unknown base role",
@@ -341,6 +355,12 @@ describe("parseEnvironment", () => {
     expect(problems).toContainEqual(problem("config/prod.json", field, says, got));
   });
 
+  it.each(PROD_RULES)("rejects $rule in a prod-<region> environment too", ({ change, says }) => {
+    const problems = problemsOf("prod-eu", "config/prod-eu.json", changed(PROD, change));
+
+    expect(problems.join("\n")).toContain(says);
+  });
+
   it.each(PROD_RULES)("accepts $rule outside prod", ({ change }) => {
     expect(problemsOf("staging", "config/staging.json", changed(PROD, change))).toEqual([]);
   });
@@ -398,9 +418,10 @@ describe("parseEnvironment", () => {
       vaultAdmin: { username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1 },
       connection: { name: "keybuzz-postgres", maxOpenConnections: 8, maxIdleConnections: 4, maxConnectionLifetime: 300 },
       backend: { type: "local" },
-      applications: [{ name: "app", baseRole: "app", vaultRole: "app-db", defaultTtl: 3600, maxTtl: 86400, defaultPrivileges: [] }],
+      applications: [
+        { name: "app", baseRole: "app", vaultRole: "app-db", defaultTtl: 3600, maxTtl: 86400, additionalBaseRoles: [], defaultPrivileges: [] },
+      ],
     });
-    expect(env.applications[0].grantedRoles).toBeUndefined();
     expect(env.applications[0].schemas).toBeUndefined();
   });
 

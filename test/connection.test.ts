@@ -13,7 +13,6 @@ function build(stack: TerraformStack, { roles = ["app-db"], admin: adminProps, .
   const connection = new Connection(stack, "Connection", {
     mount: f.mount,
     admin: f.admin,
-    password: f.password,
     host: "10.0.0.11",
     port: 5432,
     database: "keybuzz",
@@ -189,12 +188,6 @@ describe("Connection", () => {
   it("fails when a role is attached twice", () => {
     expect(() => synthConnection({ roles: ["app-db", "app-db"] })).toThrow(
       'role "app-db" is already attached to connection "keybuzz-postgres"',
-    );
-  });
-
-  it("fails when the password is a literal", () => {
-    expect(() => synthConnection({ password: "hunter2" })).toThrow(
-      "password must be a reference to a sensitive Terraform variable, not a literal",
     );
   });
 

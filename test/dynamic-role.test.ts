@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { TerraformStack } from "cdktf";
+import { TerraformVariable, type TerraformStack } from "cdktf";
 import { Connection } from "../constructs/connection";
 import { DynamicRole, dynamicRoleStatements, type DynamicRoleProps } from "../constructs/dynamic-role";
 import { dependency, fixture, onlyResource, ref, synthStack } from "./helpers";
@@ -16,7 +16,6 @@ function build(stack: TerraformStack, { grant = ["app"], mountPath, ...props }: 
   const connection = new Connection(stack, "Connection", {
     mount: f.mount,
     admin: f.admin,
-    password: f.password,
     host: "10.0.0.11",
     port: 5432,
     database: "keybuzz",
@@ -141,14 +140,23 @@ describe("DynamicRole", () => {
   });
 
   it.each([
-    [0, 3600],
-    [-60, 3600],
-    [1.5, 3600],
-    [3600, 0],
-  ])("fails when a TTL is not positive whole seconds (default %d, max %d)", (defaultTtlSeconds, maxTtlSeconds) => {
-    expect(() => synthRole({ defaultTtlSeconds, maxTtlSeconds })).toThrow(
-      `TTLs must be positive whole seconds, got default ${defaultTtlSeconds}, max ${maxTtlSeconds}`,
-    );
+    [0, 3600, "defaultTtlSeconds must be positive whole seconds, got 0"],
+    [-60, 3600, "defaultTtlSeconds must be positive whole seconds, got -60"],
+    [1.5, 3600, "defaultTtlSeconds must be positive whole seconds, got 1.5"],
+    [3600, 0, "maxTtlSeconds must be positive whole seconds, got 0"],
+  ])("fails when a TTL is not positive whole seconds (default %d, max %d)", (defaultTtlSeconds, maxTtlSeconds, message) => {
+    expect(() => synthRole({ defaultTtlSeconds, maxTtlSeconds })).toThrow(message);
+  });
+
+  it("leaves TTLs known only at apply time (tokens) to Vault", () => {
+    // GIVEN a TTL from a Terraform variable
+    const { json } = synthStack((s) => {
+      const ttl = new TerraformVariable(s, "ttl", { type: "number" });
+      return build(s, { defaultTtlSeconds: ttl.numberValue });
+    });
+
+    // THEN it synthesizes as a reference instead of failing validation
+    expect(onlyResource(json, "vault_database_secret_backend_role").default_ttl).toBe("${var.ttl}");
   });
 
   it.each(["App-db", "app_db", "app-", "database/creds/x"])("fails when the name is %j", (name) => {

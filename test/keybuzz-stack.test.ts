@@ -219,7 +219,7 @@ describe("KeybuzzStack", () => {
 
   it("grants the configured base roles, the first being the login role", () => {
     // GIVEN
-    const { json } = synthVariant((c) => (c.applications[3].grantedRoles = ["keybuzz_workers", "keybuzz_api"]));
+    const { json } = synthVariant((c) => (c.applications[3].additionalBaseRoles = ["keybuzz_api"]));
 
     // THEN
     const workers = resources(json, "vault_database_secret_backend_role").find((r) => r.name === "workers-db");
