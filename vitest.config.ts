@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["test/*.test.ts"],
+          include: ["test/*.test.ts", "test/review/*.test.ts"],
           testTimeout: 60_000,
         },
       },

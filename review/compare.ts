@@ -1,0 +1,244 @@
+/**
+ * Compares two synthesized `cdktf.out` folders stack by stack.
+ *
+ * Resources are matched by Terraform address (`type.logical_id`). A resource that disappears under one
+ * address and appears, otherwise identical, under another is a construct-ID rename: Terraform would
+ * destroy and recreate it unless told it moved. Attributes that force a new resource are guessed from a
+ * table of the providers this project uses; a real plan (`plan.ts`) knows for sure.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import diff from "microdiff";
+import type { AttributeChange, ResourceChange, StackDiff } from "./model";
+
+/** A stack's synthesized JSON, as read from `cdktf.out/stacks/<name>/cdk.tf.json`. */
+export interface StackJson {
+  readonly "//"?: unknown;
+  readonly terraform?: Record<string, unknown>;
+  readonly provider?: Record<string, unknown>;
+  readonly variable?: Record<string, unknown>;
+  readonly output?: Record<string, unknown>;
+  readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
+  readonly moved?: readonly { from: string; to: string }[];
+}
+
+/** Reads every stack in a synth output folder (`cdktf.out`, or a folder holding `stacks/`). */
+export function loadStacks(outDir: string): Map<string, StackJson> {
+  const stacksDir = join(outDir, "stacks");
+  const stacks = new Map<string, StackJson>();
+  if (!existsSync(stacksDir)) return stacks;
+  for (const name of readdirSync(stacksDir).sort()) {
+    const file = join(stacksDir, name, "cdk.tf.json");
+    if (existsSync(file)) stacks.set(name, JSON.parse(readFileSync(file, "utf8")) as StackJson);
+  }
+  return stacks;
+}
+
+/**
+ * Attributes that make the provider destroy and recreate the resource when they change (ForceNew).
+ * `*` means every argument. Kept to the resource types this project synthesizes.
+ */
+export const FORCES_REPLACEMENT: Readonly<Record<string, readonly string[]>> = {
+  postgresql_grant: ["*"],
+  postgresql_grant_role: ["*"],
+  postgresql_default_privileges: ["*"],
+  postgresql_database: ["template", "encoding", "lc_collate", "lc_ctype", "tablespace_name"],
+  postgresql_schema: ["database"],
+  vault_mount: ["type", "local", "seal_wrap"],
+  vault_database_secret_backend_connection: ["name", "backend"],
+  vault_database_secret_backend_role: ["name", "backend"],
+};
+
+interface FlatResource {
+  readonly address: string;
+  readonly type: string;
+  readonly constructPath?: string;
+  readonly body: Record<string, unknown>;
+}
+
+function flatten(stack: StackJson | undefined): Map<string, FlatResource> {
+  const out = new Map<string, FlatResource>();
+  for (const [type, byId] of Object.entries(stack?.resource ?? {})) {
+    for (const [id, raw] of Object.entries(byId)) {
+      const { "//": meta, ...body } = raw as Record<string, unknown> & { "//"?: { metadata?: { path?: string } } };
+      const path = meta?.metadata?.path;
+      out.set(`${type}.${id}`, {
+        address: `${type}.${id}`,
+        type,
+        // the first segment is the stack name: drop it.
+        constructPath: path?.split("/").slice(1).join("/"),
+        body,
+      });
+    }
+  }
+  return out;
+}
+
+/** What people call a resource: its physical name where it has one. */
+export function labelOf(type: string, body: Record<string, unknown>): string {
+  const pick = (...keys: string[]) => keys.map((k) => body[k]).find((v) => typeof v === "string") as string | undefined;
+  if (type === "postgresql_grant" || type === "postgresql_default_privileges") {
+    const on = [body.object_type, body.schema].filter((v) => typeof v === "string" && !String(v).startsWith("${"));
+    return `${pick("role") ?? "?"} on ${on.join(" ") || body.object_type}`;
+  }
+  if (type === "postgresql_grant_role") return `${pick("grant_role")} to ${pick("role")}`;
+  return pick("name", "path") ?? "";
+}
+
+/**
+ * Turns `${type.id.attr}` references into the value they will have (`keybuzz_api` for a role's name),
+ * so that a reviewer reads names, and a construct-ID rename does not show as a change of every reference.
+ */
+function resolveRefs(value: unknown, resources: Map<string, FlatResource>): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z0-9_]+)\}/g, (ref, type: string, id: string, attr: string) => {
+      const target = resources.get(`${type}.${id}`);
+      const v = target?.body[attr];
+      return typeof v === "string" && !v.includes("${") ? v : ref;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => resolveRefs(v, resources));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveRefs(v, resources)]));
+  }
+  return value;
+}
+
+function resolveBody(r: FlatResource, all: Map<string, FlatResource>): Record<string, unknown> {
+  // depends_on lists addresses, which change with construct IDs but not with meaning.
+  const { depends_on: _deps, ...rest } = r.body;
+  return resolveRefs(rest, all) as Record<string, unknown>;
+}
+
+/** Attribute-level differences, with arrays compared whole (`creation_statements` before and after). */
+export function attributeChanges(before: Record<string, unknown>, after: Record<string, unknown>): AttributeChange[] {
+  const seen = new Set<string>();
+  const changes: AttributeChange[] = [];
+  for (const d of diff(before, after)) {
+    // cut the path at the first array index: a list is shown whole.
+    const cut = d.path.findIndex((p) => typeof p === "number");
+    const path = cut === -1 ? d.path : d.path.slice(0, cut);
+    const key = path.join(".");
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const at = (obj: unknown) => path.reduce<unknown>((o, p) => (o as Record<string, unknown> | undefined)?.[p as string], obj);
+    changes.push({ path: key, before: at(before), after: at(after) });
+  }
+  return changes.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+function wholeBody(body: Record<string, unknown>, side: "before" | "after"): AttributeChange[] {
+  return Object.keys(body)
+    .sort()
+    .map((path) => (side === "before" ? { path, before: body[path] } : { path, after: body[path] }));
+}
+
+function replacementReason(type: string, changes: readonly AttributeChange[]): string | undefined {
+  const forcing = FORCES_REPLACEMENT[type];
+  if (!forcing) return undefined;
+  const hits = changes.map((c) => c.path.split(".")[0]).filter((p) => forcing.includes("*") || forcing.includes(p));
+  return hits.length ? `changing ${[...new Set(hits)].join(", ")} forces a new ${type}` : undefined;
+}
+
+/** cdktf writes each provider as a one-element list: unwrap it so its attributes diff one by one. */
+function unwrapProviders(providers: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!providers) return undefined;
+  return Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, Array.isArray(v) && v.length === 1 ? v[0] : v]));
+}
+
+function stackSettings(before: StackJson | undefined, after: StackJson | undefined): AttributeChange[] {
+  const pick = (s: StackJson | undefined) => ({
+    backend: (s?.terraform as { backend?: unknown } | undefined)?.backend,
+    required_providers: (s?.terraform as { required_providers?: unknown } | undefined)?.required_providers,
+    provider: unwrapProviders(s?.provider),
+    variable: s?.variable,
+    output: s?.output,
+  });
+  return attributeChanges(
+    JSON.parse(JSON.stringify(pick(before))) as Record<string, unknown>,
+    JSON.parse(JSON.stringify(pick(after))) as Record<string, unknown>,
+  );
+}
+
+/** Differences of one stack between two synthesized versions (either may be missing). */
+export function compareStack(name: string, before: StackJson | undefined, after: StackJson | undefined): StackDiff {
+  const old = flatten(before);
+  const now = flatten(after);
+  const moves = new Map((after?.moved ?? []).map((m) => [m.to, m.from]));
+  const removed = [...old.values()].filter((r) => !now.has(r.address) && ![...moves.values()].includes(r.address));
+  const added = [...now.values()].filter((r) => !old.has(r.address) && !moves.has(r.address));
+  const resources: ResourceChange[] = [];
+
+  // a construct-ID rename: same type, same meaning (references resolved), another address.
+  const renamedTo = new Map<string, FlatResource>();
+  for (const gone of removed) {
+    const goneBody = JSON.stringify(resolveBody(gone, old));
+    const twins = added.filter((a) => a.type === gone.type && !renamedTo.has(a.address) && JSON.stringify(resolveBody(a, now)) === goneBody);
+    if (twins.length === 1) renamedTo.set(twins[0].address, gone);
+  }
+
+  for (const r of removed) {
+    if ([...renamedTo.values()].includes(r)) continue;
+    const body = resolveBody(r, old);
+    resources.push({
+      address: r.address,
+      type: r.type,
+      constructPath: r.constructPath,
+      label: labelOf(r.type, body),
+      kind: "removed",
+      attributes: wholeBody(body, "before"),
+    });
+  }
+  for (const r of added) {
+    const from = renamedTo.get(r.address);
+    const body = resolveBody(r, now);
+    resources.push({
+      address: r.address,
+      type: r.type,
+      constructPath: r.constructPath,
+      label: labelOf(r.type, body),
+      kind: from ? "replaced" : "added",
+      attributes: from ? [] : wholeBody(body, "after"),
+      ...(from
+        ? {
+            renamedFrom: { address: from.address, constructPath: from.constructPath },
+            replaceReason: `its construct ID changed (${from.constructPath ?? from.address} → ${r.constructPath ?? r.address})`,
+          }
+        : {}),
+    });
+  }
+  for (const r of now.values()) {
+    const movedFrom = moves.get(r.address);
+    const prev = old.get(r.address) ?? (movedFrom ? old.get(movedFrom) : undefined);
+    if (!prev) continue;
+    const body = resolveBody(r, now);
+    const changes = attributeChanges(resolveBody(prev, old), body);
+    if (changes.length === 0 && !movedFrom) continue;
+    const reason = replacementReason(r.type, changes);
+    resources.push({
+      address: r.address,
+      type: r.type,
+      constructPath: r.constructPath,
+      label: labelOf(r.type, body),
+      kind: reason ? "replaced" : "changed",
+      attributes: changes,
+      ...(movedFrom ? { movedFrom } : {}),
+      ...(reason ? { replaceReason: reason } : {}),
+    });
+  }
+  resources.sort((a, b) => a.address.localeCompare(b.address));
+  return {
+    stack: name,
+    settings: stackSettings(before, after),
+    resources,
+    source: "synth",
+    ...(before ? {} : { status: "new" as const }),
+    ...(after ? {} : { status: "deleted" as const }),
+  };
+}
+
+/** Every stack of either side, compared; sorted by stack name. */
+export function compareOutputs(before: Map<string, StackJson>, after: Map<string, StackJson>): StackDiff[] {
+  const names = [...new Set([...before.keys(), ...after.keys()])].sort();
+  return names.map((n) => compareStack(n, before.get(n), after.get(n)));
+}

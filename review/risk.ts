@@ -1,0 +1,132 @@
+/**
+ * Which changes a reviewer must read closely. A one-line config edit can widen every application's
+ * rights, lengthen every credential's life or recreate every role: each such change becomes a finding
+ * with a reason in plain words.
+ */
+import type { AttributeChange, Finding, ResourceChange, StackDiff } from "./model";
+
+/** Resource types whose every change is about who may do what. */
+const PRIVILEGE_TYPES: Readonly<Record<string, string>> = {
+  postgresql_grant: "privileges",
+  postgresql_default_privileges: "default privileges",
+  postgresql_grant_role: "role membership",
+  vault_policy: "Vault policy",
+  vault_kubernetes_auth_backend_role: "Kubernetes auth binding",
+  vault_approle_auth_backend_role: "AppRole auth binding",
+};
+
+/** postgresql_role attributes that change what the role may do. */
+const ROLE_POWERS = ["superuser", "create_role", "create_database", "replication", "bypass_row_level_security", "login", "roles", "inherit"];
+
+const TTL_ATTRIBUTES = ["default_ttl", "max_ttl", "default_lease_ttl_seconds", "max_lease_ttl_seconds", "token_ttl", "token_max_ttl", "secret_id_ttl"];
+
+const STATEMENT_ATTRIBUTES: Readonly<Record<string, string>> = {
+  creation_statements: "creation statements",
+  revocation_statements: "revocation statements",
+  renew_statements: "renew statements",
+  rollback_statements: "rollback statements",
+  root_rotation_statements: "root rotation statements",
+};
+
+function fmt(value: unknown): string {
+  return value === undefined ? "unset" : JSON.stringify(value);
+}
+
+/** libpq sslmodes from weakest to strongest. */
+const SSLMODE_STRENGTH = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+
+function sslmodeChange(before: unknown, after: unknown): string {
+  const [b, a] = [SSLMODE_STRENGTH.indexOf(String(before)), SSLMODE_STRENGTH.indexOf(String(after))];
+  const how = b >= 0 && a >= 0 ? (a < b ? "weakened" : "strengthened") : "changed";
+  return `sslmode ${how}: ${before ?? "unset"} → ${after ?? "unset"}`;
+}
+
+/** `+INSERT, -DELETE` for a privileges list that changed. */
+function privilegeDelta(before: unknown, after: unknown): string {
+  const b = Array.isArray(before) ? (before as string[]) : [];
+  const a = Array.isArray(after) ? (after as string[]) : [];
+  const plus = a.filter((p) => !b.includes(p)).map((p) => `+${p}`);
+  const minus = b.filter((p) => !a.includes(p)).map((p) => `-${p}`);
+  const how = plus.length && !minus.length ? "widened" : minus.length && !plus.length ? "narrowed" : "changed";
+  return `privileges ${how}: ${[...plus, ...minus].join(", ")}`;
+}
+
+function sslmodeOf(url: unknown): string | undefined {
+  return typeof url === "string" ? /[?&]sslmode=([^&]+)/.exec(url)?.[1] : undefined;
+}
+
+function attributeFindings(r: ResourceChange, a: AttributeChange): string[] {
+  const key = a.path.split(".").pop()!;
+  const reasons: string[] = [];
+  if (r.type === "postgresql_role" && ROLE_POWERS.includes(key)) {
+    reasons.push(`role attribute ${key}: ${fmt(a.before)} → ${fmt(a.after)}`);
+  }
+  if (TTL_ATTRIBUTES.includes(key) && typeof a.after === "number" && (typeof a.before !== "number" || a.after > a.before)) {
+    reasons.push(`TTL raised: ${key} ${fmt(a.before)} → ${a.after}`);
+  }
+  if (key === "connection_url") {
+    const [b, n] = [sslmodeOf(a.before), sslmodeOf(a.after)];
+    reasons.push(b !== n ? `Vault's ${sslmodeChange(b, n)}` : "connection URL changed");
+  }
+  if (key === "privileges" && PRIVILEGE_TYPES[r.type]) reasons.push(privilegeDelta(a.before, a.after));
+  if (key === "allowed_roles") reasons.push(`allowed_roles: ${fmt(a.before)} → ${fmt(a.after)}`);
+  if (key === "username" && r.type === "vault_database_secret_backend_connection") {
+    reasons.push(`Vault connects as another user: ${fmt(a.before)} → ${fmt(a.after)}`);
+  }
+  if (STATEMENT_ATTRIBUTES[key]) reasons.push(`${STATEMENT_ATTRIBUTES[key]} changed`);
+  return reasons;
+}
+
+/** The findings of one resource change. */
+export function resourceFindings(stack: string, r: ResourceChange): Finding[] {
+  const reasons: string[] = [];
+  if (r.kind === "removed") reasons.push("would be destroyed");
+  if (r.kind === "replaced") {
+    if (r.renamedFrom) {
+      reasons.push(
+        `would be destroyed and recreated because ${r.replaceReason}; keep the old construct ID, ` +
+          `or tell Terraform it moved: in the construct, \`resource.moveFromId("${r.renamedFrom.address}")\` (cdktf's move support, a \`moved\` block)`,
+      );
+    } else {
+      reasons.push(`would be destroyed and recreated: ${r.replaceReason ?? "the provider recreates it"}`);
+    }
+  }
+  if (PRIVILEGE_TYPES[r.type] && r.kind === "added") reasons.push(`${PRIVILEGE_TYPES[r.type]} added: ${r.label}`);
+  if (r.kind === "added") {
+    if (r.type === "postgresql_role") {
+      const powers = r.attributes.filter((a) => ROLE_POWERS.includes(a.path) && a.after === true).map((a) => a.path);
+      if (powers.length) reasons.push(`new role "${r.label}" with ${powers.join(", ")}`);
+    }
+    if (r.type === "vault_database_secret_backend_role") reasons.push(`new Vault role "${r.label}" issues credentials`);
+  }
+  if (r.kind === "changed" || (r.kind === "replaced" && !r.renamedFrom)) {
+    for (const a of r.attributes) reasons.push(...attributeFindings(r, a));
+  }
+  return [...new Set(reasons)].map((reason) => ({ stack, resource: r, reason }));
+}
+
+/** Findings for stack-level settings: where the state lives, how providers connect. */
+function settingFindings(stack: string, settings: readonly AttributeChange[]): Finding[] {
+  const findings: Finding[] = [];
+  for (const s of settings) {
+    if (s.path.startsWith("backend")) findings.push({ stack, reason: `state backend changed (${s.path}): ${fmt(s.before)} → ${fmt(s.after)}` });
+    if (/^provider\.[^.]+\.sslmode$/.test(s.path)) {
+      findings.push({ stack, reason: `Terraform's ${s.path.split(".")[1]} provider: ${sslmodeChange(s.before, s.after)}` });
+    } else if (/^provider\.[^.]+\.(address|host|port|sslrootcert)$/.test(s.path) || /^provider\.[^.]+$/.test(s.path)) {
+      findings.push({ stack, reason: `Terraform connects elsewhere (${s.path}): ${fmt(s.before)} → ${fmt(s.after)}` });
+    }
+  }
+  return findings;
+}
+
+/** Every finding of every stack, in report order; one per resource, its reasons joined. */
+export function findRisks(stacks: readonly StackDiff[]): Finding[] {
+  return stacks.flatMap((s) => [
+    ...(s.status === "deleted" ? [{ stack: s.stack, reason: "the whole environment's stack is gone: everything in it would be destroyed" }] : []),
+    ...settingFindings(s.stack, s.settings),
+    ...s.resources.flatMap((r) => {
+      const reasons = resourceFindings(s.stack, r).map((f) => f.reason);
+      return reasons.length ? [{ stack: s.stack, resource: r, reason: reasons.join("; ") }] : [];
+    }),
+  ]);
+}

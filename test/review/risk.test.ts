@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { findRisks, resourceFindings } from "../../review/risk";
+import type { ResourceChange, StackDiff } from "../../review/model";
+
+function changed(type: string, attributes: ResourceChange["attributes"], label = "x"): ResourceChange {
+  return { address: `${type}.X`, type, label, kind: "changed", attributes };
+}
+
+const reasons = (r: ResourceChange) => resourceFindings("keybuzz-prod", r).map((f) => f.reason);
+
+describe("risk", () => {
+  it.each([
+    ["superuser", false, true],
+    ["create_role", true, false],
+    ["login", false, true],
+  ])("flags a change of the role attribute %s", (attr, before, after) => {
+    expect(reasons(changed("postgresql_role", [{ path: attr, before, after }]))).toEqual([
+      `role attribute ${attr}: ${before} → ${after}`,
+    ]);
+  });
+
+  it("does not flag a harmless role change", () => {
+    expect(reasons(changed("postgresql_role", [{ path: "connection_limit", before: -1, after: 20 }]))).toEqual([]);
+  });
+
+  it.each(["creation_statements", "revocation_statements", "renew_statements"])("flags %s changing", (attr) => {
+    const name = attr.replace("_", " ");
+    expect(reasons(changed("vault_database_secret_backend_role", [{ path: attr, before: ["a"], after: ["b"] }]))).toEqual([
+      `${name} changed`,
+    ]);
+  });
+
+  it("flags Vault connecting as another user", () => {
+    expect(
+      reasons(changed("vault_database_secret_backend_connection", [{ path: "postgresql.username", before: "vault_admin", after: "postgres" }])),
+    ).toEqual(['Vault connects as another user: "vault_admin" → "postgres"']);
+  });
+
+  it("flags a new role created with powers", () => {
+    const role: ResourceChange = {
+      address: "postgresql_role.A",
+      type: "postgresql_role",
+      label: "vault_admin",
+      kind: "added",
+      attributes: [
+        { path: "superuser", after: true },
+        { path: "create_role", after: false },
+      ],
+    };
+
+    expect(reasons(role)).toEqual(['new role "vault_admin" with superuser']);
+  });
+
+  it("flags a state backend change at stack level", () => {
+    const stack: StackDiff = {
+      stack: "keybuzz-prod",
+      source: "synth",
+      resources: [],
+      settings: [{ path: "backend.local.path", before: "../../../a.tfstate", after: "../../../b.tfstate" }],
+    };
+
+    expect(findRisks([stack]).map((f) => f.reason)).toEqual([
+      'state backend changed (backend.local.path): "../../../a.tfstate" → "../../../b.tfstate"',
+    ]);
+  });
+
+  it("joins the reasons of one resource into one finding", () => {
+    const stack: StackDiff = {
+      stack: "s",
+      source: "synth",
+      settings: [],
+      resources: [
+        changed("vault_database_secret_backend_role", [
+          { path: "max_ttl", before: 3600, after: 7200 },
+          { path: "creation_statements", before: ["a"], after: ["b"] },
+        ]),
+      ],
+    };
+
+    expect(findRisks([stack]).map((f) => f.reason)).toEqual(["TTL raised: max_ttl 3600 → 7200; creation statements changed"]);
+  });
+});
