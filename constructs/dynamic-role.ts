@@ -72,6 +72,10 @@ export class DynamicRole extends Construct {
   public readonly credentialsPath: string;
   /** The login base role of the issued users. */
   public readonly baseRole: string;
+  /** Lease of a credential, in seconds: the default life of a token that reads it. */
+  public readonly defaultTtlSeconds: number;
+  /** Longest life of a credential, in seconds: what tokens that read it should not outlive. */
+  public readonly maxTtlSeconds: number;
   /** The vault_database_secret_backend_role resource. */
   public readonly resource: DatabaseSecretBackendRole;
 
@@ -92,6 +96,8 @@ export class DynamicRole extends Construct {
     }
 
     this.roleName = props.name;
+    this.defaultTtlSeconds = defaultTtl;
+    this.maxTtlSeconds = maxTtl;
     this.baseRole = props.baseRoles[0]?.name;
     const sql = dynamicRoleStatements(props.baseRoles.map((r) => r.name));
     this.resource = new DatabaseSecretBackendRole(this, "Resource", {

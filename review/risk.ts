@@ -92,6 +92,10 @@ export function resourceFindings(stack: string, r: ResourceChange): Finding[] {
     }
   }
   if (PRIVILEGE_TYPES[r.type] && r.kind === "added") reasons.push(`${PRIVILEGE_TYPES[r.type]} added: ${r.label}`);
+  if (PRIVILEGE_TYPES[r.type] && r.kind === "changed") {
+    const others = r.attributes.map((a) => a.path).filter((p) => p !== "privileges");
+    if (others.length) reasons.push(`${PRIVILEGE_TYPES[r.type]} changed: ${others.join(", ")}`);
+  }
   if (r.kind === "added") {
     if (r.type === "postgresql_role") {
       const powers = r.attributes.filter((a) => ROLE_POWERS.includes(a.path) && a.after === true).map((a) => a.path);

@@ -6,8 +6,9 @@
  * field path and the value, and say what would be accepted.
  */
 import { readFileSync, readdirSync } from "node:fs";
-import { basename, join, relative } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { z } from "zod";
+import { isCidr } from "../constructs/approle-auth";
 
 /** A safe, unquoted PostgreSQL identifier: lower case, digits and `_`, at most 63 bytes, not `pg_`-reserved. */
 const pgIdentifier = z
@@ -140,6 +141,76 @@ const backend = z
   .default({ type: "local" })
   .describe("Where Terraform keeps this environment's state.");
 
+const cidr = z.string().refine(isCidr, "must be an IPv4 CIDR block such as 10.0.0.0/24 (no leading zeros)");
+
+/** A Kubernetes name: not empty, no surrounding spaces. */
+const k8sName = z
+  .string()
+  .min(1, "must not be empty")
+  .refine((v) => v === v.trim(), "must not be blank or space-padded");
+
+const tokenTtls = {
+  tokenTtl: duration.optional().describe("Lifetime of a login token. Default: the application's defaultTtl, capped at tokenMaxTtl."),
+  tokenMaxTtl: duration.optional().describe("Longest life of a login token. Default: the application's maxTtl; never above it."),
+};
+
+const approleBinding = z
+  .strictObject({
+    application: vaultName.describe("The application (applications[].name) this AppRole logs in as; also the role name."),
+    ...tokenTtls,
+    secretIdTtl: duration.default(86400).describe("Lifetime of a secret ID. Default 24h."),
+    cidrs: z.array(cidr).default([]).describe("Addresses allowed to log in and use the token. Default: any."),
+  })
+  .describe("One application's AppRole.");
+
+const kubernetesBinding = z
+  .strictObject({
+    application: vaultName.describe("The application (applications[].name) these pods log in as; also the role name."),
+    serviceAccounts: z
+      .array(k8sName)
+      .min(1, "must name at least one service account")
+      .describe("Service accounts allowed to log in (\"*\" refused in prod)."),
+    namespaces: z
+      .array(k8sName)
+      .min(1, "must name at least one namespace")
+      .describe("Namespaces of those service accounts (\"*\" refused in prod)."),
+    audience: z.string().min(1).optional().describe("Required aud claim of the service-account token."),
+    ...tokenTtls,
+  })
+  .refine((b) => !(b.serviceAccounts.includes("*") && b.namespaces.includes("*")), {
+    message: 'serviceAccounts and namespaces must not both be the wildcard "*" (Vault refuses it: any pod could log in)',
+  })
+  .describe("One application's Kubernetes binding.");
+
+const auth = z
+  .strictObject({
+    approle: z
+      .strictObject({
+        path: vaultName.default("approle").describe("Mount path of the AppRole method. Default approle."),
+        bindings: z.array(approleBinding).min(1, "must bind at least one application"),
+      })
+      .optional()
+      .describe("AppRole, for the workers and anything outside Kubernetes."),
+    kubernetes: z
+      .strictObject({
+        path: vaultName.default("kubernetes").describe("Mount path of the Kubernetes method. Default kubernetes."),
+        host: z
+          .string()
+          .regex(/^https:\/\/[^\s/]+(:\d+)?\/?$/, "must be the https URL of the Kubernetes API server, without a path (https://10.0.0.50:6443)")
+          .describe("The Kubernetes API server, e.g. https://10.0.0.50:6443."),
+        caCertFile: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("PEM file of the API server's CA, relative to this config file. Default: Vault's trust store."),
+        bindings: z.array(kubernetesBinding).min(1, "must bind at least one application"),
+      })
+      .optional()
+      .describe("Kubernetes auth, for pods; no token-reviewer secret: each pod's own JWT reviews its login."),
+  })
+  .default({})
+  .describe("How applications log in to Vault. Each gets a policy reading only its own credentials.");
+
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
 
 /** The schema of one environment file. */
@@ -193,6 +264,7 @@ export const environmentSchema = z
       })
       .default({ name: "keybuzz-postgres", maxOpenConnections: 8, maxIdleConnections: 4, maxConnectionLifetime: 300 }),
     backend,
+    auth,
     applications: z
       .array(application)
       .min(1, "must define at least one application")
@@ -257,6 +329,38 @@ export const environmentSchema = z
         }
       });
     });
+    for (const method of ["approle", "kubernetes"] as const) {
+      const seen = new Set<string>();
+      (env.auth[method]?.bindings ?? []).forEach((b, i) => {
+        const at = ["auth", method, "bindings", i];
+        const app = env.applications.find((a) => a.name === b.application);
+        if (!app) {
+          ctx.addIssue({
+            code: "custom",
+            path: [...at, "application"],
+            message: `names an unknown application; known: ${env.applications.map((a) => a.name).join(", ")}`,
+          });
+          return;
+        }
+        if (seen.has(b.application)) {
+          ctx.addIssue({ code: "custom", path: [...at, "application"], message: `binds the application twice in ${method}` });
+        }
+        seen.add(b.application);
+        for (const field of ["tokenTtl", "tokenMaxTtl"] as const) {
+          const v = b[field];
+          if (v !== undefined && v > app.maxTtl) {
+            ctx.addIssue({
+              code: "custom",
+              path: [...at, field],
+              message: `must not exceed the credentials' maxTtl of ${b.application}: ${v}s > ${app.maxTtl}s`,
+            });
+          }
+        }
+        if (b.tokenTtl !== undefined && b.tokenMaxTtl !== undefined && b.tokenTtl > b.tokenMaxTtl) {
+          ctx.addIssue({ code: "custom", path: [...at, "tokenTtl"], message: `must not exceed tokenMaxTtl: ${b.tokenTtl}s > ${b.tokenMaxTtl}s` });
+        }
+      });
+    }
     if (env.vault.defaultLeaseTtl > env.vault.maxLeaseTtl) {
       ctx.addIssue({
         code: "custom",
@@ -279,6 +383,8 @@ export type EnvironmentConfig = z.output<typeof environmentSchema> & {
   readonly name: string;
   /** The file it was read from, relative to the working directory, for messages. */
   readonly file: string;
+  /** The PEM read from auth.kubernetes.caCertFile, if any. */
+  readonly kubernetesCaCert?: string;
 };
 export type ApplicationConfig = z.output<typeof application>;
 
@@ -312,8 +418,10 @@ function formatPath(data: unknown, path: readonly PropertyKey[]): string {
   path.forEach((p, i) => {
     if (typeof p === "number") {
       out += `[${p}]`;
-      const name = (valueAt(data, path.slice(0, i + 1)) as { name?: unknown } | undefined)?.name;
-      if (i === 1 && path[0] === "applications" && typeof name === "string") out += `(${name})`;
+      // name the element: an application by its name, a binding by its application.
+      const element = valueAt(data, path.slice(0, i + 1)) as { name?: unknown; application?: unknown } | undefined;
+      const label = i === 1 && path[0] === "applications" ? element?.name : path[i - 1] === "bindings" ? element?.application : undefined;
+      if (typeof label === "string") out += `(${label})`;
     } else {
       out += out ? `.${String(p)}` : String(p);
     }
@@ -366,6 +474,16 @@ function environmentRules(env: EnvironmentConfig): string[] {
     if (!env.vault.address.startsWith("https://")) {
       problems.push(`${env.file}: vault.address: prod must use https (got "${env.vault.address}")`);
     }
+    (env.auth.kubernetes?.bindings ?? []).forEach((b, i) => {
+      for (const field of ["serviceAccounts", "namespaces"] as const) {
+        const j = b[field].indexOf("*");
+        if (j >= 0) {
+          problems.push(
+            `${env.file}: auth.kubernetes.bindings[${i}](${b.application}).${field}[${j}]: prod must name its ${field === "namespaces" ? "namespaces" : "service accounts"}, not the wildcard (got "*")`,
+          );
+        }
+      }
+    });
   }
   return problems;
 }
@@ -380,10 +498,27 @@ export function parseEnvironment(name: string, file: string, text: string): Envi
   }
   const result = environmentSchema.safeParse(data);
   if (!result.success) throw new ConfigError(formatIssues(file, data, result.error.issues));
-  const env: EnvironmentConfig = { ...result.data, name, file };
+  const env: EnvironmentConfig = { ...result.data, name, file, kubernetesCaCert: readCaCert(file, result.data) };
   const problems = environmentRules(env);
   if (problems.length > 0) throw new ConfigError(problems);
   return env;
+}
+
+/** Reads auth.kubernetes.caCertFile, relative to the config file; a missing or non-PEM file is a config error. */
+function readCaCert(file: string, data: z.output<typeof environmentSchema>): string | undefined {
+  const caFile = data.auth.kubernetes?.caCertFile;
+  if (caFile === undefined) return undefined;
+  const where = `${file}: auth.kubernetes.caCertFile`;
+  let pem: string;
+  try {
+    pem = readFileSync(resolve(dirname(file), caFile), "utf8");
+  } catch (err) {
+    throw new ConfigError([`${where}: cannot read "${caFile}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new ConfigError([`${where}: "${caFile}" is not a PEM certificate (no -----BEGIN CERTIFICATE-----)`]);
+  }
+  return pem;
 }
 
 /** Environment names are file names; they become stack names (`keybuzz-<env>`). */

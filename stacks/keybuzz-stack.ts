@@ -2,12 +2,15 @@ import { Construct } from "constructs";
 import { LocalBackend, PgBackend, RemoteBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import { PostgresqlProvider } from "@cdktf/provider-postgresql/lib/provider";
 import { VaultProvider } from "@cdktf/provider-vault/lib/provider";
+import { AppPolicy } from "../constructs/app-policy";
+import { AppRoleAuth } from "../constructs/approle-auth";
 import { BaseRoles } from "../constructs/base-roles";
+import { KubernetesAuth } from "../constructs/kubernetes-auth";
 import { Connection } from "../constructs/connection";
 import { DynamicRole } from "../constructs/dynamic-role";
 import { SecretsMount } from "../constructs/secrets-mount";
 import { VaultAdmin } from "../constructs/vault-admin";
-import type { EnvironmentConfig } from "./config";
+import { isProduction, type EnvironmentConfig } from "./config";
 
 /** Props of {@link KeybuzzStack}. */
 export interface KeybuzzStackProps {
@@ -86,7 +89,17 @@ export class KeybuzzStack extends TerraformStack {
     });
 
     const rolesScope = new Construct(this, "DynamicRoles");
-    const applications: Record<string, { vault_role: string; credentials_path: string; base_role: string }> = {};
+    const policiesScope = new Construct(this, "Policies");
+    const approle = config.auth.approle ? new AppRoleAuth(this, "AppRoleAuth", { path: config.auth.approle.path }) : undefined;
+    const kubernetes = config.auth.kubernetes
+      ? new KubernetesAuth(this, "KubernetesAuth", {
+          path: config.auth.kubernetes.path,
+          kubernetesHost: config.auth.kubernetes.host,
+          kubernetesCaCert: config.kubernetesCaCert,
+          forbidWildcards: isProduction(config.name),
+        })
+      : undefined;
+    const applications: Record<string, Record<string, unknown>> = {};
     for (const app of config.applications) {
       const role = new DynamicRole(rolesScope, app.name, {
         connection,
@@ -95,10 +108,39 @@ export class KeybuzzStack extends TerraformStack {
         defaultTtlSeconds: app.defaultTtl,
         maxTtlSeconds: app.maxTtl,
       });
+      const policy = new AppPolicy(policiesScope, app.name, { role });
+      const auth: Record<string, { path: string; role: string }> = {};
+      const approleBinding = config.auth.approle?.bindings.find((b) => b.application === app.name);
+      if (approle && approleBinding) {
+        const r = approle.addRole({
+          name: app.name,
+          policy,
+          tokenTtlSeconds: approleBinding.tokenTtl,
+          tokenMaxTtlSeconds: approleBinding.tokenMaxTtl,
+          secretIdTtlSeconds: approleBinding.secretIdTtl,
+          cidrs: approleBinding.cidrs,
+        });
+        auth.approle = { path: r.loginPath, role: r.roleName };
+      }
+      const k8sBinding = config.auth.kubernetes?.bindings.find((b) => b.application === app.name);
+      if (kubernetes && k8sBinding) {
+        const r = kubernetes.addRole({
+          name: app.name,
+          policy,
+          serviceAccounts: k8sBinding.serviceAccounts,
+          namespaces: k8sBinding.namespaces,
+          audience: k8sBinding.audience,
+          tokenTtlSeconds: k8sBinding.tokenTtl,
+          tokenMaxTtlSeconds: k8sBinding.tokenMaxTtl,
+        });
+        auth.kubernetes = { path: r.loginPath, role: r.roleName };
+      }
       applications[app.name] = {
         vault_role: app.vaultRole,
         credentials_path: role.credentialsPath,
         base_role: role.baseRole,
+        policy: policy.policyName,
+        auth,
       };
     }
 
@@ -106,7 +148,8 @@ export class KeybuzzStack extends TerraformStack {
     new TerraformOutput(this, "connection_name", { value: connection.connectionName, description: "Vault connection name." });
     new TerraformOutput(this, "applications", {
       value: applications,
-      description: "Per application: its Vault role, where to read credentials, and the base role issued users join.",
+      description:
+        "Per application: its Vault role, where to read credentials, the base role issued users join, its policy, and where it logs in (auth path and role per method).",
     });
   }
 

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadEnvironments, parseDuration, parseEnvironment } from "../stacks/config";
-import { ROOT, runMain, tempDir, type MainRun, type TfJson } from "./helpers";
+import { CA_PEM, ROOT, runMain, tempDir, type MainRun, type TfJson } from "./helpers";
 
 const CONFIG_DIR = join(ROOT, "config");
 const DEV = readFileSync(join(CONFIG_DIR, "dev.json"), "utf8");
@@ -52,6 +52,18 @@ interface Rule {
 }
 
 const api = "applications[0](keybuzz-api)";
+const approle = "auth.approle.bindings[0](workers)";
+const kubernetes = "auth.kubernetes.bindings[0](keybuzz-api)";
+
+/** The first Kubernetes binding, after adding the method (keybuzz-api's pods in keybuzz) if the file has none. */
+function k8sBinding(c: TfJson): TfJson {
+  c.auth ??= {};
+  c.auth.kubernetes ??= {
+    host: "https://10.0.0.50:6443",
+    bindings: [{ application: "keybuzz-api", serviceAccounts: ["keybuzz-api"], namespaces: ["keybuzz"] }],
+  };
+  return c.auth.kubernetes.bindings[0];
+}
 
 /** Rules checked on any environment file; each breaks dev.json in one way. */
 const RULES: readonly Rule[] = [
@@ -306,6 +318,174 @@ const RULES: readonly Rule[] = [
     says: "unknown field",
     got: '"state.tfstate"',
   },
+  ...(["approle", "kubernetes"] as const).flatMap((method): Rule[] => {
+    const binding = (c: TfJson): TfJson => (method === "approle" ? c.auth.approle.bindings[0] : k8sBinding(c));
+    const at = method === "approle" ? approle : kubernetes;
+    const app = method === "approle" ? "workers" : "keybuzz-api";
+    return [
+      {
+        rule: `a ${method} binding of an unknown application`,
+        change: (c) => (binding(c).application = "billing"),
+        field: `auth.${method}.bindings[0](billing).application`,
+        says: "names an unknown application; known: keybuzz-api, chatwoot, n8n, workers",
+        got: '"billing"',
+      },
+      {
+        rule: `the same application bound twice in ${method}`,
+        change: (c) => {
+          const twin = { ...binding(c) };
+          c.auth[method].bindings.push(twin);
+        },
+        field: `auth.${method}.bindings[1](${app}).application`,
+        says: `binds the application twice in ${method}`,
+        got: JSON.stringify(app),
+      },
+      {
+        rule: `a ${method} tokenTtl above the application's maxTtl`,
+        change: (c) => Object.assign(binding(c), { tokenTtl: "25h", tokenMaxTtl: undefined }),
+        field: `${at}.tokenTtl`,
+        says: `must not exceed the credentials' maxTtl of ${app}: 90000s > 86400s`,
+        got: '"25h"',
+      },
+      {
+        rule: `a ${method} tokenMaxTtl above the application's maxTtl`,
+        change: (c) => (binding(c).tokenMaxTtl = "48h"),
+        field: `${at}.tokenMaxTtl`,
+        says: `must not exceed the credentials' maxTtl of ${app}: 172800s > 86400s`,
+        got: '"48h"',
+      },
+      {
+        rule: `a ${method} tokenTtl above its tokenMaxTtl`,
+        change: (c) => Object.assign(binding(c), { tokenTtl: "2h", tokenMaxTtl: "1h" }),
+        field: `${at}.tokenTtl`,
+        says: "must not exceed tokenMaxTtl: 7200s > 3600s",
+        got: '"2h"',
+      },
+      {
+        rule: `a ${method} tokenTtl that is not a duration`,
+        change: (c) => (binding(c).tokenTtl = "1d"),
+        field: `${at}.tokenTtl`,
+        says: DURATION,
+        got: '"1d"',
+      },
+      {
+        rule: `an unknown field in a ${method} binding`,
+        change: (c) => (binding(c).tokenTTL = "1h"),
+        field: `${at}.tokenTTL`,
+        says: "unknown field",
+        got: '"1h"',
+      },
+    ];
+  }),
+  {
+    rule: "an AppRole path that is not a Vault name",
+    change: (c) => (c.auth.approle.path = "auth/approle"),
+    field: "auth.approle.path",
+    says: VAULT_NAME,
+    got: '"auth/approle"',
+  },
+  {
+    rule: "an AppRole method that binds no application",
+    change: (c) => (c.auth.approle.bindings = []),
+    field: "auth.approle.bindings",
+    says: "must bind at least one application",
+    got: "[]",
+  },
+  ...["10.0.0.0/33", "300.0.0.1/8", "10.0.0.0"].map((value) => ({
+    rule: `an AppRole CIDR block ${JSON.stringify(value)}`,
+    change: (c: TfJson) => (c.auth.approle.bindings[0].cidrs = ["10.0.0.0/24", value]),
+    field: `${approle}.cidrs[1]`,
+    says: "must be an IPv4 CIDR block such as 10.0.0.0/24",
+    got: JSON.stringify(value),
+  })),
+  ...(["serviceAccounts", "namespaces"] as const).flatMap((field): Rule[] => [
+    {
+      rule: `an empty ${field} list`,
+      change: (c) => (k8sBinding(c)[field] = []),
+      field: `${kubernetes}.${field}`,
+      says: `must name at least one ${field === "serviceAccounts" ? "service account" : "namespace"}`,
+      got: "[]",
+    },
+    {
+      rule: `a space-padded name in ${field}`,
+      change: (c) => (k8sBinding(c)[field] = ["keybuzz ", "x"]),
+      field: `${kubernetes}.${field}[0]`,
+      says: "must not be blank or space-padded",
+      got: '"keybuzz "',
+    },
+    {
+      rule: `an empty name in ${field}`,
+      change: (c) => (k8sBinding(c)[field] = ["keybuzz", ""]),
+      field: `${kubernetes}.${field}[1]`,
+      says: "must not be empty",
+      got: '""',
+    },
+    {
+      rule: `a missing ${field}`,
+      change: (c) => delete k8sBinding(c)[field],
+      field: `${kubernetes}.${field}`,
+      says: "is required",
+      got: "missing",
+    },
+  ]),
+  {
+    rule: "a Kubernetes API server that is not https",
+    change: (c) => {
+      k8sBinding(c);
+      c.auth.kubernetes.host = "http://10.0.0.50:6443";
+    },
+    field: "auth.kubernetes.host",
+    says: "must be the https URL of the Kubernetes API server",
+    got: '"http://10.0.0.50:6443"',
+  },
+  {
+    rule: "a Kubernetes method without the API server",
+    change: (c) => {
+      k8sBinding(c);
+      delete c.auth.kubernetes.host;
+    },
+    field: "auth.kubernetes.host",
+    says: "is required",
+    got: "missing",
+  },
+  {
+    rule: "an empty Kubernetes audience",
+    change: (c) => (k8sBinding(c).audience = ""),
+    field: `${kubernetes}.audience`,
+    says: "expected string to have >=1 characters",
+    got: '""',
+  },
+  {
+    rule: "an unknown auth method",
+    change: (c) => (c.auth.userpass = {}),
+    field: "auth.userpass",
+    says: "unknown field",
+    got: "{}",
+  },
+  {
+    rule: "a wildcard in both service accounts and namespaces of one binding (Vault refuses it)",
+    change: (c) => Object.assign(k8sBinding(c), { serviceAccounts: ["*"], namespaces: ["*"] }),
+    field: kubernetes,
+    says: 'serviceAccounts and namespaces must not both be the wildcard "*"',
+    got: '{"application":"keybuzz-api","serviceAccounts":["*"],"namespaces":["*"]}',
+  },
+  {
+    rule: "a Kubernetes host with a path",
+    change: (c) => {
+      k8sBinding(c);
+      c.auth.kubernetes.host = "https://k8s.example:6443/api";
+    },
+    field: "auth.kubernetes.host",
+    says: "must be the https URL of the Kubernetes API server, without a path",
+    got: '"https://k8s.example:6443/api"',
+  },
+  {
+    rule: "a CIDR block with leading zeros",
+    change: (c) => (c.auth.approle.bindings[0].cidrs = ["010.0.0.0/8"]),
+    field: `${approle}.cidrs[0]`,
+    says: "must be an IPv4 CIDR block such as 10.0.0.0/24 (no leading zeros)",
+    got: '"010.0.0.0/8"',
+  },
 ];
 
 /** Rules only prod.json must follow; each breaks prod.json in one way. */
@@ -337,6 +517,24 @@ const PROD_RULES: readonly Rule[] = [
     field: "vault.address",
     says: "prod must use https",
     got: '"http://vault.keybuzz.io:8200"',
+  },
+  {
+    rule: "a wildcard Kubernetes service account",
+    change: (c) => (k8sBinding(c).serviceAccounts = ["*", "keybuzz-api"]),
+    field: "auth.kubernetes.bindings[0](keybuzz-api).serviceAccounts[0]",
+    says: "prod must name its service accounts, not the wildcard",
+    got: '"*"',
+  },
+  {
+    rule: "a wildcard Kubernetes namespace",
+    change: (c) => {
+      // a binding of its own: a wildcard in both lists of one binding is refused everywhere.
+      k8sBinding(c);
+      c.auth.kubernetes.bindings.push({ application: "chatwoot", serviceAccounts: ["chatwoot"], namespaces: ["keybuzz", "*"] });
+    },
+    field: "auth.kubernetes.bindings[1](chatwoot).namespaces[1]",
+    says: "prod must name its namespaces, not the wildcard",
+    got: '"*"',
   },
 ];
 
@@ -418,6 +616,7 @@ describe("parseEnvironment", () => {
       vaultAdmin: { username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1 },
       connection: { name: "keybuzz-postgres", maxOpenConnections: 8, maxIdleConnections: 4, maxConnectionLifetime: 300 },
       backend: { type: "local" },
+      auth: {},
       applications: [
         { name: "app", baseRole: "app", vaultRole: "app-db", defaultTtl: 3600, maxTtl: 86400, additionalBaseRoles: [], defaultPrivileges: [] },
       ],
@@ -454,11 +653,14 @@ describe("loadEnvironments", () => {
   const dirs: Array<{ remove: () => void }> = [];
   afterAll(() => dirs.forEach((d) => d.remove()));
 
-  /** A temp folder holding the given files. */
+  /** A temp folder holding the given files (names may include sub-folders). */
   function folder(files: Record<string, string>): string {
     const dir = tempDir("config");
     dirs.push(dir);
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir.path, name), text);
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir.path, name)), { recursive: true });
+      writeFileSync(join(dir.path, name), text);
+    }
     return dir.path;
   }
 
@@ -522,6 +724,63 @@ describe("loadEnvironments", () => {
 
     expect(() => loadEnvironments(dir)).toThrow(`${dir}: no environment files (<env>.json) found`);
   });
+
+  describe("auth.kubernetes.caCertFile", () => {
+    /** dev.json with Kubernetes auth trusting that CA file, beside a PEM and a file that is not one. */
+    function withCaFile(caCertFile: string): { dir: string; shown: string } {
+      const dev = changed(DEV, (c) => {
+        k8sBinding(c);
+        c.auth.kubernetes.caCertFile = caCertFile;
+      });
+      const dir = folder({ "dev.json": dev, "k8s/ca.pem": CA_PEM, "k8s/ca.txt": "not a certificate\n" });
+      return { dir, shown: relative(process.cwd(), join(dir, "dev.json")) };
+    }
+
+    /** The problems of loading that folder, or none. */
+    function loadProblems(dir: string): readonly string[] {
+      try {
+        loadEnvironments(dir);
+        return [];
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems;
+        throw err;
+      }
+    }
+
+    it("reads the PEM relative to the config file, not to the working directory", () => {
+      // GIVEN a CA file that exists only beside the config file
+      const { dir } = withCaFile("k8s/ca.pem");
+      expect(existsSync(join(process.cwd(), "k8s/ca.pem"))).toBe(false);
+
+      // WHEN
+      const [env] = loadEnvironments(dir);
+
+      // THEN
+      expect(env.kubernetesCaCert).toBe(CA_PEM);
+    });
+
+    it("reads nothing when no CA file is configured", () => {
+      const dir = folder({ "dev.json": changed(DEV, (c) => k8sBinding(c)) });
+
+      const [env] = loadEnvironments(dir);
+      expect(env.auth.kubernetes?.caCertFile).toBeUndefined();
+      expect(env.kubernetesCaCert).toBeUndefined();
+    });
+
+    it("fails when the file is not a PEM certificate, naming the file, the field and the CA file", () => {
+      const { dir, shown } = withCaFile("k8s/ca.txt");
+
+      expect(loadProblems(dir)).toEqual([
+        `${shown}: auth.kubernetes.caCertFile: "k8s/ca.txt" is not a PEM certificate (no -----BEGIN CERTIFICATE-----)`,
+      ]);
+    });
+
+    it("fails when the file is missing, naming the file, the field and the CA file", () => {
+      const { dir, shown } = withCaFile("k8s/missing.pem");
+
+      expect(loadProblems(dir)).toEqual([`${shown}: auth.kubernetes.caCertFile: cannot read "k8s/missing.pem" (ENOENT)`]);
+    });
+  });
 });
 
 describe("main.ts with an invalid configuration", () => {
@@ -571,6 +830,12 @@ describe("main.ts with an invalid configuration", () => {
       expect(lines).toContainEqual(problem(shown("prod.json"), "postgres.sslmode", "prod must verify", '"require"'));
       expect(lines).toContainEqual(problem(shown("prod.json"), "vaultAdmin.superuser", "acknowledgeSuperuserInProd", "superuser: true without it"));
       expect(lines).toContainEqual(problem(shown("prod.json"), "vault.address", "prod must use https", '"http://vault.keybuzz.io:8200"'));
+      expect(lines).toContainEqual(
+        problem(shown("prod.json"), "auth.kubernetes.bindings[0](keybuzz-api).serviceAccounts[0]", "not the wildcard", '"*"'),
+      );
+      expect(lines).toContainEqual(
+        problem(shown("prod.json"), "auth.kubernetes.bindings[1](chatwoot).namespaces[1]", "not the wildcard", '"*"'),
+      );
     });
   });
 

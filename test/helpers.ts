@@ -1,6 +1,6 @@
 /**
- * Shared test helpers: in-process synthesis, a small fixture of the constructs a connection or a dynamic
- * role needs, `main.ts` as a child process, and the secret scanner.
+ * Shared test helpers: in-process synthesis, a small fixture of the constructs a connection, a dynamic
+ * role, a policy or an auth method needs, `main.ts` as a child process, and the secret scanner.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -8,10 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
 import { App, TerraformStack, TerraformVariable, Testing, type TerraformResource } from "cdktf";
-import type { Construct } from "constructs";
+import { Construct } from "constructs";
 import { PostgresqlProvider } from "@cdktf/provider-postgresql/lib/provider";
 import { VaultProvider } from "@cdktf/provider-vault/lib/provider";
+import { AppPolicy } from "../constructs/app-policy";
 import { BaseRoles, type BaseRoleOptions } from "../constructs/base-roles";
+import { Connection } from "../constructs/connection";
+import { DynamicRole } from "../constructs/dynamic-role";
 import { SecretsMount } from "../constructs/secrets-mount";
 import { VaultAdmin, type VaultAdminProps } from "../constructs/vault-admin";
 import { loadEnvironments } from "../stacks/config";
@@ -117,6 +120,55 @@ export function fixture(
   const mount = new SecretsMount(scope, "Mount", { path: options.mountPath });
   return { baseRoles, admin, mount, password };
 }
+
+/** A dynamic role to build on: its Vault role name and, optionally, its TTLs. */
+export interface RoleOptions {
+  readonly name: string;
+  readonly defaultTtlSeconds?: number;
+  readonly maxTtlSeconds?: number;
+}
+
+/**
+ * Builds the fixture, a connection to 10.0.0.11:5432/keybuzz and one dynamic role per entry (ID and Vault
+ * role name alike), all granting base role `app`: what a policy needs.
+ */
+export function dynamicRoles(
+  scope: Construct,
+  roles: readonly RoleOptions[] = [{ name: "app-db" }],
+  options: { mountPath?: string } = {},
+): Fixture & { connection: Connection; roles: DynamicRole[] } {
+  const f = fixture(scope, { mountPath: options.mountPath });
+  const connection = new Connection(scope, "Connection", { mount: f.mount, admin: f.admin, host: "10.0.0.11", port: 5432, database: "keybuzz" });
+  const built = roles.map(
+    (r) => new DynamicRole(scope, r.name, { connection, baseRoles: [f.baseRoles.role("app")], ...r }),
+  );
+  return { ...f, connection, roles: built };
+}
+
+/**
+ * One policy per application, each over its own dynamic role `<application>-db` (with the given TTLs),
+ * under a `Policies` scope, as KeybuzzStack builds them: what an auth method needs.
+ */
+export function appPolicies(
+  scope: Construct,
+  applications: ReadonlyArray<Omit<RoleOptions, "name"> & { readonly name: string }>,
+): Record<string, AppPolicy> {
+  const { roles } = dynamicRoles(
+    scope,
+    applications.map((a) => ({ ...a, name: `${a.name}-db` })),
+  );
+  const policies = new Construct(scope, "Policies");
+  return Object.fromEntries(applications.map((a, i) => [a.name, new AppPolicy(policies, a.name, { role: roles[i] })]));
+}
+
+/** A PEM-shaped CA certificate: the shape is all that is checked, the body is dummy base64. */
+export const CA_PEM = [
+  "-----BEGIN CERTIFICATE-----",
+  "TUlJQmR1bW15Q2VydGlmaWNhdGVGb3JLZXlCdXp6VGVzdHNPbmx5Tm90QVJlYWxD",
+  "QQ==",
+  "-----END CERTIFICATE-----",
+  "",
+].join("\n");
 
 /** Every file under a folder, recursively, as absolute paths, sorted. */
 export function listFiles(dir: string): string[] {

@@ -1,11 +1,11 @@
 import { hostname, homedir, tmpdir } from "node:os";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TerraformStack, Testing } from "cdktf";
 import { loadEnvironments, parseEnvironment } from "../stacks/config";
 import { KeybuzzStack, stackName } from "../stacks/keybuzz-stack";
-import { ROOT, resources, synthEnvironments, tempDir, testApp, type TfJson } from "./helpers";
+import { CA_PEM, ROOT, resources, synthEnvironments, tempDir, testApp, type TfJson, type TfResource } from "./helpers";
 
 const CONFIG_DIR = join(ROOT, "config");
 const ENVIRONMENTS = loadEnvironments(CONFIG_DIR).map((env) => env.name);
@@ -16,6 +16,20 @@ const APPLICATIONS = [
   { name: "n8n", baseRole: "n8n", vaultRole: "n8n-db" },
   { name: "workers", baseRole: "keybuzz_workers", vaultRole: "workers-db" },
 ];
+
+/** The paths a policy text grants, in order. */
+function policyPaths(policy: string): string[] {
+  return [...policy.matchAll(/^path "([^"]+)"/gm)].map((m) => m[1]);
+}
+
+/** The names of the policies an auth role's tokens carry, resolved from their `${vault_policy.<id>.name}` references. */
+function policiesOf(json: TfJson, role: TfResource): string[] {
+  return (role.token_policies as string[]).map((reference) => {
+    const id = /^\$\{vault_policy\.([^.]+)\.name\}$/.exec(reference)?.[1];
+    if (!id) throw new Error(`not a reference to a vault_policy: ${reference}`);
+    return json.resource.vault_policy[id].name as string;
+  });
+}
 
 /** Synthesizes local.json with changes applied to its JSON, in a test stack (metadata removed). */
 function synthVariant(change: (config: TfJson) => void, environment = "local"): { json: TfJson; stack: TerraformStack } {
@@ -132,17 +146,53 @@ describe("KeybuzzStack, per environment file", () => {
       expect(resources(json, "vault_database_secret_backend_role")).toHaveLength(4);
     });
 
-    it("outputs the mount path, the connection name and, per application, its credentials path and base role", () => {
+    it("outputs the mount path, the connection name and, per application, its credentials path, base role, policy and logins", () => {
       expect(json.output.mount_path.value).toBe("database");
       expect(json.output.connection_name.value).toBe("keybuzz-postgres");
       expect(json.output.applications.value).toEqual(
         Object.fromEntries(
           APPLICATIONS.map((a) => [
             a.name,
-            { vault_role: a.vaultRole, credentials_path: `database/creds/${a.vaultRole}`, base_role: a.baseRole },
+            {
+              vault_role: a.vaultRole,
+              credentials_path: `database/creds/${a.vaultRole}`,
+              base_role: a.baseRole,
+              policy: a.vaultRole,
+              // only the workers are bound to an auth method in these files.
+              auth: a.name === "workers" ? { approle: { path: "auth/approle/login", role: "workers" } } : {},
+            },
           ]),
         ),
       );
+    });
+
+    it("creates one policy per application, reading only that application's credentials", () => {
+      const policies = resources(json, "vault_policy");
+
+      expect(policies.map((p) => p.name).sort()).toEqual(APPLICATIONS.map((a) => a.vaultRole).sort());
+      for (const app of APPLICATIONS) {
+        const text = String(policies.find((p) => p.name === app.vaultRole)?.policy);
+        const creds = `database/creds/${app.vaultRole}`;
+        expect(policyPaths(text)).toEqual([creds, `sys/leases/renew/${creds}/*`, `sys/leases/revoke/${creds}/*`]);
+        for (const other of APPLICATIONS.filter((o) => o !== app)) expect(text).not.toContain(other.vaultRole);
+      }
+    });
+
+    it("logs the workers in with AppRole at approle, carrying only their policy, and mounts no Kubernetes auth", () => {
+      expect(resources(json, "vault_auth_backend")).toEqual([expect.objectContaining({ type: "approle", path: "approle" })]);
+      const roles = resources(json, "vault_approle_auth_backend_role");
+      expect(roles).toEqual([
+        expect.objectContaining({
+          role_name: "workers",
+          token_no_default_policy: true,
+          token_ttl: 3600,
+          token_max_ttl: 86400,
+          secret_id_ttl: 86400,
+        }),
+      ]);
+      expect(policiesOf(json, roles[0])).toEqual(["workers-db"]);
+      expect(resources(json, "vault_kubernetes_auth_backend_role")).toEqual([]);
+      expect(resources(json, "vault_kubernetes_auth_backend_config")).toEqual([]);
     });
 
     it("keeps its state in a local backend, at a path relative to the project", () => {
@@ -250,6 +300,111 @@ describe("KeybuzzStack", () => {
       expect.objectContaining({
         postgresql: expect.objectContaining({ max_open_connections: 16, max_idle_connections: 2, max_connection_lifetime: 60 }),
       }),
+    );
+  });
+});
+
+describe("KeybuzzStack, with AppRole and Kubernetes auth", () => {
+  // local.json binds every application to AppRole; pods of three of them log in with Kubernetes auth too.
+  const KUBERNETES = ["keybuzz-api", "chatwoot", "n8n"];
+  const dir = tempDir("auth-config");
+  let json: TfJson;
+  let stack: TerraformStack;
+  beforeAll(() => {
+    const data = JSON.parse(readFileSync(join(CONFIG_DIR, "local.json"), "utf8")) as TfJson;
+    data.auth.kubernetes = {
+      path: "k8s",
+      host: "https://10.0.0.50:6443",
+      caCertFile: "ca.pem",
+      bindings: KUBERNETES.map((name) => ({
+        application: name,
+        serviceAccounts: [name],
+        namespaces: ["keybuzz"],
+        ...(name === "keybuzz-api" ? { audience: "vault" } : {}),
+      })),
+    };
+    writeFileSync(join(dir.path, "local.json"), JSON.stringify(data));
+    writeFileSync(join(dir.path, "ca.pem"), CA_PEM);
+    const [config] = loadEnvironments(dir.path);
+    stack = new KeybuzzStack(testApp(), stackName(config.name), { config });
+    json = JSON.parse(Testing.synth(stack)) as TfJson;
+  });
+  afterAll(() => dir.remove());
+
+  it("passes cdktf's validations", () => {
+    expect(() => Testing.synth(stack, true)).not.toThrow();
+  });
+
+  it("mounts both methods", () => {
+    expect(resources(json, "vault_auth_backend")).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: "approle", path: "approle" }),
+        expect.objectContaining({ type: "kubernetes", path: "k8s" }),
+      ]),
+    );
+    expect(resources(json, "vault_auth_backend")).toHaveLength(2);
+  });
+
+  it("outputs, per application, its policy and where and as what it logs in with each method", () => {
+    const outputs = json.output.applications.value as Record<string, { policy: string; auth: unknown }>;
+
+    for (const app of APPLICATIONS) {
+      expect(outputs[app.name].policy).toBe(app.vaultRole);
+      expect(outputs[app.name].auth).toEqual({
+        approle: { path: "auth/approle/login", role: app.name },
+        ...(KUBERNETES.includes(app.name) ? { kubernetes: { path: "auth/k8s/login", role: app.name } } : {}),
+      });
+    }
+  });
+
+  it("gives every auth role exactly its own application's policy, and not Vault's default one", () => {
+    const byApplication = Object.fromEntries(APPLICATIONS.map((a) => [a.name, a.vaultRole]));
+    const approle = resources(json, "vault_approle_auth_backend_role");
+    const kubernetes = resources(json, "vault_kubernetes_auth_backend_role");
+
+    expect(approle.map((r) => r.role_name).sort()).toEqual(APPLICATIONS.map((a) => a.name).sort());
+    expect(kubernetes.map((r) => r.role_name).sort()).toEqual([...KUBERNETES].sort());
+    for (const role of [...approle, ...kubernetes]) {
+      expect(policiesOf(json, role), String(role.role_name)).toEqual([byApplication[String(role.role_name)]]);
+      expect(role.token_no_default_policy).toBe(true);
+    }
+  });
+
+  it("binds each application's pods by service account and namespace", () => {
+    expect(resources(json, "vault_kubernetes_auth_backend_role")).toEqual(
+      [...KUBERNETES].sort().map((name) =>
+        expect.objectContaining({
+          role_name: name,
+          bound_service_account_names: [name],
+          bound_service_account_namespaces: ["keybuzz"],
+          ...(name === "keybuzz-api" ? { audience: "vault" } : {}),
+        }),
+      ),
+    );
+    const chatwoot = resources(json, "vault_kubernetes_auth_backend_role").find((r) => r.role_name === "chatwoot");
+    expect(chatwoot).not.toHaveProperty("audience");
+  });
+
+  it("trusts the CA file read beside the config, and keeps no token-reviewer JWT", () => {
+    expect(resources(json, "vault_kubernetes_auth_backend_config")).toEqual([
+      expect.objectContaining({ kubernetes_host: "https://10.0.0.50:6443", kubernetes_ca_cert: CA_PEM, disable_local_ca_jwt: true }),
+    ]);
+    expect(JSON.stringify(json)).not.toContain("token_reviewer_jwt");
+  });
+
+  it("refuses a wildcard binding in prod even when the config checks are bypassed", () => {
+    // GIVEN local.json read as staging, with a wildcard service account (valid outside prod), then relabelled prod
+    const data = JSON.parse(readFileSync(join(CONFIG_DIR, "local.json"), "utf8")) as TfJson;
+    data.auth.kubernetes = {
+      host: "https://10.0.0.50:6443",
+      bindings: [{ application: "n8n", serviceAccounts: ["*"], namespaces: ["keybuzz"] }],
+    };
+    const staging = parseEnvironment("staging", "config/staging.json", JSON.stringify(data));
+
+    // THEN
+    expect(() => new KeybuzzStack(testApp(), "keybuzz-staging", { config: staging })).not.toThrow();
+    expect(() => new KeybuzzStack(testApp(), "keybuzz-prod", { config: { ...staging, name: "prod" } })).toThrow(
+      'Kubernetes role "n8n": serviceAccounts must not be the wildcard "*" here',
     );
   });
 });

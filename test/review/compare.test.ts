@@ -40,7 +40,7 @@ describe("compare", () => {
       c.dev.applications.push({ name: "billing", baseRole: "billing", vaultRole: "billing-db" }),
     );
 
-    it("adds its base role, schema, grants, admin grant and Vault role", () => {
+    it("adds its base role, schema, grants, admin grant, Vault role and policy", () => {
       const added = dev.resources.filter((r) => r.kind === "added").map((r) => `${r.type} ${r.label}`);
 
       expect(added.sort()).toEqual(
@@ -50,6 +50,7 @@ describe("compare", () => {
           "postgresql_role billing",
           "postgresql_schema billing",
           "vault_database_secret_backend_role billing-db",
+          "vault_policy billing-db",
         ].sort(),
       );
     });
@@ -78,7 +79,7 @@ describe("compare", () => {
 
     it("reports only dev, with the other environments in one line", () => {
       expect(stacks.filter((s) => s.resources.length).map((s) => s.stack)).toEqual(["keybuzz-dev"]);
-      expect(report).toContain("## keybuzz-dev: 5 to add, 1 to change, 0 to replace, 0 to destroy");
+      expect(report).toContain("## keybuzz-dev: 6 to add, 1 to change, 0 to replace, 0 to destroy");
       expect(report).toContain("Unchanged: keybuzz-local, keybuzz-prod, keybuzz-staging.");
       expect(report).toContain("+ GRANT billing TO \"{{name}}\";");
     });
@@ -156,6 +157,7 @@ describe("compare", () => {
         constructPath: "DynamicRoles/n8n-automation/Resource",
         renamedFrom: { constructPath: "DynamicRoles/n8n/Resource" },
       });
+      // the policy is no twin: its text names the application, so it really changes with the rename.
       expect(dev.resources.filter((r) => r.kind === "removed" || r.kind === "added")).toEqual([]);
     });
 

@@ -51,6 +51,14 @@ describe("risk", () => {
     expect(reasons(role)).toEqual(['new role "vault_admin" with superuser']);
   });
 
+  it.each([
+    ["vault_policy", "policy", "Vault policy changed: policy"],
+    ["vault_approle_auth_backend_role", "token_policies", "AppRole auth binding changed: token_policies"],
+    ["vault_kubernetes_auth_backend_role", "bound_service_account_namespaces", "Kubernetes auth binding changed: bound_service_account_namespaces"],
+  ])("flags a change of a %s", (type, attr, reason) => {
+    expect(reasons(changed(type, [{ path: attr, before: "a", after: "b" }]))).toEqual([reason]);
+  });
+
   it("flags a state backend change at stack level", () => {
     const stack: StackDiff = {
       stack: "keybuzz-prod",

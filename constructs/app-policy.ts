@@ -1,0 +1,97 @@
+import { Construct } from "constructs";
+import { Token } from "cdktf";
+import { Policy } from "@cdktf/provider-vault/lib/policy";
+import type { DynamicRole } from "./dynamic-role";
+
+/** Props of {@link AppPolicy}. */
+export interface AppPolicyProps {
+  /** The dynamic role whose credentials the application may read. */
+  readonly role: DynamicRole;
+  /** The policy name. @default - the Vault role's name (`keybuzz-api-db`) */
+  readonly name?: string;
+}
+
+/**
+ * The policy text for one application: read its own credentials, renew and revoke its own leases, and
+ * nothing else.
+ *
+ * Renewal and revocation are granted on the lease-in-path endpoints (`sys/leases/renew/<lease_id>`),
+ * which is as narrow as Vault allows: the body form (`sys/leases/renew` with `lease_id` in the body)
+ * cannot be limited to a prefix, so it is not granted, and one application cannot revoke another's lease.
+ *
+ * @see https://developer.hashicorp.com/vault/api-docs/system/leases#renew-lease
+ */
+export function policyDocument(credentialsPath: string): string {
+  return [
+    `# ${credentialsPath}: these credentials, and nothing else.`,
+    `path "${credentialsPath}" {`,
+    `  capabilities = ["read"]`,
+    `}`,
+    ``,
+    `# renew and revoke only its own leases, with the lease ID in the path.`,
+    `path "sys/leases/renew/${credentialsPath}/*" {`,
+    `  capabilities = ["update"]`,
+    `}`,
+    ``,
+    `path "sys/leases/revoke/${credentialsPath}/*" {`,
+    `  capabilities = ["update"]`,
+    `}`,
+    ``,
+  ].join("\n");
+}
+
+/**
+ * A Vault policy per application, generated from its dynamic role, never written by hand.
+ * Auth roles ({@link AppRoleAuth}, {@link KubernetesAuth}) attach it to the tokens they issue.
+ *
+ * @see https://registry.terraform.io/providers/hashicorp/vault/5.6.0/docs/resources/policy
+ */
+export class AppPolicy extends Construct {
+  /** The policy name. */
+  public readonly policyName: string;
+  /** The dynamic role it opens. */
+  public readonly role: DynamicRole;
+  /** The vault_policy resource. */
+  public readonly resource: Policy;
+
+  constructor(scope: Construct, id: string, props: AppPolicyProps) {
+    super(scope, id);
+    this.role = props.role;
+    this.policyName = props.name ?? props.role.roleName;
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(this.policyName)) {
+      throw new Error(`name must be a lower-case Vault policy name (a-z, 0-9, -), got "${this.policyName}"`);
+    }
+    if (this.policyName === "root" || this.policyName === "default") {
+      throw new Error(`name must not be Vault's built-in "${this.policyName}" policy`);
+    }
+    this.resource = new Policy(this, "Resource", {
+      name: this.policyName,
+      // the text names the credentials, not the application, so renaming an application keeps it.
+      policy: policyDocument(props.role.credentialsPath),
+    });
+  }
+
+  /**
+   * Checks the TTLs of a token that carries this policy: positive, TTL within max TTL, and neither above
+   * the credentials' max TTL (a token outliving every credential it may read only widens exposure).
+   * Returns the TTLs, defaulted to the credentials' own default TTL (capped at the max TTL given) and max
+   * TTL. Values only known at apply time (tokens) are left to Vault to check.
+   */
+  public tokenTtls(what: string, ttl?: number, maxTtl?: number): { ttl: number; maxTtl: number } {
+    const credentialsMax = this.role.maxTtlSeconds;
+    const m = maxTtl ?? credentialsMax;
+    if ([m, ttl ?? 0, credentialsMax, this.role.defaultTtlSeconds].some((v) => Token.isUnresolved(v))) {
+      return { ttl: ttl ?? this.role.defaultTtlSeconds, maxTtl: m };
+    }
+    // a default TTL never exceeds the max TTL it is given with.
+    const t = ttl ?? Math.min(this.role.defaultTtlSeconds, m);
+    for (const [field, v] of [["tokenMaxTtlSeconds", m], ["tokenTtlSeconds", t]] as const) {
+      if (!Number.isInteger(v) || v <= 0) throw new Error(`${what}: ${field} must be positive whole seconds, got ${v}`);
+      if (v > credentialsMax) {
+        throw new Error(`${what}: ${field} must not exceed the credentials' max TTL (${credentialsMax}s), got ${v}s`);
+      }
+    }
+    if (t > m) throw new Error(`${what}: tokenTtlSeconds must not exceed tokenMaxTtlSeconds, got ${t} > ${m}`);
+    return { ttl: t, maxTtl: m };
+  }
+}
