@@ -14,12 +14,12 @@ function progress(message: string): void {
   process.stderr.write(`[review] ${message}\n`);
 }
 
-/** Runs `main.ts` of `root` with this project's tsx, writing stacks to `outDir`; throws with its stderr on failure. */
+/** Runs `main.ts` of `root` with tsx's loader, writing stacks to `outDir`; throws with its stderr on failure. */
 export function synthesize(root: string, outDir: string, what: string): void {
   const started = Date.now();
-  const tsx = join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
   const { KEYBUZZ_CONFIG_DIR: _dir, KEYBUZZ_ENVIRONMENTS: _envs, ...env } = process.env;
-  const result = spawnSync(process.execPath, [tsx, join(root, "main.ts")], {
+  // `--import tsx` (not the tsx CLI) skips a second process: about half the time of a small synth.
+  const result = spawnSync(process.execPath, ["--import", "tsx", join(root, "main.ts")], {
     cwd: root,
     env: { ...env, CDKTF_OUTDIR: outDir },
     encoding: "utf8",
