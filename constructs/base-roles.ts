@@ -145,7 +145,7 @@ export class BaseRoles extends Construct {
           name: schemaName,
           database: this.database.name,
           owner: this.role(options.name).resource.name,
-            });
+        });
         this.ownedSchemas.set(schemaName, schema);
       }
     }
