@@ -1,0 +1,24 @@
+/**
+ * Runs once before the real-server suite: builds (or finds in the cache) Vault, OpenTofu and the Vault
+ * provider with `tools/build.sh vault tofu provider-vault`, and hands their paths to the tests. In CI
+ * (CI=true) a missing piece fails the run; elsewhere the suite skips with a message naming what is missing.
+ */
+import type { TestProject } from "vitest/node";
+import { prepareToolchain, type E2EToolchain } from "./fixture/toolchain";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    toolchain: E2EToolchain | null;
+    missing: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<void> {
+  const { toolchain, missing } = await prepareToolchain();
+  if (!toolchain) {
+    if (process.env.CI === "true") throw new Error(`the real-server suite cannot run in CI: missing ${missing}`);
+    process.stderr.write(`[e2e] SKIPPING the real-server suite: missing ${missing}\n`);
+  }
+  project.provide("toolchain", toolchain ?? null);
+  project.provide("missing", missing ?? "");
+}
