@@ -5,12 +5,14 @@
  * that names the file, the field and the value, and no stack is written.
  *
  * Environment: KEYBUZZ_CONFIG_DIR (default ./config) picks another folder of environment files;
- * KEYBUZZ_ENVIRONMENTS (comma-separated) synthesizes only those.
+ * KEYBUZZ_ENVIRONMENTS (comma-separated) synthesizes only those; KEYBUZZ_TOKEN_STACK_TRACES=1 keeps
+ * cdktf's per-token stack traces (slow; see stacks/token-stack-traces.ts).
  */
 import { resolve } from "node:path";
 import { App } from "cdktf";
 import { ConfigError, loadEnvironments } from "./stacks/config";
 import { KeybuzzStack, stackName } from "./stacks/keybuzz-stack";
+import { skipTokenStackTraces } from "./stacks/token-stack-traces";
 
 function main(): void {
   const dir = process.env.KEYBUZZ_CONFIG_DIR ?? resolve(__dirname, "config");
@@ -23,6 +25,7 @@ function main(): void {
     process.stderr.write(`invalid configuration, nothing synthesized:\n${err.problems.map((p) => `  ${p}`).join("\n")}\n`);
     process.exit(1);
   }
+  if (process.env.KEYBUZZ_TOKEN_STACK_TRACES !== "1") skipTokenStackTraces();
   // skipValidation stays off: constructs report what only shows once everything is built.
   const app = new App({ outdir: process.env.CDKTF_OUTDIR ?? "cdktf.out" });
   for (const config of environments) {
