@@ -22,7 +22,11 @@ export interface ConnectionProps {
   readonly sslmode?: SslMode;
   /** Vault connection name. @default "keybuzz-postgres" */
   readonly name?: string;
-  /** Pool size. @default 8 */
+  /**
+   * Pool size. Vault's PostgreSQL plugin creates and revokes users one at a time (one lock per plugin), so
+   * a larger pool does not issue faster; it only holds more connections open on the server.
+   * @default 4
+   */
   readonly maxOpenConnections?: number;
   /** @default 4 */
   readonly maxIdleConnections?: number;
@@ -56,7 +60,7 @@ export class Connection extends Construct {
     super(scope, id);
     this.connectionName = props.name ?? "keybuzz-postgres";
     const sslmode = props.sslmode ?? "verify-full";
-    const maxOpen = props.maxOpenConnections ?? 8;
+    const maxOpen = props.maxOpenConnections ?? 4;
     const maxIdle = props.maxIdleConnections ?? 4;
     if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(this.connectionName)) {
       throw new Error(`name must be a Vault path segment, got "${this.connectionName}"`);

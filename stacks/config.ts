@@ -258,11 +258,16 @@ export const environmentSchema = z
     connection: z
       .strictObject({
         name: vaultName.default("keybuzz-postgres").describe("Vault connection name. Default keybuzz-postgres."),
-        maxOpenConnections: z.number().int().positive().default(8).describe("Vault's pool size. Default 8 (Vault's own is 4)."),
+        maxOpenConnections: z
+          .number()
+          .int()
+          .positive()
+          .default(4)
+          .describe("Vault's pool size. Default 4, as Vault's: its PostgreSQL plugin creates users one at a time, so more buys nothing (BENCHMARKS.md)."),
         maxIdleConnections: z.number().int().nonnegative().default(4).describe("Idle connections kept. Default 4."),
         maxConnectionLifetime: duration.default(300).describe("Recycle pooled connections after this. Default 5m."),
       })
-      .default({ name: "keybuzz-postgres", maxOpenConnections: 8, maxIdleConnections: 4, maxConnectionLifetime: 300 }),
+      .default({ name: "keybuzz-postgres", maxOpenConnections: 4, maxIdleConnections: 4, maxConnectionLifetime: 300 }),
     backend,
     auth,
     applications: z

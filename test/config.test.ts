@@ -263,10 +263,10 @@ const RULES: readonly Rule[] = [
   },
   {
     rule: "more idle than open connections",
-    change: (c) => (c.connection.maxIdleConnections = 9),
+    change: (c) => (c.connection.maxIdleConnections = 5),
     field: "connection.maxIdleConnections",
-    says: "must not exceed maxOpenConnections (8)",
-    got: "9",
+    says: "must not exceed maxOpenConnections (4)",
+    got: "5",
   },
   {
     rule: "an absolute local state path",
@@ -614,7 +614,7 @@ describe("parseEnvironment", () => {
       vault: { mountPath: "database", defaultLeaseTtl: 3600, maxLeaseTtl: 86400 },
       postgres: { database: "keybuzz", sslmode: "verify-full", adminUsername: "postgres" },
       vaultAdmin: { username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1 },
-      connection: { name: "keybuzz-postgres", maxOpenConnections: 8, maxIdleConnections: 4, maxConnectionLifetime: 300 },
+      connection: { name: "keybuzz-postgres", maxOpenConnections: 4, maxIdleConnections: 4, maxConnectionLifetime: 300 },
       backend: { type: "local" },
       auth: {},
       applications: [

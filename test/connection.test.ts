@@ -120,11 +120,11 @@ describe("Connection", () => {
     expect(resource).toMatchObject({ verify_connection: true, postgresql: { password_authentication: "scram-sha-256" } });
   });
 
-  it("keeps a pool of 8 open, 4 idle, recycled after 300 seconds by default", () => {
+  it("keeps a pool of 4 open, 4 idle, recycled after 300 seconds by default", () => {
     const { resource } = synthConnection();
 
     expect(resource).toMatchObject({
-      postgresql: { max_open_connections: 8, max_idle_connections: 4, max_connection_lifetime: 300 },
+      postgresql: { max_open_connections: 4, max_idle_connections: 4, max_connection_lifetime: 300 },
     });
   });
 

@@ -10,7 +10,7 @@
  * The steps depend on one another and run in order; afterAll stops every server and removes every temp
  * folder, also when a step fails.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Client } from "pg";
 import { PostgresCluster } from "./fixture/postgres";
 import { VaultServer, type VaultResponse } from "./fixture/vault";
-import { postgresSql, synthLocal, tofu, vaultHalf, type PostgresSql, type TfJson } from "./fixture/stack";
+import { postgresSql, synthLocal, type PostgresSql, type TfJson } from "./fixture/stack";
+import { runPostgresSql, runTofu as runTofuIn, tofuEnv as fixtureTofuEnv, writeVaultHalf } from "./fixture/deploy";
 
 const toolchain = inject("toolchain");
 const missing = inject("missing");
@@ -63,19 +64,9 @@ describe.skipIf(!toolchain)("wiring: the local stack against real PostgreSQL and
   const adminPassword = randomBytes(18).toString("base64url");
   const clients: Client[] = [];
 
-  const tofuEnv = (): NodeJS.ProcessEnv => ({
-    PATH: process.env.PATH,
-    HOME: dir,
-    TF_CLI_CONFIG_FILE: toolchain!.cliConfig,
-    VAULT_TOKEN: vault!.rootToken,
-    TF_VAR_vault_admin_password: adminPassword,
-    CHECKPOINT_DISABLE: "1",
-    TF_IN_AUTOMATION: "1",
-  });
-  const runTofu = async (args: string[]) => {
-    const result = await tofu(toolchain!.tofu, tfDir, args, tofuEnv());
-    return { ...result, output: `${result.stdout}\n${result.stderr}` };
-  };
+  const tofuEnv = (): NodeJS.ProcessEnv =>
+    fixtureTofuEnv({ home: dir, cliConfig: toolchain!.cliConfig, vaultToken: vault!.rootToken, adminPassword });
+  const runTofu = (args: string[]) => runTofuIn(toolchain!.tofu, tfDir, args, tofuEnv());
 
   const v = (method: string, path: string, body?: unknown, token?: string): Promise<VaultResponse> =>
     vault!.request(method, path, body, token);
@@ -148,8 +139,7 @@ describe.skipIf(!toolchain)("wiring: the local stack against real PostgreSQL and
     expect(sql.database).toContain(
       'ALTER DEFAULT PRIVILEGES FOR ROLE "keybuzz_api" IN SCHEMA "keybuzz_api" GRANT SELECT ON TABLES TO "keybuzz_workers"',
     );
-    for (const q of sql.cluster) await pg!.query(q);
-    for (const q of sql.database) await asSuperuser(q);
+    await runPostgresSql(pg!, sql);
     const [admin] = await pg!.query<{ rolsuper: boolean; rolcreaterole: boolean }>(
       "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = 'vault_admin'",
     );
@@ -158,11 +148,8 @@ describe.skipIf(!toolchain)("wiring: the local stack against real PostgreSQL and
 
   it("c. Vault half: tofu init + apply of the synthesized vault_* resources, then a clean plan", async () => {
     step("c. writing the Vault half as main.tf.json (vault provider pinned to 5.9.0)");
-    const half = vaultHalf(synthesized, statePath);
+    const half = writeVaultHalf(synthesized, tfDir, statePath);
     expect(JSON.stringify(half)).not.toMatch(/postgresql_(role|grant|database|schema|default)/);
-    rmSync(tfDir, { recursive: true, force: true });
-    mkdirSync(tfDir, { recursive: true });
-    writeFileSync(join(tfDir, "main.tf.json"), JSON.stringify(half, null, 2));
     step("c. tofu init");
     const init = await runTofu(["init", "-input=false"]);
     expect(init.code, init.output).toBe(0);

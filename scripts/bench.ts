@@ -1,0 +1,525 @@
+/**
+ * `npm run bench`: a benchmark script (not a test). Prints a Markdown report and writes it to
+ * BENCHMARKS.md at the repository root; progress goes to stderr.
+ *
+ * 1. Synth at scale: the committed config/*.json with applications `app<i>` appended so that the four
+ *    environments together hold the committed total, 100 and 1,000 applications; `node --import tsx
+ *    main.ts` run N times per size under /usr/bin/time (wall seconds, peak RSS); `npm run synth` against
+ *    `npx cdktf synth` on the committed config.
+ * 2. Credential issuance against real servers (the test/e2e fixtures: throwaway PostgreSQL, Vault dev
+ *    server, OpenTofu, everything on 127.0.0.1): 500 credentials at concurrency 16, then revoke-prefix,
+ *    for the project's pool settings against Vault's defaults and the project's statements against the
+ *    runbook's bare role.
+ *
+ * Environment: BENCH_SYNTH_RUNS (default 5), BENCH_CRED_REPEATS (default 3), BENCH_CREDS (default 500),
+ * BENCH_ONLY=synth|creds (run one half).
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, totalmem, tmpdir, release } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { run } from "../test/e2e/fixture/processes";
+import { PROJECT_ROOT, prepareToolchain } from "../test/e2e/fixture/toolchain";
+import { PostgresCluster } from "../test/e2e/fixture/postgres";
+import { VaultServer, type VaultResponse } from "../test/e2e/fixture/vault";
+import { postgresSql, synthLocal, type TfJson } from "../test/e2e/fixture/stack";
+import { runPostgresSql, runTofu, tofuEnv, writeVaultHalf } from "../test/e2e/fixture/deploy";
+
+const SYNTH_RUNS = Number(process.env.BENCH_SYNTH_RUNS ?? 5);
+const CRED_REPEATS = Number(process.env.BENCH_CRED_REPEATS ?? 3);
+const CREDS = Number(process.env.BENCH_CREDS ?? 500);
+const CONCURRENCY = 16;
+const ONLY = process.env.BENCH_ONLY;
+
+const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const ok = (pass: boolean) => (pass ? "✅" : "❌");
+
+// ---------------------------------------------------------------------------------------------- stats
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+/** The q-quantile (0..1) by the nearest-rank method. */
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+const spread = (xs: number[], digits: number, unit = "") =>
+  `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}${unit}`;
+/** Whether the min–max ranges of two samples overlap. */
+const overlap = (a: number[], b: number[]) => Math.min(...a) <= Math.max(...b) && Math.min(...b) <= Math.max(...a);
+/** Least-squares slope of y over x. */
+function slope(xs: number[], ys: number[]): number {
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  xs.forEach((x, i) => {
+    num += (x - mx) * (ys[i] - my);
+    den += (x - mx) ** 2;
+  });
+  return num / den;
+}
+
+// ---------------------------------------------------------------------------------------------- synth
+
+interface Timed {
+  wallS: number;
+  rssKb: number;
+}
+
+/** Runs a command under `/usr/bin/time -f "%e %M"` (written to a file, so the command's output stays apart). */
+async function timed(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, scratch: string): Promise<Timed> {
+  const out = join(scratch, `time-${randomBytes(4).toString("hex")}.txt`);
+  const result = await run("/usr/bin/time", ["-o", out, "-f", "%e %M", command, ...args], { cwd, env });
+  if (result.code !== 0) throw new Error(`${command} ${args.join(" ")} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+  const [wall, rss] = readFileSync(out, "utf8").trim().split("\n").pop()!.split(" ");
+  rmSync(out);
+  return { wallS: Number(wall), rssKb: Number(rss) };
+}
+
+/** The committed environment files (config/*.json but the schema). */
+function committedConfigs(): Map<string, TfJson> {
+  const configs = new Map<string, TfJson>();
+  for (const file of readdirSync(join(PROJECT_ROOT, "config")).sort()) {
+    if (!file.endsWith(".json") || file === "schema.json") continue;
+    const config = JSON.parse(readFileSync(join(PROJECT_ROOT, "config", file), "utf8"));
+    delete config.$schema;
+    configs.set(file, config);
+  }
+  return configs;
+}
+
+/**
+ * A config folder where every environment holds `perEnv` applications: the committed ones, then `app<i>`
+ * (base role `app_<i>`, Vault role `app<i>-db`) appended. Returns the folder and the total.
+ */
+function scaledConfigDir(parent: string, perEnv: number): { dir: string; total: number } {
+  const dir = join(parent, `config-${perEnv}`);
+  mkdirSync(dir, { recursive: true });
+  let total = 0;
+  for (const [file, config] of committedConfigs()) {
+    const apps = config.applications as TfJson[];
+    for (let i = 1; apps.length < perEnv; i++) {
+      apps.push({ name: `app${i}`, baseRole: `app_${i}`, vaultRole: `app${i}-db` });
+    }
+    total += apps.length;
+    writeFileSync(join(dir, file), `${JSON.stringify(config, null, 2)}\n`);
+  }
+  return { dir, total };
+}
+
+function stackSizesKb(outDir: string): number[] {
+  const stacks = join(outDir, "stacks");
+  return readdirSync(stacks).map((s) => statSync(join(stacks, s, "cdk.tf.json")).size / 1024);
+}
+
+interface SynthSize {
+  perEnv: number;
+  total: number;
+  envs: number;
+  runs: Timed[];
+  stackKb: number[];
+}
+
+async function synthAtScale(scratch: string): Promise<SynthSize[]> {
+  const committedPerEnv = Math.max(...[...committedConfigs().values()].map((c) => (c.applications as unknown[]).length));
+  const perEnvSizes = [committedPerEnv, 25, 250];
+  const envs = committedConfigs().size;
+  const sizes: SynthSize[] = [];
+  for (const perEnv of perEnvSizes) {
+    const { dir, total } = scaledConfigDir(scratch, perEnv);
+    const runs: Timed[] = [];
+    let stackKb: number[] = [];
+    // one unmeasured warm-up run (tsx's transform cache, the page cache).
+    for (let i = 0; i <= SYNTH_RUNS; i++) {
+      const outDir = join(scratch, `out-${perEnv}-${i}`);
+      const t = await timed(process.execPath, ["--import", "tsx", "main.ts"], PROJECT_ROOT, {
+        ...process.env,
+        KEYBUZZ_CONFIG_DIR: dir,
+        CDKTF_OUTDIR: outDir,
+        CHECKPOINT_DISABLE: "1",
+      }, scratch);
+      stackKb = stackSizesKb(outDir);
+      rmSync(outDir, { recursive: true, force: true });
+      if (i === 0) {
+        progress(`synth ${total} applications: warm-up ${t.wallS.toFixed(2)} s`);
+        continue;
+      }
+      runs.push(t);
+      progress(`synth ${total} applications: run ${i}/${SYNTH_RUNS} ${t.wallS.toFixed(2)} s, ${(t.rssKb / 1024).toFixed(0)} MB`);
+    }
+    sizes.push({ perEnv, total, envs, runs, stackKb });
+  }
+  return sizes;
+}
+
+interface CliCompare {
+  npm: number[];
+  cdktf: number[];
+}
+
+async function npmVsCdktf(scratch: string): Promise<CliCompare> {
+  const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: "1" };
+  delete env.KEYBUZZ_CONFIG_DIR;
+  delete env.KEYBUZZ_ENVIRONMENTS;
+  const npm: number[] = [];
+  const cdktf: number[] = [];
+  // alternated, so that drift of a noisy machine hits both alike; outputs in temp folders, not cdktf.out/.
+  for (let i = 1; i <= SYNTH_RUNS; i++) {
+    const a = join(scratch, `npm-${i}`);
+    const t1 = await timed("npm", ["run", "--silent", "synth"], PROJECT_ROOT, { ...env, CDKTF_OUTDIR: a }, scratch);
+    if (stackSizesKb(a).length === 0) throw new Error("npm run synth wrote no stack");
+    npm.push(t1.wallS);
+    const b = join(scratch, `cdktf-${i}`);
+    const t2 = await timed("npx", ["--no-install", "cdktf", "synth", "--output", b], PROJECT_ROOT, env, scratch);
+    if (stackSizesKb(b).length === 0) throw new Error("npx cdktf synth wrote no stack");
+    cdktf.push(t2.wallS);
+    rmSync(a, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
+    progress(`npm run synth vs npx cdktf synth: run ${i}/${SYNTH_RUNS} ${t1.wallS.toFixed(2)} s vs ${t2.wallS.toFixed(2)} s`);
+  }
+  return { npm, cdktf };
+}
+
+function synthReport(sizes: SynthSize[], cli: CliCompare): string[] {
+  const lines: string[] = [];
+  lines.push("## 1. Synth at scale", "");
+  lines.push(
+    `\`node --import tsx main.ts\` on the committed \`config/*.json\` with applications \`app<i>\` appended, all ${sizes[0].envs} environments ` +
+      `in one run (applications split evenly across them), ${SYNTH_RUNS} measured runs per size after one warm-up, under ` +
+      "`/usr/bin/time -f \"%e %M\"`. Stack size: the median `cdk.tf.json` of the run's stacks.",
+    "",
+  );
+  lines.push("| applications (total) | per environment | wall, median | wall, min–max | peak RSS, median | peak RSS, min–max | stack size, median |");
+  lines.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const s of sizes) {
+    const wall = s.runs.map((r) => r.wallS);
+    const rss = s.runs.map((r) => r.rssKb / 1024);
+    lines.push(
+      `| ${s.total} | ${s.perEnv} | ${median(wall).toFixed(2)} s | ${spread(wall, 2, " s")} | ${median(rss).toFixed(0)} MB | ` +
+        `${spread(rss, 0, " MB")} | ${median(s.stackKb).toFixed(0)} KB |`,
+    );
+  }
+  const xs = sizes.map((s) => s.total);
+  const ys = sizes.map((s) => median(s.runs.map((r) => r.wallS)) * 1000);
+  const fit = slope(xs, ys);
+  const low = (ys[1] - ys[0]) / (xs[1] - xs[0]);
+  const high = (ys[2] - ys[1]) / (xs[2] - xs[1]);
+  const ratio = high / low;
+  const rssFit = slope(xs, sizes.map((s) => median(s.runs.map((r) => r.rssKb / 1024))));
+  lines.push("");
+  lines.push(
+    `Slope (least squares over the three sizes): **${fit.toFixed(2)} ms per added application** ` +
+      `(peak RSS ${(rssFit * 1024).toFixed(0)} KB per application).`,
+  );
+  lines.push(
+    `Growth: ${low.toFixed(2)} ms/app from ${xs[0]} to ${xs[1]}, ${high.toFixed(2)} ms/app from ${xs[1]} to ${xs[2]} ` +
+      `(ratio ${ratio.toFixed(2)}): ${
+        ratio <= 1.5 ? "looks linear (the larger step costs no more per application)" : "grows faster than linear (the larger step costs more per application)"
+      }. The ${xs[0]}→${xs[1]} step is small (${((ys[1] - ys[0]) / 1000).toFixed(2)} s) next to the run-to-run noise, so its slope is the less certain one.`,
+  );
+  const big = sizes[sizes.length - 1];
+  const bigWall = median(big.runs.map((r) => r.wallS));
+  const bigRss = median(big.runs.map((r) => r.rssKb / 1024));
+  lines.push("");
+  lines.push("| target | measured | |", "| --- | ---: | :---: |");
+  lines.push(`| ${big.total.toLocaleString("en")} applications under 3 s wall (median) | ${bigWall.toFixed(2)} s | ${ok(bigWall < 3)} |`);
+  lines.push(`| ${big.total.toLocaleString("en")} applications under 300 MB peak RSS (median) | ${bigRss.toFixed(0)} MB | ${ok(bigRss < 300)} |`);
+  const npm = median(cli.npm);
+  const cdktf = median(cli.cdktf);
+  lines.push("");
+  lines.push(
+    `### \`npm run synth\` vs \`npx cdktf synth\`\n\nCommitted config (${sizes[0].total} applications), ${SYNTH_RUNS} runs each, alternated, ` +
+      "`CHECKPOINT_DISABLE=1`, output to temp folders. Wall time includes npm's and npx's own start-up, as a user would see it.",
+    "",
+  );
+  lines.push("| command | wall, median | wall, min–max |", "| --- | ---: | ---: |");
+  lines.push(`| \`npm run synth\` | ${npm.toFixed(2)} s | ${spread(cli.npm, 2, " s")} |`);
+  lines.push(`| \`npx cdktf synth\` | ${cdktf.toFixed(2)} s | ${spread(cli.cdktf, 2, " s")} |`);
+  lines.push("");
+  lines.push(`Ratio cdktf synth / npm run synth: **${(cdktf / npm).toFixed(2)}×** (target ≥ 2×) ${ok(cdktf / npm >= 2)}`, "");
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------- credentials
+
+interface IssueRun {
+  rate: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  revokeS: number;
+  revokeStatus: number;
+  revokeError: string;
+  left: number;
+  cleanup: string;
+}
+
+interface Variant {
+  key: string;
+  label: string;
+  role: string;
+  pool: "project" | "default";
+  runs: IssueRun[];
+}
+
+/** A promise pool: `count` calls of `task`, at most `concurrency` at a time. */
+async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return results;
+}
+
+async function credentials(report: string[]): Promise<void> {
+  progress("credentials: preparing the toolchain (tools/build.sh vault tofu provider-vault)");
+  const { toolchain, missing } = await prepareToolchain();
+  if (!toolchain) {
+    report.push("## 2. Credential issuance", "", `❌ not run: missing ${missing}`, "");
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "keybuzz-bench-"));
+  const adminPassword = randomBytes(18).toString("base64url");
+  let pg: PostgresCluster | undefined;
+  let vault: VaultServer | undefined;
+  try {
+    progress("credentials: starting PostgreSQL and Vault on 127.0.0.1");
+    [pg, vault] = await Promise.all([PostgresCluster.start(toolchain.pgBinDir), VaultServer.start(toolchain.vault)]);
+    const v = (method: string, path: string, body?: unknown): Promise<VaultResponse> => vault!.request(method, path, body);
+    const must = async (method: string, path: string, body?: unknown): Promise<VaultResponse> => {
+      const res = await v(method, path, body);
+      if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+      return res;
+    };
+
+    progress("credentials: synthesizing keybuzz-local and deploying it (SQL, then tofu init + apply)");
+    const tf = await synthLocal(join(dir, "synth"), vault.address, pg.port);
+    const sql = postgresSql(tf, adminPassword);
+    await runPostgresSql(pg, sql);
+    const tfDir = join(dir, "tf");
+    writeVaultHalf(tf, tfDir, join(dir, "terraform.tfstate"));
+    const env = tofuEnv({ home: dir, cliConfig: toolchain.cliConfig, vaultToken: vault.rootToken, adminPassword });
+    for (const args of [["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]]) {
+      const res = await runTofu(toolchain.tofu, tfDir, args, env);
+      if (res.code !== 0) throw new Error(`tofu ${args[0]} failed:\n${res.output}`);
+    }
+
+    // the connection as synthesized and applied, and the project's role.
+    const CONN = "database/config/keybuzz-postgres";
+    const conn = (await must("GET", CONN)).body.data as TfJson;
+    const details = conn.connection_details as TfJson;
+    const apiRole = (await must("GET", "database/roles/keybuzz-api-db")).body.data as TfJson;
+    const projectPool = {
+      max_open_connections: details.max_open_connections,
+      max_idle_connections: details.max_idle_connections,
+      max_connection_lifetime: details.max_connection_lifetime,
+    };
+    // Vault's defaults for the two pool sizes; the lifetime stays as synthesized (no run here lasts 300 s).
+    const defaultPool = { ...projectPool, max_open_connections: 4, max_idle_connections: 0 };
+    const allowedRoles = [...(conn.allowed_roles as string[]), "bare-db"];
+    const writeConnection = (poolSettings: TfJson) =>
+      must("POST", CONN, {
+        plugin_name: conn.plugin_name,
+        plugin_version: conn.plugin_version || undefined,
+        verify_connection: conn.verify_connection ?? true,
+        allowed_roles: allowedRoles,
+        root_rotation_statements: conn.root_credentials_rotate_statements,
+        password_policy: conn.password_policy || undefined,
+        connection_url: details.connection_url,
+        username: details.username,
+        password: adminPassword,
+        password_authentication: details.password_authentication,
+        username_template: details.username_template || undefined,
+        ...poolSettings,
+      });
+    const readPool = async () => {
+      const d = (await must("GET", CONN)).body.data.connection_details as TfJson;
+      return `max_open_connections ${d.max_open_connections}, max_idle_connections ${d.max_idle_connections}, max_connection_lifetime ${d.max_connection_lifetime}`;
+    };
+    // the runbook's bare role: its two creation statements only, same TTLs, same connection.
+    const runbookCreation = [
+      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
+      `GRANT keybuzz_api TO "{{name}}";`,
+    ];
+    await writeConnection(projectPool);
+    const projectPoolRead = await readPool();
+    await must("POST", "database/roles/bare-db", {
+      db_name: apiRole.db_name,
+      default_ttl: apiRole.default_ttl,
+      max_ttl: apiRole.max_ttl,
+      creation_statements: runbookCreation,
+    });
+    await writeConnection(defaultPool);
+    const defaultPoolRead = await readPool();
+    await writeConnection(projectPool);
+
+    const leftRoles = async () => Number((await pg!.query<{ n: string }>("SELECT count(*) AS n FROM pg_roles WHERE rolname LIKE 'v-%'"))[0].n);
+
+    async function issueAndRevoke(role: string): Promise<IssueRun> {
+      const latencies: number[] = [];
+      let errors = 0;
+      let firstError = "";
+      const start = performance.now();
+      await pool(CREDS, CONCURRENCY, async () => {
+        const t0 = performance.now();
+        const res = await v("GET", `database/creds/${role}`);
+        latencies.push(performance.now() - t0);
+        if (res.status !== 200) {
+          errors++;
+          firstError ||= `${res.status} ${JSON.stringify(res.body.errors)}`;
+        }
+      });
+      const issueS = (performance.now() - start) / 1000;
+      if (errors) progress(`  ${errors} issuance errors, first: ${firstError}`);
+      const r0 = performance.now();
+      const revoke = await v("PUT", `sys/leases/revoke-prefix/database/creds/${role}`, {});
+      const revokeS = (performance.now() - r0) / 1000;
+      const revokeError = revoke.status >= 300 ? JSON.stringify(revoke.body.errors ?? revoke.body).slice(0, 400) : "";
+      const left = await leftRoles();
+      let cleanup = "";
+      if (revoke.status >= 300 || left > 0) {
+        // leave the next run a clean slate: drop the leases and the users left behind, and say so.
+        await v("PUT", `sys/leases/revoke-force/database/creds/${role}`, {});
+        const users = await pg!.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%'");
+        for (const u of users) {
+          const id = `"${u.rolname.replace(/"/g, '""')}"`;
+          await pg!.query(`DROP OWNED BY ${id}`, [], sql.databaseName).catch(() => undefined);
+          await pg!.query(`DROP ROLE IF EXISTS ${id}`);
+        }
+        cleanup = `revoke-force + superuser DROP ROLE of ${users.length} users`;
+      }
+      return { rate: (CREDS - errors) / issueS, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors, revokeS, revokeStatus: revoke.status, revokeError, left, cleanup };
+    }
+
+    const variants: Variant[] = [
+      { key: "project", label: "project: pool as synthesized, project statements (`keybuzz-api-db`)", role: "keybuzz-api-db", pool: "project", runs: [] },
+      { key: "defaultPool", label: "Vault's default pool, project statements (`keybuzz-api-db`)", role: "keybuzz-api-db", pool: "default", runs: [] },
+      { key: "bare", label: "project pool, the runbook's bare role (`bare-db`)", role: "bare-db", pool: "project", runs: [] },
+    ];
+    let current: "project" | "default" = "project";
+    for (let rep = 1; rep <= CRED_REPEATS; rep++) {
+      // interleaved, so that the noise of a shared machine spreads over every variant alike.
+      for (const variant of variants) {
+        if (variant.pool !== current) {
+          await writeConnection(variant.pool === "project" ? projectPool : defaultPool);
+          current = variant.pool;
+        }
+        progress(`credentials: ${variant.key}, repeat ${rep}/${CRED_REPEATS}: issuing ${CREDS} at concurrency ${CONCURRENCY}, then revoke-prefix`);
+        const r = await issueAndRevoke(variant.role);
+        progress(
+          `  ${r.rate.toFixed(1)} creds/s, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms; revoke ${r.revokeS.toFixed(2)} s (HTTP ${r.revokeStatus}); ${r.left} v- roles left` +
+            (r.revokeError ? `; error ${r.revokeError}` : ""),
+        );
+        variant.runs.push(r);
+      }
+    }
+    const pgVersion = (await pg.query<{ v: string }>("SELECT current_setting('server_version') AS v"))[0].v;
+    const vaultVersion = (await must("GET", "sys/health")).body.version;
+
+    report.push("## 2. Credential issuance", "");
+    report.push(
+      `PostgreSQL ${pgVersion} (throwaway cluster, fsync off) and Vault ${vaultVersion} (dev server) on 127.0.0.1, the \`local\` stack ` +
+        "deployed as `test/e2e/wiring.test.ts` does it (PostgreSQL half as SQL, Vault half with OpenTofu). Per run: " +
+        `${CREDS} × \`GET database/creds/<role>\` (root token) at concurrency ${CONCURRENCY} (a promise pool over \`fetch\`), then ` +
+        "`PUT sys/leases/revoke-prefix/database/creds/<role>` (synchronous), then `v-` roles counted in `pg_roles`. " +
+        `${CRED_REPEATS} repeats per variant, interleaved; median and min–max.`,
+      "",
+    );
+    report.push(`- project pool (as synthesized, read back): ${projectPoolRead}`);
+    report.push(`- Vault's default pool (\`max_open_connections\` 4, \`max_idle_connections\` 0; read back): ${defaultPoolRead}`);
+    report.push(
+      "- `bare-db`: creation statements = the runbook's two (`CREATE ROLE … VALID UNTIL …;` `GRANT keybuzz_api TO …;`), " +
+        "no renew or revocation statements (Vault's default revocation), same TTLs and connection; `allowed_roles` gets `bare-db` " +
+        "in every variant, so the connection differs between variants only in its pool settings.",
+      "",
+    );
+    report.push(
+      "| variant | issued/s, median (min–max) | p50 latency | p99 latency | issuance errors | revoke-prefix, median (min–max) | revoke HTTP | `v-` roles left |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | :---: | ---: |",
+    );
+    const m = (runs: IssueRun[], f: (r: IssueRun) => number) => median(runs.map(f));
+    for (const variant of variants) {
+      const rs = variant.runs;
+      const left = rs.map((r) => r.left);
+      report.push(
+        `| ${variant.label} | ${m(rs, (r) => r.rate).toFixed(1)} (${spread(rs.map((r) => r.rate), 1)}) | ${m(rs, (r) => r.p50).toFixed(0)} ms (${spread(rs.map((r) => r.p50), 0)}) | ` +
+          `${m(rs, (r) => r.p99).toFixed(0)} ms (${spread(rs.map((r) => r.p99), 0)}) | ${rs.map((r) => r.errors).join(", ")} | ` +
+          `${m(rs, (r) => r.revokeS).toFixed(2)} s (${spread(rs.map((r) => r.revokeS), 2, " s")}) | ${rs.map((r) => r.revokeStatus).join(", ")} | ` +
+          `${left.join(", ")} ${ok(left.every((n) => n === 0))} |`,
+      );
+    }
+    const failures = variants.flatMap((vr) => vr.runs.filter((r) => r.revokeError || r.cleanup).map((r) => `- ${vr.key}: ${r.revokeError || "revoke succeeded"}${r.cleanup ? ` (cleaned up: ${r.cleanup})` : ""}`));
+    if (failures.length) report.push("", "Revocation problems, as measured:", "", ...failures);
+    const [project, defaultPoolV, bare] = variants;
+    const rateRatio = m(project.runs, (r) => r.rate) / m(defaultPoolV.runs, (r) => r.rate);
+    const revokeRatio = m(project.runs, (r) => r.revokeS) / m(bare.runs, (r) => r.revokeS);
+    const allLeft = variants.flatMap((vr) => vr.runs.map((r) => r.left));
+    report.push("", "| ratio | measured | target | |", "| --- | ---: | ---: | :---: |");
+    // the plugin creates users one at a time, so pool sizes rarely differ beyond noise: say so rather than fail.
+    const ratesOverlap = overlap(project.runs.map((r) => r.rate), defaultPoolV.runs.map((r) => r.rate));
+    const rateMark = rateRatio >= 1 ? ok(true) : ratesOverlap ? "≈ (within noise)" : ok(false);
+    report.push(`| issuance rate, project pool / Vault's default pool | ${rateRatio.toFixed(2)}× | ≥ 1× | ${rateMark} |`);
+    report.push(`| revoke time, project statements / bare statements | ${revokeRatio.toFixed(2)}× | ≤ 1.5× | ${ok(revokeRatio <= 1.5)} |`);
+    report.push(`| \`v-\` roles left after revoke, all runs | ${Math.max(...allLeft)} (max) | 0 | ${ok(allLeft.every((n) => n === 0))} |`);
+    report.push(
+      "",
+      `Issuance ratio ${rateRatio.toFixed(2)}×: the min–max ranges of the two pools ${
+        overlap(project.runs.map((r) => r.rate), defaultPoolV.runs.map((r) => r.rate)) ? "overlap, so on this machine they are indistinguishable" : "do not overlap"
+      }.`,
+      "",
+    );
+  } finally {
+    progress("credentials: stopping servers, removing temp folders");
+    await Promise.allSettled([vault?.stop(), pg?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const cpu = cpus();
+  const report: string[] = [
+    "# Benchmarks",
+    "",
+    `- date: ${new Date().toISOString()}`,
+    `- CPU: ${cpu[0]?.model.trim() ?? "unknown"}, ${cpu.length} cores`,
+    `- memory: ${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    `- Node.js ${process.version}, Linux ${release()}`,
+    "",
+    "Generated by `npm run bench` (scripts/bench.ts). A shared, noisy machine: read the spreads, not only the medians.",
+    "",
+  ];
+  if (ONLY !== "creds") {
+    const scratch = mkdtempSync(join(tmpdir(), "keybuzz-bench-synth-"));
+    try {
+      const sizes = await synthAtScale(scratch);
+      const cli = await npmVsCdktf(scratch);
+      report.push(...synthReport(sizes, cli));
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+  if (ONLY !== "synth") await credentials(report);
+  report.push(`Total bench time: ${((Date.now() - started) / 60000).toFixed(1)} min.`, "");
+  const text = report.join("\n");
+  process.stdout.write(`${text}\n`);
+  writeFileSync(join(PROJECT_ROOT, "BENCHMARKS.md"), text);
+  progress(`wrote ${join(PROJECT_ROOT, "BENCHMARKS.md")}`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
