@@ -2,6 +2,7 @@ import { Construct } from "constructs";
 import { Token } from "cdktf";
 import { Policy } from "@cdktf/provider-vault/lib/policy";
 import type { DynamicRole } from "./dynamic-role";
+import { VAULT_NAME } from "./names";
 
 /** Props of {@link AppPolicy}. */
 export interface AppPolicyProps {
@@ -58,7 +59,7 @@ export class AppPolicy extends Construct {
     super(scope, id);
     this.role = props.role;
     this.policyName = props.name ?? props.role.roleName;
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(this.policyName)) {
+    if (!VAULT_NAME.test(this.policyName)) {
       throw new Error(`name must be a lower-case Vault policy name (a-z, 0-9, -), got "${this.policyName}"`);
     }
     if (this.policyName === "root" || this.policyName === "default") {

@@ -2,6 +2,7 @@ import { Construct } from "constructs";
 import { ApproleAuthBackendRole } from "@cdktf/provider-vault/lib/approle-auth-backend-role";
 import { AuthBackend } from "@cdktf/provider-vault/lib/auth-backend";
 import type { AppPolicy } from "./app-policy";
+import { VAULT_NAME } from "./names";
 
 /** Props of {@link AppRoleAuth}. */
 export interface AppRoleAuthProps {
@@ -59,7 +60,7 @@ export class AppRoleAuth extends Construct {
   constructor(scope: Construct, id: string, props: AppRoleAuthProps = {}) {
     super(scope, id);
     this.path = props.path ?? "approle";
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(this.path)) throw new Error(`path must be a Vault path segment, got "${this.path}"`);
+    if (!VAULT_NAME.test(this.path)) throw new Error(`path must be a Vault path segment, got "${this.path}"`);
     this.resource = new AuthBackend(this, "Resource", { type: "approle", path: this.path, description: "KeyBuzz applications outside Kubernetes" });
     this.rolesScope = new Construct(this, "Roles");
     this.node.addValidation({ validate: () => (this.roles.size ? [] : [`AppRole auth at "${this.path}" has no role: call addRole()`]) });
@@ -68,7 +69,7 @@ export class AppRoleAuth extends Construct {
   /** Adds one application's AppRole; its name is its construct ID. */
   public addRole(options: AppRoleOptions): AppRoleRef {
     const what = `AppRole "${options.name}"`;
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(options.name)) throw new Error(`${what}: name must be a Vault path segment`);
+    if (!VAULT_NAME.test(options.name)) throw new Error(`${what}: name must be a Vault path segment`);
     if (this.roles.has(options.name)) throw new Error(`${what} is defined twice`);
     const { ttl, maxTtl } = options.policy.tokenTtls(what, options.tokenTtlSeconds, options.tokenMaxTtlSeconds);
     const secretIdTtl = options.secretIdTtlSeconds ?? 86400;

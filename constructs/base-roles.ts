@@ -5,6 +5,7 @@ import { DefaultPrivileges } from "@cdktf/provider-postgresql/lib/default-privil
 import { Grant } from "@cdktf/provider-postgresql/lib/grant";
 import { Role } from "@cdktf/provider-postgresql/lib/role";
 import { Schema } from "@cdktf/provider-postgresql/lib/schema";
+import { PG_IDENTIFIER } from "./names";
 
 /** Table privileges PostgreSQL knows. */
 export type TablePrivilege = "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "REFERENCES" | "TRIGGER";
@@ -71,14 +72,12 @@ export interface BaseRole {
   readonly grants: readonly TerraformResource[];
 }
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-
 function schemasOf(options: BaseRoleOptions): Readonly<Record<string, SchemaAccess>> {
   return options.schemas ?? { [options.name]: { owned: true } };
 }
 
 function assertIdentifier(what: string, value: string): void {
-  if (!IDENTIFIER.test(value) || value.startsWith("pg_")) {
+  if (!PG_IDENTIFIER.test(value) || value.startsWith("pg_")) {
     throw new Error(`${what} must be a lower-case PostgreSQL identifier of at most 63 bytes, got "${value}"`);
   }
 }

@@ -3,6 +3,7 @@ import { Lazy } from "cdktf";
 import { DatabaseSecretBackendConnection } from "@cdktf/provider-vault/lib/database-secret-backend-connection";
 import type { SecretsMount } from "./secrets-mount";
 import type { VaultAdmin } from "./vault-admin";
+import { VAULT_NAME } from "./names";
 
 /** libpq sslmode values. */
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
@@ -62,7 +63,7 @@ export class Connection extends Construct {
     const sslmode = props.sslmode ?? "verify-full";
     const maxOpen = props.maxOpenConnections ?? 4;
     const maxIdle = props.maxIdleConnections ?? 4;
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(this.connectionName)) {
+    if (!VAULT_NAME.test(this.connectionName)) {
       throw new Error(`name must be a Vault path segment, got "${this.connectionName}"`);
     }
     if (!props.host || /[\s/@?#]/.test(props.host)) throw new Error(`host must be a host name or address, got "${props.host}"`);

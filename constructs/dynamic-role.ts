@@ -3,6 +3,7 @@ import { Token } from "cdktf";
 import { DatabaseSecretBackendRole } from "@cdktf/provider-vault/lib/database-secret-backend-role";
 import type { BaseRole } from "./base-roles";
 import type { Connection } from "./connection";
+import { VAULT_NAME } from "./names";
 
 /** Props of {@link DynamicRole}. */
 export interface DynamicRoleProps {
@@ -84,7 +85,7 @@ export class DynamicRole extends Construct {
     super(scope, id);
     const defaultTtl = props.defaultTtlSeconds ?? 3600;
     const maxTtl = props.maxTtlSeconds ?? 86400;
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(props.name)) {
+    if (!VAULT_NAME.test(props.name)) {
       throw new Error(`name must be a Vault path segment (a-z, 0-9, -), got "${props.name}"`);
     }
     // values only known at apply time (tokens) are left to Vault to check.

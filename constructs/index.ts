@@ -6,3 +6,4 @@ export * from "./dynamic-role";
 export * from "./app-policy";
 export * from "./approle-auth";
 export * from "./kubernetes-auth";
+export * from "./names";

@@ -3,6 +3,7 @@ import { AuthBackend } from "@cdktf/provider-vault/lib/auth-backend";
 import { KubernetesAuthBackendConfig } from "@cdktf/provider-vault/lib/kubernetes-auth-backend-config";
 import { KubernetesAuthBackendRole } from "@cdktf/provider-vault/lib/kubernetes-auth-backend-role";
 import type { AppPolicy } from "./app-policy";
+import { VAULT_NAME } from "./names";
 
 /** Props of {@link KubernetesAuth}. */
 export interface KubernetesAuthProps {
@@ -71,7 +72,7 @@ export class KubernetesAuth extends Construct {
     super(scope, id);
     this.path = props.path ?? "kubernetes";
     this.forbidWildcards = props.forbidWildcards ?? false;
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(this.path)) throw new Error(`path must be a Vault path segment, got "${this.path}"`);
+    if (!VAULT_NAME.test(this.path)) throw new Error(`path must be a Vault path segment, got "${this.path}"`);
     if (!/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(props.kubernetesHost)) {
       throw new Error(`kubernetesHost must be an https URL such as https://10.0.0.50:6443, got "${props.kubernetesHost}"`);
     }
@@ -93,7 +94,7 @@ export class KubernetesAuth extends Construct {
   /** Adds one application's binding; its name is its construct ID. */
   public addRole(options: KubernetesRoleOptions): KubernetesRoleRef {
     const what = `Kubernetes role "${options.name}"`;
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(options.name)) throw new Error(`${what}: name must be a Vault path segment`);
+    if (!VAULT_NAME.test(options.name)) throw new Error(`${what}: name must be a Vault path segment`);
     if (this.roles.has(options.name)) throw new Error(`${what} is defined twice`);
     for (const [field, list] of [["serviceAccounts", options.serviceAccounts], ["namespaces", options.namespaces]] as const) {
       if (list.length === 0) throw new Error(`${what}: ${field} must name at least one, got none`);

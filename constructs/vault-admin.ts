@@ -4,6 +4,7 @@ import { Grant } from "@cdktf/provider-postgresql/lib/grant";
 import { GrantRole } from "@cdktf/provider-postgresql/lib/grant-role";
 import { Role } from "@cdktf/provider-postgresql/lib/role";
 import type { BaseRoles } from "./base-roles";
+import { PG_IDENTIFIER } from "./names";
 
 /** Props of {@link VaultAdmin}. */
 export interface VaultAdminProps {
@@ -57,7 +58,7 @@ export class VaultAdmin extends Construct {
     this.password = props.password;
     this.passwordVersion = props.passwordVersion ?? 1;
     this.superuser = props.superuser ?? false;
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.username)) {
+    if (!PG_IDENTIFIER.test(this.username)) {
       throw new Error(`username must be a lower-case PostgreSQL identifier, got "${this.username}"`);
     }
     if (!Token.isUnresolved(props.password)) {

@@ -9,6 +9,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { isCidr } from "../constructs/approle-auth";
+import { VAULT_NAME } from "../constructs/names";
 
 /** A safe, unquoted PostgreSQL identifier: lower case, digits and `_`, at most 63 bytes, not `pg_`-reserved. */
 const pgIdentifier = z
@@ -24,7 +25,7 @@ const pgIdentifier = z
 const vaultName = z
   .string()
   .regex(
-    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/,
+    VAULT_NAME,
     "must be a Vault path segment: lower-case letters, digits and -, starting and ending with a letter or digit",
   )
   .max(64, "must be at most 64 characters");
