@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { Lazy } from "cdktf";
+import { Lazy, Token } from "cdktf";
 import { DatabaseSecretBackendConnection } from "@cdktf/provider-vault/lib/database-secret-backend-connection";
 import type { SecretsMount } from "./secrets-mount";
 import type { VaultAdmin } from "./vault-admin";
@@ -21,6 +21,14 @@ export interface ConnectionProps {
   readonly database: string;
   /** @default "verify-full" */
   readonly sslmode?: SslMode;
+  /**
+   * PEM of the CA that signed PostgreSQL's server certificate, written as `tls_ca`: Vault then trusts this
+   * CA only, instead of its system trust store. Vault applies it on top of the sslmode in `connection_url`,
+   * so it needs `verify-full` (chain and host name) or `verify-ca` (chain only); with `require` Vault would
+   * skip the check and ignore it.
+   * @default - Vault's system trust store
+   */
+  readonly caCertificate?: string;
   /** Vault connection name. @default "keybuzz-postgres" */
   readonly name?: string;
   /**
@@ -71,6 +79,16 @@ export class Connection extends Construct {
       throw new Error(`port must be between 1 and 65535, got ${props.port}`);
     }
     if (maxIdle > maxOpen) throw new Error(`maxIdleConnections must not exceed maxOpenConnections, got ${maxIdle} > ${maxOpen}`);
+    const ca = props.caCertificate;
+    if (ca !== undefined && !Token.isUnresolved(ca)) {
+      if (!/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(ca)) {
+        throw new Error(`caCertificate must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), got "${ca.split("\n")[0].slice(0, 40)}"`);
+      }
+      if (/PRIVATE KEY-----/.test(ca)) throw new Error("caCertificate must not hold a private key, got one beside the certificate");
+    }
+    if (ca !== undefined && sslmode !== "verify-full" && sslmode !== "verify-ca") {
+      throw new Error(`caCertificate needs sslmode "verify-full" or "verify-ca", which check the server against it, got "${sslmode}"`);
+    }
 
     this.mount = props.mount;
     this.mountPath = props.mount.mountPath;
@@ -92,6 +110,7 @@ export class Connection extends Construct {
         maxOpenConnections: maxOpen,
         maxIdleConnections: maxIdle,
         maxConnectionLifetime: props.maxConnectionLifetimeSeconds ?? 300,
+        tlsCa: ca,
       },
       // verify_connection logs in as the admin: the role and its rights must exist first.
       dependsOn: [...props.admin.dependables],

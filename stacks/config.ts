@@ -213,6 +213,8 @@ const auth = z
   .describe("How applications log in to Vault. Each gets a policy reading only its own credentials.");
 
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
+/** The sslmodes that check the server's certificate against a CA (and so use postgres.caCertFile). */
+const VERIFYING_SSLMODES = new Set<string>(["verify-full", "verify-ca"]);
 
 /** The schema of one environment file. */
 export const environmentSchema = z
@@ -231,6 +233,13 @@ export const environmentSchema = z
       port: z.number().int().min(1).max(65535).describe("Port of that endpoint."),
       database: pgIdentifier.default("keybuzz").describe("The application database. Default keybuzz."),
       sslmode: z.enum(SSL_MODES).default("verify-full").describe("libpq sslmode for every connection. Default verify-full."),
+      caCertFile: z
+        .string()
+        .min(1, "must not be empty (remove the field to trust the system store)")
+        .optional()
+        .describe(
+          "PEM file of the CA that signed the server's certificate, relative to this config file; needs sslmode verify-ca or verify-full. Vault gets the PEM (tls_ca), Terraform's provider the path (sslrootcert). Default: the system trust store.",
+        ),
       adminUsername: z
         .string()
         .min(1)
@@ -374,6 +383,13 @@ export const environmentSchema = z
         message: `must not exceed vault.maxLeaseTtl: ${env.vault.defaultLeaseTtl}s > ${env.vault.maxLeaseTtl}s`,
       });
     }
+    if (env.postgres.caCertFile !== undefined && !VERIFYING_SSLMODES.has(env.postgres.sslmode)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["postgres", "caCertFile"],
+        message: `is used only with sslmode "verify-full" or "verify-ca"; with sslmode "${env.postgres.sslmode}" nothing would check the server against it: set sslmode or remove caCertFile`,
+      });
+    }
     if (env.connection.maxIdleConnections > env.connection.maxOpenConnections) {
       ctx.addIssue({
         code: "custom",
@@ -391,7 +407,17 @@ export type EnvironmentConfig = z.output<typeof environmentSchema> & {
   readonly file: string;
   /** The PEM read from auth.kubernetes.caCertFile, if any. */
   readonly kubernetesCaCert?: string;
+  /** The CA read from postgres.caCertFile, if any: its PEM and where it is. */
+  readonly postgresCaCert?: CaCertificate;
 };
+
+/** A CA certificate read from a config-relative file. */
+export interface CaCertificate {
+  /** The PEM text. */
+  readonly pem: string;
+  /** The file's absolute path (resolved against the config file's folder). */
+  readonly path: string;
+}
 export type ApplicationConfig = z.output<typeof application>;
 
 /** Thrown when one or more environment files are invalid; `message` lists every problem, one per line. */
@@ -401,8 +427,6 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
-
-const PROD_SAFE_SSLMODES = new Set(["verify-full", "verify-ca"]);
 
 /** `prod` and `prod-<anything>` (e.g. prod-eu) get the production rules. */
 export function isProduction(environment: string): boolean {
@@ -467,7 +491,7 @@ function formatIssues(file: string, data: unknown, issues: readonly z.core.$ZodI
 function environmentRules(env: EnvironmentConfig): string[] {
   const problems: string[] = [];
   if (isProduction(env.name)) {
-    if (!PROD_SAFE_SSLMODES.has(env.postgres.sslmode)) {
+    if (!VERIFYING_SSLMODES.has(env.postgres.sslmode)) {
       problems.push(
         `${env.file}: postgres.sslmode: prod must verify the server certificate: use "verify-full" or "verify-ca" (got "${env.postgres.sslmode}")`,
       );
@@ -504,27 +528,45 @@ export function parseEnvironment(name: string, file: string, text: string): Envi
   }
   const result = environmentSchema.safeParse(data);
   if (!result.success) throw new ConfigError(formatIssues(file, data, result.error.issues));
-  const env: EnvironmentConfig = { ...result.data, name, file, kubernetesCaCert: readCaCert(file, result.data) };
+  const caProblems: string[] = [];
+  const env: EnvironmentConfig = {
+    ...result.data,
+    name,
+    file,
+    kubernetesCaCert: readCaCert(file, "auth.kubernetes.caCertFile", result.data.auth.kubernetes?.caCertFile, caProblems)?.pem,
+    postgresCaCert: readCaCert(file, "postgres.caCertFile", result.data.postgres.caCertFile, caProblems),
+  };
+  if (caProblems.length > 0) throw new ConfigError(caProblems);
   const problems = environmentRules(env);
   if (problems.length > 0) throw new ConfigError(problems);
   return env;
 }
 
-/** Reads auth.kubernetes.caCertFile, relative to the config file; a missing or non-PEM file is a config error. */
-function readCaCert(file: string, data: z.output<typeof environmentSchema>): string | undefined {
-  const caFile = data.auth.kubernetes?.caCertFile;
+/**
+ * Reads a CA file named by `field`, relative to the config file. A missing file, one that is not a PEM
+ * certificate, or one that also holds a private key (which would be copied into the synthesized JSON) adds
+ * a line to `problems` and reads nothing.
+ */
+function readCaCert(file: string, field: string, caFile: string | undefined, problems: string[]): CaCertificate | undefined {
   if (caFile === undefined) return undefined;
-  const where = `${file}: auth.kubernetes.caCertFile`;
+  const where = `${file}: ${field}`;
+  const path = resolve(dirname(file), caFile);
   let pem: string;
   try {
-    pem = readFileSync(resolve(dirname(file), caFile), "utf8");
+    pem = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ConfigError([`${where}: cannot read "${caFile}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+    problems.push(`${where}: cannot read "${caFile}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return undefined;
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new ConfigError([`${where}: "${caFile}" is not a PEM certificate (no -----BEGIN CERTIFICATE-----)`]);
+    problems.push(`${where}: "${caFile}" is not a PEM certificate (no -----BEGIN CERTIFICATE-----)`);
+    return undefined;
   }
-  return pem;
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    problems.push(`${where}: "${caFile}" holds a private key: give the CA certificate alone, it is copied into the synthesized stack`);
+    return undefined;
+  }
+  return { pem, path };
 }
 
 /** Environment names are file names; they become stack names (`keybuzz-<env>`). */

@@ -1,5 +1,6 @@
+import { relative, resolve, sep } from "node:path";
 import { Construct } from "constructs";
-import { LocalBackend, PgBackend, RemoteBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
+import { App, Manifest, LocalBackend, PgBackend, RemoteBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import { PostgresqlProvider } from "@cdktf/provider-postgresql/lib/provider";
 import { VaultProvider } from "@cdktf/provider-vault/lib/provider";
 import { AppPolicy } from "../constructs/app-policy";
@@ -30,6 +31,10 @@ export function stackName(environment: string): string {
  * Provider credentials come from the environment only: VAULT_TOKEN for Vault, PGPASSWORD for PostgreSQL,
  * and TF_VAR_vault_admin_password for the admin password (a sensitive, ephemeral variable delivered through
  * write-only attributes, so it is in neither the plan nor the state).
+ *
+ * With `postgres.caCertFile`, both verify PostgreSQL's certificate against that CA: Vault gets its PEM
+ * (`tls_ca`, since Vault may run elsewhere), the postgresql provider its path (`sslrootcert`), relative to
+ * the stack's folder in the output, where Terraform runs.
  */
 export class KeybuzzStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: KeybuzzStackProps) {
@@ -44,6 +49,7 @@ export class KeybuzzStack extends TerraformStack {
       database: "postgres",
       username: config.postgres.adminUsername,
       sslmode: config.postgres.sslmode,
+      sslrootcert: config.postgresCaCert && this.pathFromWorkingDirectory(config.postgresCaCert.path),
     });
 
     const password = new TerraformVariable(this, "vault_admin_password", {
@@ -82,6 +88,7 @@ export class KeybuzzStack extends TerraformStack {
       port: config.postgres.port,
       database: config.postgres.database,
       sslmode: config.postgres.sslmode,
+      caCertificate: config.postgresCaCert?.pem,
       name: config.connection.name,
       maxOpenConnections: config.connection.maxOpenConnections,
       maxIdleConnections: config.connection.maxIdleConnections,
@@ -151,6 +158,16 @@ export class KeybuzzStack extends TerraformStack {
       description:
         "Per application: its Vault role, where to read credentials, the base role issued users join, its policy, and where it logs in (auth path and role per method).",
     });
+  }
+
+  /**
+   * `file` relative to the folder Terraform runs in (`<outdir>/stacks/<stack>`, where `cdktf deploy` runs
+   * it), with `/` separators: the synthesized JSON holds no path of this machine, and stays the same
+   * wherever the project is checked out.
+   */
+  private pathFromWorkingDirectory(file: string): string {
+    const workingDirectory = resolve(App.of(this).outdir, Manifest.stacksFolder, this.node.id);
+    return relative(workingDirectory, resolve(file)).split(sep).join("/");
   }
 
   private configureBackend(stack: string, config: EnvironmentConfig): void {

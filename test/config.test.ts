@@ -479,6 +479,20 @@ const RULES: readonly Rule[] = [
     says: "must be the https URL of the Kubernetes API server, without a path",
     got: '"https://k8s.example:6443/api"',
   },
+  ...["disable", "allow", "prefer", "require"].map((mode) => ({
+    rule: `a PostgreSQL CA file with sslmode ${mode}, which would not check the server against it`,
+    change: (c: TfJson) => Object.assign(c.postgres, { sslmode: mode, caCertFile: "pg/ca.pem" }),
+    field: "postgres.caCertFile",
+    says: `is used only with sslmode "verify-full" or "verify-ca"; with sslmode "${mode}" nothing would check the server against it`,
+    got: '"pg/ca.pem"',
+  })),
+  {
+    rule: "an empty PostgreSQL CA file name",
+    change: (c) => (c.postgres.caCertFile = ""),
+    field: "postgres.caCertFile",
+    says: "must not be empty",
+    got: '""',
+  },
   {
     rule: "a CIDR block with leading zeros",
     change: (c) => (c.auth.approle.bindings[0].cidrs = ["010.0.0.0/8"]),
@@ -780,6 +794,92 @@ describe("loadEnvironments", () => {
 
       expect(loadProblems(dir)).toEqual([`${shown}: auth.kubernetes.caCertFile: cannot read "k8s/missing.pem" (ENOENT)`]);
     });
+  });
+});
+
+describe("loadEnvironments: postgres.caCertFile", () => {
+  const dirs: Array<{ remove: () => void }> = [];
+  afterAll(() => dirs.forEach((d) => d.remove()));
+
+  /** dev.json with sslmode and caCertFile set, beside a PEM, a file that is not one and a PEM with a key. */
+  function withCaFile(caCertFile: string, sslmode = "verify-full"): { dir: string; shown: string } {
+    const dir = tempDir("pg-ca");
+    dirs.push(dir);
+    const files: Record<string, string> = {
+      "dev.json": changed(DEV, (c) => Object.assign(c.postgres, { sslmode, caCertFile })),
+      "pg/ca.pem": CA_PEM,
+      "pg/ca.txt": "not a certificate\n",
+      "pg/bundle.pem": `${CA_PEM}-----BEGIN PRIVATE KEY-----\nTUlJ\n-----END PRIVATE KEY-----\n`,
+    };
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir.path, name)), { recursive: true });
+      writeFileSync(join(dir.path, name), text);
+    }
+    return { dir: dir.path, shown: relative(process.cwd(), join(dir.path, "dev.json")) };
+  }
+
+  function loadProblems(dir: string): readonly string[] {
+    try {
+      loadEnvironments(dir);
+      return [];
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
+  }
+
+  it.each(["verify-full", "verify-ca"])("reads the PEM and its absolute path, relative to the config file, with sslmode %s", (sslmode) => {
+    // GIVEN a CA file that exists only beside the config file
+    const { dir } = withCaFile("pg/ca.pem", sslmode);
+    expect(existsSync(join(process.cwd(), "pg/ca.pem"))).toBe(false);
+
+    // WHEN
+    const [env] = loadEnvironments(dir);
+
+    // THEN
+    expect(env.postgresCaCert).toEqual({ pem: CA_PEM, path: join(dir, "pg/ca.pem") });
+    expect(env.postgres.caCertFile).toBe("pg/ca.pem");
+  });
+
+  it("reads nothing when no CA file is configured", () => {
+    expect(parseEnvironment("dev", "config/dev.json", DEV).postgresCaCert).toBeUndefined();
+  });
+
+  it("fails when the file is not a PEM certificate, naming the file, the field and the CA file", () => {
+    const { dir, shown } = withCaFile("pg/ca.txt");
+
+    expect(loadProblems(dir)).toEqual([
+      `${shown}: postgres.caCertFile: "pg/ca.txt" is not a PEM certificate (no -----BEGIN CERTIFICATE-----)`,
+    ]);
+  });
+
+  it("fails when the file is missing, naming the file, the field and the CA file", () => {
+    const { dir, shown } = withCaFile("pg/missing.pem");
+
+    expect(loadProblems(dir)).toEqual([`${shown}: postgres.caCertFile: cannot read "pg/missing.pem" (ENOENT)`]);
+  });
+
+  it("fails when the file holds a private key too, which would be copied into the synthesized stack", () => {
+    const { dir, shown } = withCaFile("pg/bundle.pem");
+
+    expect(loadProblems(dir)).toEqual([
+      `${shown}: postgres.caCertFile: "pg/bundle.pem" holds a private key: give the CA certificate alone, it is copied into the synthesized stack`,
+    ]);
+  });
+
+  it("reports a bad PostgreSQL and a bad Kubernetes CA file at once", () => {
+    // GIVEN
+    const { dir, shown } = withCaFile("pg/missing.pem");
+    const config = JSON.parse(readFileSync(join(dir, "dev.json"), "utf8")) as TfJson;
+    k8sBinding(config);
+    config.auth.kubernetes.caCertFile = "pg/ca.txt";
+    writeFileSync(join(dir, "dev.json"), JSON.stringify(config));
+
+    // THEN
+    expect(loadProblems(dir)).toEqual([
+      `${shown}: auth.kubernetes.caCertFile: "pg/ca.txt" is not a PEM certificate (no -----BEGIN CERTIFICATE-----)`,
+      `${shown}: postgres.caCertFile: cannot read "pg/missing.pem" (ENOENT)`,
+    ]);
   });
 });
 

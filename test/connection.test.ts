@@ -3,7 +3,7 @@ import { TerraformOutput, type TerraformStack } from "cdktf";
 import { Connection, type ConnectionProps } from "../constructs/connection";
 import { DynamicRole } from "../constructs/dynamic-role";
 import type { VaultAdminProps } from "../constructs/vault-admin";
-import { addProviders, dependency, fixture, onlyResource, ref, synthStack } from "./helpers";
+import { CA_PEM, addProviders, dependency, fixture, onlyResource, ref, synthStack } from "./helpers";
 
 type Options = Partial<Omit<ConnectionProps, "admin" | "mount">> & { roles?: readonly string[]; admin?: Partial<VaultAdminProps> };
 
@@ -65,6 +65,20 @@ describe("Connection", () => {
 
     expect(resource).toMatchObject({
       postgresql: { connection_url: "postgresql://{{username}}:{{password}}@127.0.0.1:6432/other?sslmode=disable" },
+    });
+  });
+
+  it("trusts the system store by default: no tls_ca", () => {
+    const { resource } = synthConnection();
+
+    expect(resource.postgresql).not.toHaveProperty("tls_ca");
+  });
+
+  it.each(["verify-full", "verify-ca"] as const)("writes the CA certificate as tls_ca with sslmode %s", (sslmode) => {
+    const { resource } = synthConnection({ sslmode, caCertificate: CA_PEM });
+
+    expect(resource).toMatchObject({
+      postgresql: { tls_ca: CA_PEM, connection_url: `postgresql://{{username}}:{{password}}@10.0.0.11:5432/keybuzz?sslmode=${sslmode}` },
     });
   });
 
@@ -201,6 +215,24 @@ describe("Connection", () => {
 
   it.each([0, 65536, 5432.5])("fails when the port is %d", (port) => {
     expect(() => synthConnection({ port })).toThrow(`port must be between 1 and 65535, got ${port}`);
+  });
+
+  it.each(["disable", "allow", "prefer", "require"] as const)("fails when a CA certificate comes with sslmode %s, which would not check the server", (sslmode) => {
+    expect(() => synthConnection({ sslmode, caCertificate: CA_PEM })).toThrow(
+      `caCertificate needs sslmode "verify-full" or "verify-ca", which check the server against it, got "${sslmode}"`,
+    );
+  });
+
+  it("fails when the CA certificate is not PEM", () => {
+    expect(() => synthConnection({ caCertificate: "MIIBdummy\nmore" })).toThrow(
+      'caCertificate must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), got "MIIBdummy"',
+    );
+  });
+
+  it("fails when the CA certificate comes with a private key", () => {
+    const bundle = `${CA_PEM}-----BEGIN PRIVATE KEY-----\nTUlJ\n-----END PRIVATE KEY-----\n`;
+
+    expect(() => synthConnection({ caCertificate: bundle })).toThrow("caCertificate must not hold a private key");
   });
 
   it("fails when more idle than open connections are kept", () => {
