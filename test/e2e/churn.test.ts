@@ -1,0 +1,140 @@
+/**
+ * Lease churn: thousands of issue-then-revoke cycles against the deployed `local` stack (real PostgreSQL,
+ * real Vault, Vault half applied by OpenTofu), at a fixed concurrency, with some users holding an open
+ * session and owning objects at the moment they are revoked. Afterwards nothing may be left behind: no
+ * `v-` role, no lease Vault still holds or gave up on, no object owned by anything but a base role.
+ *
+ * The figures (cycles, concurrency, time, rate, what was left) are printed as one block at the end and
+ * summarized in the README's "Reliability" section. KEYBUZZ_CHURN_CYCLES changes the number of cycles
+ * for a quicker local run; CI runs the default.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Client } from "pg";
+import { LocalEnvironment, type Creds } from "./fixture/environment";
+
+const toolchain = inject("toolchain");
+
+const CYCLES = Number(process.env.KEYBUZZ_CHURN_CYCLES ?? 5000);
+const CONCURRENCY = 16;
+/** Every SESSION_EVERY-th cycle logs in, creates two tables (one as the base role, one as itself) and stays connected. */
+const SESSION_EVERY = 10;
+const ROLES = [
+  { vaultRole: "keybuzz-api-db", baseRole: "keybuzz_api", schema: "keybuzz_api" },
+  { vaultRole: "chatwoot-db", baseRole: "chatwoot", schema: "chatwoot" },
+  { vaultRole: "n8n-db", baseRole: "n8n", schema: "n8n" },
+  { vaultRole: "workers-db", baseRole: "keybuzz_workers", schema: "keybuzz_workers" },
+];
+
+describe.skipIf(!toolchain)("lease churn: issue-then-revoke cycles leave nothing behind", () => {
+  let env: LocalEnvironment;
+
+  beforeAll(async () => {
+    env = await LocalEnvironment.start(toolchain!, { pgBinDir: toolchain!.pgBinDir, log: "[e2e churn]" });
+    await env.deploy();
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it(`${CYCLES} cycles at concurrency ${CONCURRENCY}: zero roles, leases or stray objects left`, async () => {
+    const failures: string[] = [];
+    const durations: number[] = [];
+    let sessions = 0;
+    let terminatedSessions = 0;
+    let done = 0;
+    const started = Date.now();
+    env.log(`${CYCLES} issue-then-revoke cycles, ${CONCURRENCY} at a time; every ${SESSION_EVERY}th user holds a session and owns tables`);
+
+    const cycle = async (i: number): Promise<void> => {
+      const role = ROLES[i % ROLES.length];
+      const t0 = performance.now();
+      let creds: Creds;
+      try {
+        creds = await env.issue(role.vaultRole);
+      } catch (err) {
+        failures.push(`issue #${i}: ${(err as Error).message}`);
+        return;
+      }
+      let client: Client | undefined;
+      if (i % SESSION_EVERY === 0) {
+        client = env.pg.client(env.sql.databaseName, creds.username, creds.password);
+        client.on("error", () => undefined); // revocation terminates this session on purpose
+        try {
+          await client.connect();
+          await client.query(`CREATE TABLE ${role.schema}.churn_base_${i} (id int)`); // owned by the base role (SET role)
+          await client.query("SET ROLE NONE");
+          await client.query(`CREATE TABLE ${role.schema}.churn_self_${i} (id int)`); // owned by the v- user itself
+          sessions++;
+        } catch (err) {
+          failures.push(`session #${i} (${creds.username}): ${(err as Error).message}`);
+        }
+      }
+      try {
+        await env.revoke(creds.leaseId);
+      } catch (err) {
+        failures.push(`revoke #${i} (${creds.username}): ${(err as Error).message}`);
+      }
+      if (client) {
+        // the revocation must have ended the session: a query on it fails.
+        const alive = await client.query("SELECT 1").then(
+          () => true,
+          () => false,
+        );
+        if (alive) failures.push(`session #${i} (${creds.username}) still usable after revocation`);
+        else terminatedSessions++;
+        await client.end().catch(() => undefined);
+      }
+      durations.push(performance.now() - t0);
+      if (++done % 500 === 0) env.log(`${done}/${CYCLES} cycles, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    };
+
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < CYCLES) await cycle(next++);
+      }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+
+    const rolesLeft = await env.dynamicRoles();
+    const leasesLeft = (await Promise.all(ROLES.map((r) => env.outstandingLeases(r.vaultRole)))).flat();
+    const irrevocable = await env.irrevocableLeases();
+    const stray = await env.strayObjects();
+    const churnTables = await env.pg.query<{ owner: string; n: number }>(
+      "SELECT tableowner AS owner, count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'churn\\_%' GROUP BY 1 ORDER BY 1",
+      [],
+      env.sql.databaseName,
+    );
+    const ownedByBase = churnTables.filter((t) => ROLES.some((r) => r.baseRole === t.owner)).reduce((s, t) => s + t.n, 0);
+    durations.sort((a, b) => a - b);
+    const pct = (p: number) => durations[Math.min(durations.length - 1, Math.floor(p * durations.length))]?.toFixed(0);
+
+    process.stderr.write(
+      [
+        "",
+        "[e2e churn] ── figures ───────────────────────────────────────────",
+        `[e2e churn] cycles:                  ${CYCLES} issue-then-revoke, concurrency ${CONCURRENCY}`,
+        `[e2e churn] time:                    ${seconds.toFixed(1)} s (${(CYCLES / seconds).toFixed(0)} cycles/s; cycle p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms)`,
+        `[e2e churn] users with open sessions ${sessions} (each owning 2 tables at revocation); sessions ended by revocation: ${terminatedSessions}`,
+        `[e2e churn] failed cycles:           ${failures.length}`,
+        `[e2e churn] v- roles left:           ${rolesLeft.length}`,
+        `[e2e churn] leases still held:       ${leasesLeft.length} (irrevocable: ${irrevocable})`,
+        `[e2e churn] tables created by users: ${churnTables.reduce((s, t) => s + t.n, 0)}, owned by base roles: ${ownedByBase}`,
+        `[e2e churn] objects owned by no base/system role: ${stray.length}`,
+        "",
+      ].join("\n"),
+    );
+
+    expect(failures.slice(0, 5), `${failures.length} failures`).toEqual([]);
+    expect(rolesLeft).toEqual([]);
+    expect(leasesLeft).toEqual([]);
+    expect(irrevocable).toBe(0);
+    expect(stray).toEqual([]);
+    const expectedSessions = Math.ceil(CYCLES / SESSION_EVERY);
+    expect(sessions).toBe(expectedSessions);
+    expect(terminatedSessions).toBe(expectedSessions);
+    expect(ownedByBase).toBe(2 * expectedSessions);
+    expect(churnTables.every((t) => ROLES.some((r) => r.baseRole === t.owner))).toBe(true);
+  }, 1_800_000);
+});
