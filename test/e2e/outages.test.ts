@@ -1,0 +1,185 @@
+/**
+ * Restarts and outages, against the deployed `local` stack with a persistent Vault (file storage,
+ * initialized and unsealed like a production server, so a restart keeps its leases):
+ *
+ * 1. Vault restarted in the middle of issue-then-revoke churn, with other leases outstanding: once it
+ *    is back and unsealed, every cycle completes and the outstanding leases are revoked when they expire.
+ * 2. PostgreSQL stopped while leases expire: Vault's revocations fail, the leases stay pending (not
+ *    irrevocable), and once PostgreSQL returns Vault's own retries drop every user.
+ * 3. A deploy while Vault is down, then while PostgreSQL is down: tofu fails with an error that names
+ *    the server that is down; what did not get applied is reported by the next plan; once the server is
+ *    back, apply completes and the plan is clean.
+ *
+ * Nothing here shortens Vault's retry schedule: the first retry of a failed revocation comes 10 to 30 s
+ * later (vault/expiration.go, revokeExponentialBackoff), which is what bounds this suite's waits.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { LocalEnvironment, type Creds } from "./fixture/environment";
+import { waitFor } from "./fixture/processes";
+import { synthLocal } from "./fixture/stack";
+import { writeVaultHalf } from "./fixture/deploy";
+import { join } from "node:path";
+
+const toolchain = inject("toolchain");
+const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys fail loudly", () => {
+  let env: LocalEnvironment;
+
+  beforeAll(async () => {
+    env = await LocalEnvironment.start(toolchain!, { pgBinDir: toolchain!.pgBinDir, vault: { persistent: true }, log: "[e2e outages]" });
+    await env.deploy();
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  /** Waits until no v- role, no outstanding lease and no irrevocable lease is left; returns the seconds it took. */
+  async function settled(what: string, timeoutMs: number): Promise<number> {
+    const t0 = Date.now();
+    await waitFor(
+      what,
+      async () => {
+        const roles = await env.dynamicRoles();
+        const leases = (await Promise.all(ROLES.map((r) => env.outstandingLeases(r)))).flat();
+        return roles.length === 0 && leases.length === 0;
+      },
+      timeoutMs,
+    );
+    expect(await env.irrevocableLeases()).toBe(0);
+    expect(await env.strayObjects()).toEqual([]);
+    return (Date.now() - t0) / 1000;
+  }
+
+  it("1. Vault restarted mid-churn: every cycle completes, outstanding leases revoke after it returns", async () => {
+    const OUTSTANDING = 100;
+    const TTL = 20;
+    env.log(`1. issuing ${OUTSTANDING} leases with a ${TTL} s TTL, left to expire`);
+    const outstanding: Creds[] = [];
+    for (let i = 0; i < OUTSTANDING; i++) outstanding.push(await env.issue(ROLES[i % ROLES.length], `${TTL}s`));
+    const issuedAt = Date.now();
+
+    env.log("1. churn at concurrency 8; Vault stopped (SIGTERM) after 2 s, back after 3 s");
+    let stop = false;
+    let cycles = 0;
+    let retried = 0;
+    const withRetry = async <T>(call: () => Promise<T>): Promise<T> => {
+      for (;;) {
+        try {
+          return await call();
+        } catch {
+          retried++; // Vault is down or sealed: an application retries
+          await sleep(250);
+        }
+      }
+    };
+    const churn = Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        while (!stop) {
+          const creds = await withRetry(() => env.issue(ROLES[w % ROLES.length]));
+          await withRetry(() => env.revoke(creds.leaseId));
+          cycles++;
+        }
+      }),
+    );
+    await sleep(2000);
+    const before = cycles;
+    await env.vault.pause();
+    env.log(`1. Vault down after ${before} cycles`);
+    await sleep(3000);
+    await env.vault.resume();
+    env.log("1. Vault back and unsealed");
+    await sleep(2000);
+    stop = true;
+    await churn;
+    env.log(`1. churn: ${cycles} cycles (${cycles - before} during and after the restart), ${retried} calls retried`);
+    expect(retried).toBeGreaterThan(0);
+    expect(cycles).toBeGreaterThan(before);
+
+    const roles = await env.dynamicRoles();
+    expect(roles.length).toBe(OUTSTANDING); // only the leases left to expire, nothing from the churn
+    const waitMs = Math.max(0, issuedAt + TTL * 1000 - Date.now());
+    env.log(`1. waiting for the ${OUTSTANDING} outstanding leases to expire (${(waitMs / 1000).toFixed(0)} s) and be revoked`);
+    const took = await settled("the outstanding leases to be revoked after the restart", waitMs + 120_000);
+    env.log(`1. all ${OUTSTANDING} outstanding leases revoked ${took.toFixed(1)} s after the wait began; 0 roles, 0 leases left`);
+  });
+
+  it("2. PostgreSQL down while leases expire: Vault's retries finish the revocations once it returns", async () => {
+    const LEASES = 50;
+    const TTL = 3;
+    env.log(`2. issuing ${LEASES} leases with a ${TTL} s TTL, then stopping PostgreSQL`);
+    const issued: Creds[] = [];
+    for (let i = 0; i < LEASES; i++) issued.push(await env.issue(ROLES[i % ROLES.length], `${TTL}s`));
+    await env.pg.pause();
+    env.log(`2. PostgreSQL down; waiting ${TTL + 5} s for the leases to expire and their revocations to fail`);
+    await sleep((TTL + 5) * 1000);
+    const pending = (await Promise.all(ROLES.map((r) => env.outstandingLeases(r)))).flat();
+    const irrevocable = await env.irrevocableLeases();
+    env.log(`2. while down: ${pending.length} leases pending revocation, ${irrevocable} irrevocable`);
+    expect(pending.length).toBe(LEASES);
+    expect(irrevocable).toBe(0);
+    expect(env.vault.log).toMatch(/failed to revoke lease/);
+
+    await env.pg.resume();
+    env.log("2. PostgreSQL back; waiting for Vault's own retries (first retry 10-30 s after a failure)");
+    const took = await settled("Vault to retry the revocations", 180_000);
+    env.log(`2. all ${LEASES} users dropped ${took.toFixed(1)} s after PostgreSQL returned; 0 roles, 0 leases left`);
+  });
+
+  /** Re-synthesizes with `patch` and writes the Vault half again (same state); the PostgreSQL half is unchanged. */
+  async function change(patch: (config: Record<string, any>) => void): Promise<void> {
+    const tf = await synthLocal(join(env.dir, "synth-change"), env.vault.address, env.pg.port, patch);
+    writeVaultHalf(tf, env.tfDir, env.statePath);
+    const init = await env.tofu(["init", "-input=false"]);
+    expect(init.code, init.output).toBe(0);
+  }
+
+  it("3a. a deploy while Vault is down names Vault; the next plan reports what is left; then it completes", async () => {
+    await change((c) => {
+      c.applications.find((a: { name: string }) => a.name === "n8n").maxTtl = 43200;
+    });
+    await env.vault.pause();
+    env.log(`3a. Vault down; tofu apply`);
+    const failed = await env.tofu(["apply", "-auto-approve", "-input=false"]);
+    env.log(`3a. tofu exited ${failed.code}: ${failed.output.split("\n").filter((l) => /Error/.test(l)).slice(0, 3).join(" | ")}`);
+    expect(failed.code).toBe(1);
+    expect(failed.output).toContain(env.vault.address.replace("http://", ""));
+    expect(failed.output).toMatch(/connection refused/);
+    await env.vault.resume();
+    const plan = await env.tofu(["plan", "-detailed-exitcode", "-input=false"]);
+    expect(plan.code, plan.output).toBe(2);
+    expect(plan.output).toMatch(/vault_database_secret_backend_role\.[^ ]*n8n[^ ]* will be updated in-place/);
+    await env.tofuOk(["apply", "-auto-approve", "-input=false"]);
+    const clean = await env.tofu(["plan", "-detailed-exitcode", "-input=false"]);
+    expect(clean.code, clean.output).toBe(0);
+    expect((await env.v("GET", "database/roles/n8n-db")).body.data.max_ttl).toBe(43200);
+  });
+
+  it("3b. a deploy while PostgreSQL is down names PostgreSQL; nothing half-applied goes unreported", async () => {
+    await change((c) => {
+      c.connection = { ...(c.connection ?? {}), maxOpenConnections: 3, maxIdleConnections: 3 };
+    });
+    await env.pg.pause();
+    env.log("3b. PostgreSQL down; tofu apply (Vault verifies the connection it writes)");
+    const failed = await env.tofu(["apply", "-auto-approve", "-input=false"]);
+    env.log(`3b. tofu exited ${failed.code}: ${failed.output.split("\n").filter((l) => /Error|dial|refused/.test(l)).slice(0, 3).join(" | ")}`);
+    expect(failed.code).toBe(1);
+    expect(failed.output).toContain(`127.0.0.1:${env.pg.port}`);
+    expect(failed.output).toMatch(/connection refused/);
+    expect(failed.output).not.toContain(env.adminPassword);
+    const plan = await env.tofu(["plan", "-detailed-exitcode", "-input=false"]);
+    expect(plan.code, plan.output).toBe(2);
+    expect(plan.output).toMatch(/vault_database_secret_backend_connection\.[^ ]+ will be updated in-place/);
+    await env.pg.resume();
+    await env.tofuOk(["apply", "-auto-approve", "-input=false"]);
+    const clean = await env.tofu(["plan", "-detailed-exitcode", "-input=false"]);
+    expect(clean.code, clean.output).toBe(0);
+    const conn = (await env.v("GET", "database/config/keybuzz-postgres")).body.data;
+    expect(conn.connection_details.max_open_connections).toBe(3);
+    const creds = await env.issue("keybuzz-api-db");
+    expect(await env.pg.tryLogin(env.sql.databaseName, creds.username, creds.password)).toEqual({ ok: true });
+    await env.revoke(creds.leaseId);
+  });
+});
