@@ -2,11 +2,12 @@
 # Builds the pinned Go tools of this project from the Go module proxy and caches
 # them, so that a second run reuses them without rebuilding.
 #
-#   bash tools/build.sh [vault|bao|tofu|provider-vault|provider-postgresql ...]
+#   bash tools/build.sh [vault|bao|tofu|provider-vault|provider-postgresql|postgres-17 ...]
 #
 # No args: every tool of that list that has a tools/<name>/go.mod (see tools/README.md:
 # bao and provider-postgresql have none while the Go module proxy does not serve them;
-# vault, HashiCorp Vault v1.21.0, stands in for bao in the tests).
+# vault, HashiCorp Vault v1.21.0, stands in for bao in the tests). postgres-17 is not a Go
+# tool and is only built when named (it needs root and debootstrap; see "postgres-17" below).
 #
 # Each tool is pinned by tools/<name>/go.mod + go.sum (with a build-tagged tools.go
 # that keeps the requirement through `go mod tidy`). A built binary is keyed by a hash
@@ -19,27 +20,54 @@
 #                               registry.opentofu.org (tofu) and registry.terraform.io
 #                               (terraform) alike
 #   tofurc                      CLI config: providers come from the mirror only
+#   roots/postgres-17-<key>/    a Debian trixie root holding PostgreSQL 17 (postgres-17), built
+#                               in roots/.postgres-17-<key>.tmp.<pid> and then renamed
 #
 # stdout: one JSON object (the manifest), e.g.
-#   {"tofu": "/abs/tofu", "pluginMirror": "/abs/mirror", "cliConfig": "/abs/tofurc"}
+#   {"tofu": "/abs/tofu", "pluginMirror": "/abs/mirror", "cliConfig": "/abs/tofurc",
+#    "postgres17Root": "/abs/roots/postgres-17-<key>", "postgres17BinDir": "/usr/lib/postgresql/17/bin"}
+#   (postgres17BinDir is a path inside postgres17Root: run it with `chroot <root> ...`)
 # stderr: progress. Exit status non-zero, naming the tool, if go is missing or a build fails.
 set -euo pipefail
 
 TOOLS_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}"
-ALL_TOOLS=(vault bao tofu provider-vault provider-postgresql)
+ALL_TOOLS=(vault bao tofu provider-vault provider-postgresql postgres-17)
+
+# postgres-17: PostgreSQL 17 for the real-server suite, next to the machine's own PostgreSQL 15. Not a Go
+# tool: a Debian root made with debootstrap, in the tool cache, whose server runs with `chroot <root>`, so
+# that nothing of PostgreSQL 17 or its libraries is installed into the machine. The one place where its
+# Debian suite and packages are pinned; changing any of these (or the mirror, KEYBUZZ_DEBIAN_MIRROR)
+# changes the cache key (see root_key), so the next run builds a new root.
+PG17_SUITE=trixie
+PG17_VARIANT=minbase
+PG17_PACKAGES=postgresql-17
+PG17_MIRROR="${KEYBUZZ_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+PG17_BINDIR=/usr/lib/postgresql/17/bin # inside the root
+# Removed from the root once built (nothing here is used to run the server): documentation, manual pages,
+# translations, apt's downloaded packages and lists, and the default cluster the package's postinst makes
+# (the tests initdb their own).
+PG17_PRUNE=(usr/share/doc usr/share/man usr/share/info usr/share/locale usr/share/lintian
+  var/cache/apt var/lib/apt/lists var/lib/postgresql/17/main etc/postgresql/17/main)
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # Per-tool settings. Changing any of these changes the cache key (see tool_key).
 # Sets: T_LABEL T_PKG T_BIN T_LDFLAGS T_CGO and, for providers, T_PROVIDER
-# (namespace/type) and T_PROVIDER_VERSION.
+# (namespace/type) and T_PROVIDER_VERSION. T_ROOT=1 for postgres-17, which is not a Go tool
+# (see ensure_root; its settings are the PG17_* variables above).
 tool_settings() {
   T_PROVIDER=""
   T_PROVIDER_VERSION=""
   T_CGO=0
+  T_ROOT=0
   case "$1" in
+    postgres-17)
+      T_ROOT=1
+      T_LABEL="PostgreSQL 17 in a Debian $PG17_SUITE root ($PG17_PACKAGES)"
+      return 0
+      ;;
     vault)
       # HashiCorp Vault (BUSL-1.1), test-only stand-in for OpenBao (see tools/README.md).
       T_LABEL="hashicorp vault v1.21.0"
@@ -137,6 +165,96 @@ ensure_tool() {
   log "$name ready in $((SECONDS - start))s ($BUILT_PATH)"
 }
 
+# postgres-17 ----------------------------------------------------------------------------------------
+
+root_arch() { # Debian architecture of the host (the root is for the host; no foreign roots)
+  if command -v dpkg >/dev/null 2>&1; then dpkg --print-architecture; return; fi
+  case "$(uname -m)" in
+    x86_64 | amd64) echo amd64 ;;
+    aarch64 | arm64) echo arm64 ;;
+    *) uname -m ;;
+  esac
+}
+
+root_key() { # short hash of everything that defines the root
+  { echo "debootstrap --variant=$PG17_VARIANT --arch=$(root_arch) --include=$PG17_PACKAGES $PG17_SUITE <root> $PG17_MIRROR"
+    echo "prune: ${PG17_PRUNE[*]}"; echo "bin: $PG17_BINDIR"; } | sha256
+}
+
+# Unmounts whatever is mounted below $1 (debootstrap mounts /proc, /sys and /dev parts while it runs, and
+# unmounts them when it exits; this is for a run that was killed), deepest first.
+unmount_below() {
+  local dir mp
+  dir=$(cd "$1" 2>/dev/null && pwd -P) || return 0
+  awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts 2>/dev/null | sort -r |
+    while read -r mp; do umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true; done
+}
+
+have() { local p; p=$(command -v "$1" 2>/dev/null) && [[ -f $p && -x $p ]]; }
+
+remove_tree() { # never follows into another file system
+  unmount_below "$1"
+  rm -rf --one-file-system "$1"
+}
+
+# Builds the Debian root of postgres-17 unless cached; sets BUILT_PATH to the root.
+ensure_root() {
+  local name=$1 key roots final tmp start pid stale
+  local PATH="$PATH:/usr/sbin:/sbin" # debootstrap and chroot live there
+  key=$(root_key)
+  roots="$CACHE/roots"
+  final="$roots/$name-$key"
+  BUILT_PATH="$final"
+  # Left over by a run that was killed (we hold the cache lock, so no other run is building them).
+  for stale in "$roots/.$name-"*.tmp.*; do
+    [[ -e "$stale" ]] || continue
+    log "$name: removing an unfinished build ($stale)"
+    remove_tree "$stale"
+  done
+  if [[ -x "$final$PG17_BINDIR/postgres" && -x "$final$PG17_BINDIR/initdb" ]]; then
+    log "$name cached ($final)"
+    return 0
+  fi
+  (($(id -u) == 0)) ||
+    die "$name: building $T_LABEL needs root (debootstrap, and chroot to run it); run as root, or leave $name out"
+  have debootstrap || die "$name: debootstrap was not found; install it with: apt-get install debootstrap"
+  have chroot ||
+    die "$name: chroot was not found (coreutils)"
+  mkdir -p "$roots"
+  tmp="$roots/.$name-$key.tmp.$$"
+  start=$SECONDS
+  log "building $T_LABEL with debootstrap from $PG17_MIRROR (not cached: about 2-3 minutes, ~110 MB of packages)..."
+  trap 'remove_tree "'"$tmp"'"' EXIT
+  mkdir -p "$tmp"
+  if ! debootstrap --variant="$PG17_VARIANT" --arch="$(root_arch)" \
+    --include="$PG17_PACKAGES" "$PG17_SUITE" "$tmp" "$PG17_MIRROR" >&2; then
+    if [[ -f "$tmp/debootstrap/debootstrap.log" ]]; then
+      log "$name: the end of debootstrap's log:"
+      tail -n 20 "$tmp/debootstrap/debootstrap.log" >&2
+    fi
+    die "$name: debootstrap $PG17_SUITE with $PG17_PACKAGES from $PG17_MIRROR failed (see above)"
+  fi
+  # Nothing may keep running in the new root (a package's postinst starting a server, say).
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    if [[ "$(readlink "/proc/$pid/root" 2>/dev/null)" == "$tmp" ]]; then
+      log "$name: stopping process $pid left running in the new root"
+      kill "$pid" 2>/dev/null || true
+    fi
+  done
+  unmount_below "$tmp"
+  [[ -x "$tmp$PG17_BINDIR/postgres" && -x "$tmp$PG17_BINDIR/initdb" && -x "$tmp$PG17_BINDIR/pg_ctl" ]] ||
+    die "$name: debootstrap succeeded but $PG17_BINDIR/{postgres,initdb,pg_ctl} are not in the root"
+  chroot "$tmp" id -u postgres >/dev/null 2>&1 || die "$name: the root has no postgres user"
+  local p before
+  before=$(du -sm "$tmp" | cut -f1)
+  for p in "${PG17_PRUNE[@]}"; do rm -rf --one-file-system "${tmp:?}/$p"; done
+  log "$name: $(chroot "$tmp" "$PG17_BINDIR/postgres" --version), root ${before} MB, $(du -sm "$tmp" | cut -f1) MB after removing docs, translations and apt caches"
+  [[ -e "$final" ]] && remove_tree "$final" # an incomplete root someone tampered with
+  mv -T "$tmp" "$final"
+  trap - EXIT
+  log "$name ready in $((SECONDS - start))s ($final)"
+}
+
 # Hard-links (or copies) the provider binary into both registry hostnames of the mirror.
 mirror_provider() {
   local src=$1 plat ns type host d f
@@ -180,7 +298,9 @@ main() {
   local t
   if ((${#tools[@]} == 0)); then
     for t in "${ALL_TOOLS[@]}"; do
-      if [[ -f "$TOOLS_DIR/$t/go.mod" ]]; then
+      if [[ $t == postgres-17 ]]; then
+        log "$t skipped: not a Go tool; name it to build it (needs root and debootstrap)"
+      elif [[ -f "$TOOLS_DIR/$t/go.mod" ]]; then
         tools+=("$t")
       else
         log "$t skipped: no tools/$t/go.mod (see tools/README.md)"
@@ -200,6 +320,12 @@ main() {
 
   local manifest="" want_mirror=0
   for t in "${tools[@]}"; do
+    tool_settings "$t"
+    if ((T_ROOT)); then
+      ensure_root "$t"
+      manifest+="${manifest:+, }\"postgres17Root\": $(json_str "$BUILT_PATH"), \"postgres17BinDir\": $(json_str "$PG17_BINDIR")"
+      continue
+    fi
     ensure_tool "$t"
     if [[ -n "$T_PROVIDER" ]]; then
       mkdir -p "$MIRROR"
