@@ -1,7 +1,10 @@
 /**
- * Runs once before the real-server suite: builds (or finds in the cache) Vault, OpenTofu and the Vault
- * provider with `tools/build.sh vault tofu provider-vault`, and hands their paths to the tests. In CI
- * (CI=true) a missing piece fails the run; elsewhere the suite skips with a message naming what is missing.
+ * Runs once before the real-server suite: builds (or finds in the cache) Vault, OpenTofu, the Vault
+ * provider and the Debian trixie root with PostgreSQL 17 with one
+ * `tools/build.sh vault tofu provider-vault postgres-17`, and hands their paths and the PostgreSQL servers
+ * to test against (the machine's own, then 17) to the tests. In CI (CI=true) a missing piece fails the run;
+ * elsewhere the suite skips with a message naming what is missing. KEYBUZZ_E2E_PG17=0 leaves PostgreSQL 17
+ * out (it needs root and debootstrap).
  */
 import type { TestProject } from "vitest/node";
 import { prepareToolchain, type E2EToolchain } from "./fixture/toolchain";
@@ -14,7 +17,7 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<void> {
-  const { toolchain, missing } = await prepareToolchain();
+  const { toolchain, missing } = await prepareToolchain({ postgres17: process.env.KEYBUZZ_E2E_PG17 !== "0" });
   if (!toolchain) {
     if (process.env.CI === "true") throw new Error(`the real-server suite cannot run in CI: missing ${missing}`);
     process.stderr.write(`[e2e] SKIPPING the real-server suite: missing ${missing}\n`);

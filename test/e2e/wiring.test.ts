@@ -1,6 +1,8 @@
 /**
- * The "wiring" suite: the synthesized `local` stack against a real PostgreSQL 15 cluster and a real Vault
- * dev server (HashiCorp Vault v1.21.0, standing in for OpenBao), everything on 127.0.0.1.
+ * The "wiring" suite: the synthesized `local` stack against a real PostgreSQL cluster and a real Vault
+ * dev server (HashiCorp Vault v1.21.0, standing in for OpenBao), everything on 127.0.0.1. It runs once per
+ * PostgreSQL server the global setup provides: the machine's PostgreSQL 15, then PostgreSQL 17 from the
+ * Debian trixie root of `tools/build.sh postgres-17` (run with chroot), each with its own servers.
  *
  * The PostgreSQL half of the stack is run as the SQL its postgresql_* resources declare (the
  * cyrilgdn/postgresql provider cannot be obtained here); the Vault half is applied for real with
@@ -17,6 +19,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Client } from "pg";
 import { PostgresCluster } from "./fixture/postgres";
+import type { PostgresServer } from "./fixture/toolchain";
 import { VaultServer, type VaultResponse } from "./fixture/vault";
 import { postgresSql, synthLocal, type PostgresSql, type TfJson } from "./fixture/stack";
 import { runPostgresSql, runTofu as runTofuIn, tofuEnv as fixtureTofuEnv, writeVaultHalf } from "./fixture/deploy";
@@ -24,7 +27,10 @@ import { runPostgresSql, runTofu as runTofuIn, tofuEnv as fixtureTofuEnv, writeV
 const toolchain = inject("toolchain");
 const missing = inject("missing");
 
-const step = (msg: string) => process.stderr.write(`[e2e wiring] ${msg}\n`);
+/** Progress lines, prefixed with the PostgreSQL major version the run is against: `[e2e wiring pg17] ...`. */
+const stepper = (major: number) => (msg: string) => process.stderr.write(`[e2e wiring pg${major}] ${msg}\n`);
+// one run per PostgreSQL server; a placeholder keeps the (skipped) suite listed when there is no toolchain.
+const servers: readonly PostgresServer[] = toolchain?.postgres ?? [{ major: 15, binDir: "" }];
 
 interface App {
   name: string;
@@ -53,7 +59,8 @@ if (!toolchain) {
   process.stderr.write(`[e2e wiring] skipped: missing ${missing}\n`);
 }
 
-describe.skipIf(!toolchain)("wiring: the local stack against real PostgreSQL and Vault servers", () => {
+describe.skipIf(!toolchain).each(servers)("wiring: the local stack against real PostgreSQL $major and Vault servers", (server) => {
+  const step = stepper(server.major);
   let pg: PostgresCluster | undefined;
   let vault: VaultServer | undefined;
   let dir = "";
@@ -93,9 +100,12 @@ describe.skipIf(!toolchain)("wiring: the local stack against real PostgreSQL and
     dir = mkdtempSync(join(tmpdir(), "keybuzz-e2e-"));
     tfDir = join(dir, "tf");
     statePath = join(dir, "terraform.tfstate");
-    step("starting PostgreSQL and Vault on 127.0.0.1");
-    [pg, vault] = await Promise.all([PostgresCluster.start(toolchain!.pgBinDir), VaultServer.start(toolchain!.vault)]);
-    step(`PostgreSQL on 127.0.0.1:${pg.port}, Vault on ${vault.address}`);
+    step(`starting PostgreSQL ${server.major} (${server.root ? `chroot ${server.root}, ` : ""}${server.binDir}) and Vault on 127.0.0.1`);
+    [pg, vault] = await Promise.all([
+      PostgresCluster.start(server.binDir, { root: server.root }),
+      VaultServer.start(toolchain!.vault),
+    ]);
+    step(`PostgreSQL on 127.0.0.1:${pg.port} (${pg.serverVersion}), Vault on ${vault.address}`);
   });
 
   afterAll(async () => {
@@ -104,6 +114,13 @@ describe.skipIf(!toolchain)("wiring: the local stack against real PostgreSQL and
     const results = await Promise.allSettled([vault?.stop(), pg?.stop()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
     for (const r of results) if (r.status === "rejected") throw r.reason;
+  });
+
+  it(`the server is PostgreSQL ${server.major}`, async () => {
+    expect(pg!.version).toBe(server.major);
+    expect(pg!.serverVersion).toMatch(new RegExp(`^PostgreSQL ${server.major}\\.\\d+`));
+    const [{ server_version_num: num }] = await pg!.query<{ server_version_num: string }>("SHOW server_version_num");
+    expect(Math.floor(Number(num) / 10_000)).toBe(server.major);
   });
 
   it("a. synthesizes the local stack with the project's main.ts", async () => {
