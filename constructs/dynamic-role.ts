@@ -32,7 +32,10 @@ export interface DynamicRoleProps {
  * - revocation: refuses new logins, takes the user's rights to act on it (a CREATEROLE admin is not a
  *   superuser), ends its sessions, hands whatever it still owns to the base role, drops its remaining
  *   privileges and the role itself. Every statement works for a non-superuser admin: proven on PostgreSQL 15
- *   by the wiring suite, and written for the ADMIN OPTION rules of 16 and later.
+ *   and 17 by the wiring suite. `GRANT "{{name}}" TO CURRENT_USER` is what makes the rest work on both:
+ *   on 15 a CREATEROLE admin is no member of the users it creates; on 16 and later it is, but only with
+ *   ADMIN OPTION (createrole_self_grant is empty by default), which gives none of the user's privileges, so
+ *   without that GRANT (INHERIT and SET by default) REASSIGN OWNED and DROP OWNED are refused.
  */
 export function dynamicRoleStatements(baseRoles: readonly string[]): {
   creation: string[];
