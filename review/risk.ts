@@ -73,6 +73,11 @@ function attributeFindings(r: ResourceChange, a: AttributeChange): string[] {
   if (key === "username" && r.type === "vault_database_secret_backend_connection") {
     reasons.push(`Vault connects as another user: ${fmt(a.before)} → ${fmt(a.after)}`);
   }
+  if (key === "tls_ca" && r.type === "vault_database_secret_backend_connection") {
+    // a PEM is long: say what happened to it, not what it holds.
+    const how = a.after === undefined ? "removed (Vault falls back to its system trust store)" : a.before === undefined ? "added" : "replaced";
+    reasons.push(`the CA Vault trusts for PostgreSQL (tls_ca) ${how}`);
+  }
   if (STATEMENT_ATTRIBUTES[key]) reasons.push(`${STATEMENT_ATTRIBUTES[key]} changed`);
   return reasons;
 }

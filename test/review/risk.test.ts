@@ -36,6 +36,16 @@ describe("risk", () => {
     ).toEqual(['Vault connects as another user: "vault_admin" → "postgres"']);
   });
 
+  it.each([
+    [undefined, "PEM-A", "added"],
+    ["PEM-A", "PEM-B", "replaced"],
+    ["PEM-A", undefined, "removed (Vault falls back to its system trust store)"],
+  ])("flags the connection's tls_ca %s → %s", (before, after, how) => {
+    expect(reasons(changed("vault_database_secret_backend_connection", [{ path: "postgresql.tls_ca", before, after }]))).toEqual([
+      `the CA Vault trusts for PostgreSQL (tls_ca) ${how}`,
+    ]);
+  });
+
   it("flags a new role created with powers", () => {
     const role: ResourceChange = {
       address: "postgresql_role.A",
