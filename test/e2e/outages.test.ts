@@ -28,7 +28,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
   let env: LocalEnvironment;
 
   beforeAll(async () => {
-    env = await LocalEnvironment.start(toolchain!, { pgBinDir: toolchain!.pgBinDir, vault: { persistent: true }, log: "[e2e outages]" });
+    env = await LocalEnvironment.start(toolchain!, { server: toolchain!.postgres.at(-1)!, vault: { persistent: true }, log: "[e2e outages]" });
     await env.deploy();
   });
 

@@ -63,7 +63,7 @@ describe.skipIf(!toolchain)("state locking: two deploys at once against the pg b
 
   beforeAll(async () => {
     env = await LocalEnvironment.start(toolchain!, {
-      pgBinDir: toolchain!.pgBinDir,
+      server: toolchain!.postgres[0],
       log: "[e2e state-lock]",
       patchConfig: (config) => {
         config.backend = { type: "pg" };
