@@ -5,8 +5,9 @@
  *
  * Engineer A runs `tofu apply` and sits at the "Enter a value:" prompt, holding the lock. Engineer B's
  * apply with -lock-timeout=0s fails at once, saying the workspace is locked, and writes nothing;
- * B's apply with a lock timeout waits, then finds A's work done (no changes). The state is whole
- * afterwards: one row per workspace, every resource present, and a plan from either copy is clean.
+ * B's apply with a lock timeout waits, then finds A's work done (no changes). A deploy killed while it
+ * holds the lock leaves neither lock nor damage. The state is whole afterwards: one row per workspace,
+ * every resource present, and a plan from either copy is clean.
  */
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -126,6 +127,25 @@ describe.skipIf(!toolchain)("state locking: two deploys at once against the pg b
     expect(b2.code, b2.output).toBe(0);
     expect(b2.output).toMatch(/No changes\./);
     expect(await heldLocks()).toBe(0);
+  });
+
+  it("a deploy killed while it holds the lock leaves no lock and the state as it was", async () => {
+    const before = await tofuIn(dirA, ["state", "pull"]);
+    expect(before.code, before.output).toBe(0);
+    const policy = Object.keys(env.tf.resource.vault_policy)[0];
+    env.log(`A: tofu apply -replace=vault_policy.${policy}, held at its prompt, then killed (SIGKILL)`);
+    const a = interactive(dirA, ["apply", "-input=true", `-replace=vault_policy.${policy}`]);
+    running.push(a);
+    await waitFor("A's plan and prompt", async () => /Enter a value:/.test(a.output()), 120_000);
+    expect(await heldLocks()).toBeGreaterThan(0);
+    a.kill();
+    await a.exited;
+    await waitFor("PostgreSQL to end the killed deploy's session and its lock", async () => (await heldLocks()) === 0, 30_000);
+    const plan = await tofuIn(dirB, ["plan", "-detailed-exitcode", "-input=false", "-lock-timeout=0s"]);
+    expect(plan.code, plan.output).toBe(0);
+    const after = await tofuIn(dirB, ["state", "pull"]);
+    expect(JSON.parse(after.stdout).serial).toBe(JSON.parse(before.stdout).serial);
+    env.log("B: the lock was free at once, the plan clean and the state serial unchanged");
   });
 
   it("the state is whole: one row, every resource, clean plans from both copies", async () => {
