@@ -552,6 +552,17 @@ const PROD_RULES: readonly Rule[] = [
   },
 ];
 
+/** The problems of loading the config folder `dir`, or none. */
+function loadProblems(dir: string): readonly string[] {
+  try {
+    loadEnvironments(dir);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+}
+
 describe("parseEnvironment", () => {
   it.each(RULES)("rejects $rule, naming the file, the field and the value", ({ change, field, says, got }) => {
     // WHEN
@@ -750,17 +761,6 @@ describe("loadEnvironments", () => {
       return { dir, shown: relative(process.cwd(), join(dir, "dev.json")) };
     }
 
-    /** The problems of loading that folder, or none. */
-    function loadProblems(dir: string): readonly string[] {
-      try {
-        loadEnvironments(dir);
-        return [];
-      } catch (err) {
-        if (err instanceof ConfigError) return err.problems;
-        throw err;
-      }
-    }
-
     it("reads the PEM relative to the config file, not to the working directory", () => {
       // GIVEN a CA file that exists only beside the config file
       const { dir } = withCaFile("k8s/ca.pem");
@@ -816,16 +816,6 @@ describe("loadEnvironments: postgres.caCertFile", () => {
       writeFileSync(join(dir.path, name), text);
     }
     return { dir: dir.path, shown: relative(process.cwd(), join(dir.path, "dev.json")) };
-  }
-
-  function loadProblems(dir: string): readonly string[] {
-    try {
-      loadEnvironments(dir);
-      return [];
-    } catch (err) {
-      if (err instanceof ConfigError) return err.problems;
-      throw err;
-    }
   }
 
   it.each(["verify-full", "verify-ca"])("reads the PEM and its absolute path, relative to the config file, with sslmode %s", (sslmode) => {
