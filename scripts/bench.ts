@@ -19,12 +19,11 @@ import { cpus, totalmem, tmpdir, release } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { run } from "../test/e2e/fixture/processes";
+import { pool, run } from "../test/e2e/fixture/processes";
 import { PROJECT_ROOT, prepareToolchain } from "../test/e2e/fixture/toolchain";
-import { PostgresCluster } from "../test/e2e/fixture/postgres";
-import { VaultServer, type VaultResponse } from "../test/e2e/fixture/vault";
-import { postgresSql, synthLocal, type TfJson } from "../test/e2e/fixture/stack";
-import { runPostgresSql, runTofu, tofuEnv, writeVaultHalf } from "../test/e2e/fixture/deploy";
+import type { VaultResponse } from "../test/e2e/fixture/vault";
+import type { TfJson } from "../test/e2e/fixture/stack";
+import { LocalEnvironment } from "../test/e2e/fixture/environment";
 
 const SYNTH_RUNS = Number(process.env.BENCH_SYNTH_RUNS ?? 5);
 const CRED_REPEATS = Number(process.env.BENCH_CRED_REPEATS ?? 3);
@@ -267,20 +266,6 @@ interface Variant {
   runs: IssueRun[];
 }
 
-/** A promise pool: `count` calls of `task`, at most `concurrency` at a time. */
-async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      results[i] = await task(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  return results;
-}
-
 async function credentials(report: string[]): Promise<void> {
   progress("credentials: preparing the toolchain (tools/build.sh vault tofu provider-vault)");
   const { toolchain, missing } = await prepareToolchain();
@@ -288,31 +273,18 @@ async function credentials(report: string[]): Promise<void> {
     report.push("## 2. Credential issuance", "", `❌ not run: missing ${missing}`, "");
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), "keybuzz-bench-"));
-  const adminPassword = randomBytes(18).toString("base64url");
-  let pg: PostgresCluster | undefined;
-  let vault: VaultServer | undefined;
+  let env: LocalEnvironment | undefined;
   try {
-    progress("credentials: starting PostgreSQL and Vault on 127.0.0.1");
-    [pg, vault] = await Promise.all([PostgresCluster.start(toolchain.pgBinDir), VaultServer.start(toolchain.vault)]);
-    const v = (method: string, path: string, body?: unknown): Promise<VaultResponse> => vault!.request(method, path, body);
+    // the machine's PostgreSQL, as in every earlier report; deployed as the reliability suites do it.
+    env = await LocalEnvironment.start(toolchain, { server: toolchain.postgres[0], log: "[bench] credentials:" });
+    await env.deploy();
+    const { pg, sql, adminPassword } = env;
+    const v = (method: string, path: string, body?: unknown): Promise<VaultResponse> => env!.v(method, path, body);
     const must = async (method: string, path: string, body?: unknown): Promise<VaultResponse> => {
       const res = await v(method, path, body);
       if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
       return res;
     };
-
-    progress("credentials: synthesizing keybuzz-local and deploying it (SQL, then tofu init + apply)");
-    const tf = await synthLocal(join(dir, "synth"), vault.address, pg.port);
-    const sql = postgresSql(tf, adminPassword);
-    await runPostgresSql(pg, sql);
-    const tfDir = join(dir, "tf");
-    writeVaultHalf(tf, tfDir, join(dir, "terraform.tfstate"));
-    const env = tofuEnv({ home: dir, cliConfig: toolchain.cliConfig, vaultToken: vault.rootToken, adminPassword });
-    for (const args of [["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]]) {
-      const res = await runTofu(toolchain.tofu, tfDir, args, env);
-      if (res.code !== 0) throw new Error(`tofu ${args[0]} failed:\n${res.output}`);
-    }
 
     // the connection as synthesized and applied, and the project's role.
     const CONN = "database/config/keybuzz-postgres";
@@ -363,7 +335,7 @@ async function credentials(report: string[]): Promise<void> {
     const defaultPoolRead = await readPool();
     await writeConnection(projectPool);
 
-    const leftRoles = async () => Number((await pg!.query<{ n: string }>("SELECT count(*) AS n FROM pg_roles WHERE rolname LIKE 'v-%'"))[0].n);
+    const leftRoles = async () => Number((await pg.query<{ n: string }>("SELECT count(*) AS n FROM pg_roles WHERE rolname LIKE 'v-%'"))[0].n);
 
     async function issueAndRevoke(role: string): Promise<IssueRun> {
       const latencies: number[] = [];
@@ -390,11 +362,11 @@ async function credentials(report: string[]): Promise<void> {
       if (revoke.status >= 300 || left > 0) {
         // leave the next run a clean slate: drop the leases and the users left behind, and say so.
         await v("PUT", `sys/leases/revoke-force/database/creds/${role}`, {});
-        const users = await pg!.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%'");
+        const users = await pg.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%'");
         for (const u of users) {
           const id = `"${u.rolname.replace(/"/g, '""')}"`;
-          await pg!.query(`DROP OWNED BY ${id}`, [], sql.databaseName).catch(() => undefined);
-          await pg!.query(`DROP ROLE IF EXISTS ${id}`);
+          await pg.query(`DROP OWNED BY ${id}`, [], sql.databaseName).catch(() => undefined);
+          await pg.query(`DROP ROLE IF EXISTS ${id}`);
         }
         cleanup = `revoke-force + superuser DROP ROLE of ${users.length} users`;
       }
@@ -480,8 +452,7 @@ async function credentials(report: string[]): Promise<void> {
     );
   } finally {
     progress("credentials: stopping servers, removing temp folders");
-    await Promise.allSettled([vault?.stop(), pg?.stop()]);
-    rmSync(dir, { recursive: true, force: true });
+    await env?.stop();
   }
 }
 

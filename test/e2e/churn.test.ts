@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "pg";
 import { LocalEnvironment, type Creds } from "./fixture/environment";
+import { pool } from "./fixture/processes";
 
 const toolchain = inject("toolchain");
 
@@ -89,12 +90,7 @@ describe.skipIf(!toolchain)("lease churn: issue-then-revoke cycles leave nothing
       if (++done % 500 === 0) env.log(`${done}/${CYCLES} cycles, ${((Date.now() - started) / 1000).toFixed(1)} s`);
     };
 
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < CYCLES) await cycle(next++);
-      }),
-    );
+    await pool(CYCLES, CONCURRENCY, cycle);
     const seconds = (Date.now() - started) / 1000;
 
     const rolesLeft = await env.dynamicRoles();
