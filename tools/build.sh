@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Builds the pinned Go tools of this project from the Go module proxy and caches
-# them, so that a second run reuses them without rebuilding.
+# Builds the pinned tools of this project and caches them, so that a second run reuses
+# them without rebuilding.
 #
-#   bash tools/build.sh [vault|bao|tofu|provider-vault|provider-postgresql|postgres-17 ...]
+#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|postgres-17 ...]
 #
-# No args: every tool of that list that has a tools/<name>/go.mod (see tools/README.md:
-# bao and provider-postgresql have none while the Go module proxy does not serve them;
-# vault, HashiCorp Vault v1.21.0, stands in for bao in the tests). postgres-17 is not a Go
-# tool and is only built when named (it needs root and debootstrap; see "postgres-17" below).
+# No args: every Go tool of that list (postgres-17, not a Go tool, only when named: it
+# needs root and debootstrap; see "postgres-17" below).
 #
-# Each tool is pinned by tools/<name>/go.mod + go.sum (with a build-tagged tools.go
-# that keeps the requirement through `go mod tidy`). A built binary is keyed by a hash
-# of that go.mod, go.sum and the build flags, so a version bump rebuilds it.
+# Two kinds of Go tool:
+# - from the Go module proxy (vault, tofu): pinned by tools/<name>/go.mod + go.sum
+#   (with a build-tagged tools.go that keeps the requirement through `go mod tidy`); keyed by a
+#   hash of that go.mod, go.sum and the build flags.
+# - from a source archive the proxy refuses (bao, provider-vault, provider-postgresql): the
+#   upstream tag as a .tar.gz in the third-party folder (KEYBUZZ_THIRD_PARTY, default
+#   ../shared/third_party beside this checkout or beside the checkout it was cloned from),
+#   whose SHA-256 is pinned here (T_SRC_SHA256) and checked before anything is unpacked;
+#   keyed by that checksum and the build flags. Its dependencies come from the Go module proxy.
+# Either way a version bump rebuilds, and a cached binary is used without the archive.
 #
 # Cache: ${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}
 #   bin/<name>-<key>/<binary>   built binaries (written to a temp file, then mv'd)
@@ -32,7 +37,7 @@ set -euo pipefail
 
 TOOLS_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}"
-ALL_TOOLS=(vault bao tofu provider-vault provider-postgresql postgres-17)
+ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql postgres-17)
 
 # postgres-17: PostgreSQL 17 for the real-server suite, next to the machine's own PostgreSQL 15. Not a Go
 # tool: a Debian root made with debootstrap, in the tool cache, whose server runs with `chroot <root>`, so
@@ -56,12 +61,22 @@ die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
 # Per-tool settings. Changing any of these changes the cache key (see tool_key).
 # Sets: T_LABEL T_PKG T_BIN T_LDFLAGS T_CGO and, for providers, T_PROVIDER
 # (namespace/type) and T_PROVIDER_VERSION. T_ROOT=1 for postgres-17, which is not a Go tool
-# (see ensure_root; its settings are the PG17_* variables above).
+# (see ensure_root; its settings are the PG17_* variables above). A tool built from a source
+# archive sets T_SRC (the archive, a folder of the same name inside it) and T_SRC_SHA256, and
+# may add T_SRC_EXTRA / T_SRC_EXTRA_SHA256 (another archive unpacked beside it, into a folder named
+# like it without its version) and
+# T_SRC_REPLACE (go mod edit -replace arguments, paths relative to the unpacked source).
 tool_settings() {
   T_PROVIDER=""
   T_PROVIDER_VERSION=""
   T_CGO=0
   T_ROOT=0
+  T_SRC=""
+  T_SRC_SHA256=""
+  T_SRC_EXTRA=""
+  T_SRC_EXTRA_SHA256=""
+  T_SRC_REPLACE=()
+  T_MOD=readonly
   case "$1" in
     postgres-17)
       T_ROOT=1
@@ -69,7 +84,7 @@ tool_settings() {
       return 0
       ;;
     vault)
-      # HashiCorp Vault (BUSL-1.1), test-only stand-in for OpenBao (see tools/README.md).
+      # HashiCorp Vault (BUSL-1.1), the second Vault-API server of the tests (see tools/README.md).
       T_LABEL="hashicorp vault v1.21.0"
       T_PKG="github.com/hashicorp/vault"
       T_BIN="vault"
@@ -77,9 +92,20 @@ tool_settings() {
       ;;
     bao)
       T_LABEL="openbao v2.6.2"
-      T_PKG="github.com/openbao/openbao"
+      T_PKG="."
       T_BIN="bao"
       T_LDFLAGS="-s -w -X github.com/openbao/openbao/version.fullVersion=2.6.2 -X github.com/openbao/openbao/version.GitCommit=dd9c19c37a878cf4a81b18efb8d6f0599c7da923"
+      T_SRC=openbao-2.6.2
+      T_SRC_SHA256=37cc473af7959b56fa561ec6c2e9e281717b5f5ea11c55f317e57afc0200fe31
+      # five KMS seal wrappers the proxy refuses too, at the versions OpenBao's go.mod requires.
+      T_SRC_EXTRA=openbao-go-kms-wrapping-wrappers-2.6.2
+      T_SRC_EXTRA_SHA256=05824644763516261d70d0d3da89709886da85cf2f454a86c93178320a6f6a32
+      local w
+      for w in alicloudkms awskms azurekeyvault gcpckms ocikms; do
+        T_SRC_REPLACE+=("-replace=github.com/openbao/go-kms-wrapping/wrappers/$w/v2=../openbao-go-kms-wrapping-wrappers/$w")
+      done
+      # the replaced modules' own requirements are resolved (go.sum) from the proxy.
+      T_MOD=mod
       ;;
     tofu)
       T_LABEL="opentofu v1.12.6"
@@ -88,33 +114,83 @@ tool_settings() {
       T_LDFLAGS="-s -w -X github.com/opentofu/opentofu/version.dev=no"
       ;;
     provider-vault)
+      # the version the synthesized JSON pins (@cdktf/provider-vault 15.6.1 is built for 5.6.0).
       T_PROVIDER="hashicorp/vault"
-      T_PROVIDER_VERSION="5.9.0"
+      T_PROVIDER_VERSION="5.6.0"
       T_LABEL="terraform-provider-vault v$T_PROVIDER_VERSION"
-      T_PKG="github.com/hashicorp/terraform-provider-vault"
+      T_PKG="."
       T_BIN="terraform-provider-vault"
       T_LDFLAGS="-s -w"
+      T_SRC=terraform-provider-vault-5.6.0
+      T_SRC_SHA256=e193ecd3ebadb0ef902527ca61e57e35289764b222fcb3db88cc6020db99b19e
       ;;
     provider-postgresql)
+      # the version the synthesized JSON pins (@cdktf/provider-postgresql 12.1.1 is built for 1.26.0).
       T_PROVIDER="cyrilgdn/postgresql"
       T_PROVIDER_VERSION="1.26.0"
       T_LABEL="terraform-provider-postgresql v$T_PROVIDER_VERSION"
-      T_PKG="github.com/terraform-providers/terraform-provider-postgresql"
+      T_PKG="."
       T_BIN="terraform-provider-postgresql"
       T_LDFLAGS="-s -w"
+      T_SRC=terraform-provider-postgresql-1.26.0
+      T_SRC_SHA256=f994f0fe21e5ca30445f643538443bb4853ae70969973d0849a80bd23153148b
       ;;
     *)
       die "unknown tool '$1' (known: ${ALL_TOOLS[*]})"
       ;;
   esac
-  T_FLAGS="CGO_ENABLED=$T_CGO GOFLAGS=-buildvcs=false GOTOOLCHAIN=${GOTOOLCHAIN:-} go build -trimpath -mod=readonly -ldflags '$T_LDFLAGS' $T_PKG provider=$T_PROVIDER@$T_PROVIDER_VERSION"
+  T_FLAGS="CGO_ENABLED=$T_CGO GOFLAGS=-buildvcs=false GOTOOLCHAIN=${GOTOOLCHAIN:-} go build -trimpath -mod=$T_MOD -ldflags '$T_LDFLAGS' $T_PKG provider=$T_PROVIDER@$T_PROVIDER_VERSION"
+  [[ -z $T_SRC ]] || T_FLAGS+=" src=$T_SRC@$T_SRC_SHA256 $T_SRC_EXTRA@$T_SRC_EXTRA_SHA256 ${T_SRC_REPLACE[*]}"
 }
 
 sha256() { sha256sum | cut -c1-16; }
 
-tool_key() { # name -> short hash of go.mod + go.sum + build flags
+tool_key() { # name -> short hash of go.mod + go.sum (or the pinned archive checksums) + build flags
   local dir="$TOOLS_DIR/$1"
+  if [[ -n $T_SRC ]]; then
+    echo "$T_FLAGS" | sha256
+    return
+  fi
   { cat "$dir/go.mod"; echo '--- go.sum'; cat "$dir/go.sum"; echo '--- flags'; echo "$T_FLAGS"; } | sha256
+}
+
+# The folder of the pinned source archives: KEYBUZZ_THIRD_PARTY, else shared/third_party beside this
+# checkout, else beside the checkout this one was cloned from (a CI clone of a local repository).
+third_party_dir() {
+  local repo origin
+  if [[ -n ${KEYBUZZ_THIRD_PARTY:-} ]]; then
+    printf '%s' "$KEYBUZZ_THIRD_PARTY"
+    return
+  fi
+  repo="$(cd "$TOOLS_DIR/.." && pwd)"
+  if [[ -d "$repo/../shared/third_party" ]]; then
+    printf '%s' "$(cd "$repo/../shared/third_party" && pwd)"
+    return
+  fi
+  origin=$(git -C "$repo" config --get remote.origin.url 2>/dev/null || true)
+  origin=${origin#file://}
+  if [[ $origin == /* && -d "$origin/../shared/third_party" ]]; then
+    printf '%s' "$(cd "$origin/../shared/third_party" && pwd)"
+    return
+  fi
+  printf '%s' "$repo/../shared/third_party"
+}
+
+# Checks $1.tar.gz in the third-party folder against the SHA-256 this file pins ($2), then unpacks it
+# into $3, where it must make the folder $4. Dies naming the archive, the folder and what to do when
+# it is missing or does not match.
+unpack_source() {
+  local name=$1 want=$2 into=$3 folder=$4 dir archive got
+  dir=$(third_party_dir)
+  archive="$dir/$name.tar.gz"
+  [[ -f $archive ]] ||
+    die "$T_LABEL is built from source: $archive is missing. Put the upstream archive there (see tools/README.md, \"Source archives\"), or set KEYBUZZ_THIRD_PARTY to the folder that holds $name.tar.gz"
+  got=$(sha256sum "$archive" | cut -d' ' -f1)
+  [[ $got == "$want" ]] ||
+    die "$archive has SHA-256 $got, but tools/build.sh pins $want: not the archive this project was checked with; nothing was built"
+  log "$name.tar.gz: SHA-256 matches the pin; unpacking"
+  tar -xzf "$archive" -C "$into"
+  [[ -d "$into/$folder" ]] || die "$archive did not unpack into a folder $folder/"
 }
 
 json_str() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
@@ -135,8 +211,8 @@ platform() {
 ensure_tool() {
   local name=$1 dir="$TOOLS_DIR/$1"
   tool_settings "$name"
-  [[ -f "$dir/go.mod" && -f "$dir/go.sum" ]] ||
-    die "$name: cannot build $T_LABEL: tools/$name/go.mod or go.sum is missing ($T_PKG is not served by the Go module proxy here; see tools/README.md)"
+  [[ -n $T_SRC || ( -f "$dir/go.mod" && -f "$dir/go.sum" ) ]] ||
+    die "$name: cannot build $T_LABEL: tools/$name/go.mod or go.sum is missing"
   local key out_dir
   key=$(tool_key "$name")
   out_dir="$CACHE/bin/$name-$key"
@@ -149,18 +225,29 @@ ensure_tool() {
     die "$name: the 'go' command was not found (install Go >= the version in tools/$name/go.mod, e.g. /usr/local/go/bin)"
   log "building $T_LABEL (not cached: a cold build takes minutes)..."
   mkdir -p "$out_dir"
-  local tmp="$out_dir/.$T_BIN.tmp.$$" start=$SECONDS
-  # Remove the temp file if the build fails or is interrupted.
-  trap 'rm -f "'"$tmp"'"' EXIT
+  local tmp="$out_dir/.$T_BIN.tmp.$$" start=$SECONDS src="" where="tools/$name"
+  # Remove the temp file (and unpacked sources) if the build fails or is interrupted.
+  trap 'rm -f "'"$tmp"'"; [[ -z "'"$src"'" ]] || rm -rf "'"$src"'"' EXIT
+  if [[ -n $T_SRC ]]; then
+    src="$CACHE/src/.$name-$key.tmp.$$"
+    rm -rf "$src" && mkdir -p "$src"
+    trap 'rm -f "'"$tmp"'"; rm -rf "'"$src"'"' EXIT
+    unpack_source "$T_SRC" "$T_SRC_SHA256" "$src" "$T_SRC"
+    [[ -z $T_SRC_EXTRA ]] || unpack_source "$T_SRC_EXTRA" "$T_SRC_EXTRA_SHA256" "$src" "${T_SRC_EXTRA%-*}"
+    dir="$src/$T_SRC"
+    where="$T_SRC.tar.gz"
+    if ((${#T_SRC_REPLACE[@]})); then (cd "$dir" && go mod edit "${T_SRC_REPLACE[@]}") || die "$name: go mod edit failed"; fi
+  fi
   # Host binaries only (the mirror is laid out for the host platform), and the
   # caller's GOFLAGS kept out so that the cache key says all that went into the build.
   if ! (cd "$dir" && unset GOOS GOARCH && CGO_ENABLED=$T_CGO GOFLAGS=-buildvcs=false \
-    go build -trimpath -mod=readonly -ldflags "$T_LDFLAGS" -o "$tmp" "$T_PKG" >&2); then
+    go build -trimpath -mod="$T_MOD" -ldflags "$T_LDFLAGS" -o "$tmp" "$T_PKG" >&2); then
     rm -f "$tmp"
-    die "$name: build of $T_LABEL ($T_PKG in tools/$name) failed"
+    die "$name: build of $T_LABEL ($T_PKG in $where) failed"
   fi
   chmod 0755 "$tmp"
   mv -f "$tmp" "$BUILT_PATH"
+  [[ -z $src ]] || rm -rf "$src"
   trap - EXIT
   log "$name ready in $((SECONDS - start))s ($BUILT_PATH)"
 }
@@ -217,7 +304,15 @@ ensure_root() {
   fi
   (($(id -u) == 0)) ||
     die "$name: building $T_LABEL needs root (debootstrap, and chroot to run it); run as root, or leave $name out"
-  have debootstrap || die "$name: debootstrap was not found; install it with: apt-get install debootstrap"
+  if ! have debootstrap; then
+    # a fresh machine of this kind has apt but not debootstrap: install it, as the README promises that
+    # `npm test` needs no manual step (Debian's package; nothing else is installed into the machine).
+    have apt-get || die "$name: debootstrap was not found, and there is no apt-get to install it with; install debootstrap"
+    log "$name: installing debootstrap (apt-get install debootstrap)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >&2 ||
+      die "$name: apt-get install debootstrap failed (see above)"
+    have debootstrap || die "$name: debootstrap is still not found after installing it"
+  fi
   have chroot ||
     die "$name: chroot was not found (coreutils)"
   mkdir -p "$roots"
@@ -300,10 +395,8 @@ main() {
     for t in "${ALL_TOOLS[@]}"; do
       if [[ $t == postgres-17 ]]; then
         log "$t skipped: not a Go tool; name it to build it (needs root and debootstrap)"
-      elif [[ -f "$TOOLS_DIR/$t/go.mod" ]]; then
-        tools+=("$t")
       else
-        log "$t skipped: no tools/$t/go.mod (see tools/README.md)"
+        tools+=("$t")
       fi
     done
   fi
