@@ -60,6 +60,15 @@ export interface BaseRolesProps {
   readonly roles: readonly BaseRoleOptions[];
   /** The application database, created by this construct. @default "keybuzz" */
   readonly databaseName?: string;
+  /**
+   * Keep Terraform from ever dropping the application's data: the database and every owned schema get
+   * `prevent_destroy`, so a plan that would destroy or replace one fails, naming it, before anything is
+   * touched (and a schema is dropped RESTRICT). Set false only where the data may go (a throwaway
+   * environment, or an environment being torn down on purpose): then the schemas are dropped CASCADE,
+   * with whatever the applications created in them.
+   * @default true
+   */
+  readonly protectData?: boolean;
 }
 
 /** A base role created by {@link BaseRoles}: what dynamic roles and the Vault admin need of it. */
@@ -87,6 +96,8 @@ function assertIdentifier(what: string, value: string): void {
  * and the schema, table and default privileges given per role.
  *
  * PUBLIC loses its default CONNECT and TEMPORARY on the database, so only the roles named here get in.
+ * The database and the schemas hold the applications' data: by default Terraform may not destroy them
+ * ({@link BaseRolesProps.protectData}).
  * Dynamic users never own anything for long: they log in with their base role set (see
  * {@link DynamicRole}), and revocation reassigns whatever they own to it.
  *
@@ -98,6 +109,8 @@ export class BaseRoles extends Construct {
   public readonly databaseName: string;
   /** The postgresql_database resource. */
   public readonly database: Database;
+  /** Whether the database and the owned schemas are protected from destroy ({@link BaseRolesProps.protectData}). */
+  public readonly protectData: boolean;
   private readonly roles = new Map<string, BaseRole>();
   /** Schemas created here, by name: grants on them by other roles must wait for them. */
   private readonly ownedSchemas = new Map<string, Schema>();
@@ -108,7 +121,10 @@ export class BaseRoles extends Construct {
     assertIdentifier("databaseName", this.databaseName);
     if (props.roles.length === 0) throw new Error("roles must name at least one base role, got none");
 
-    this.database = new Database(this, "Database", { name: this.databaseName });
+    this.protectData = props.protectData ?? true;
+    const lifecycle = { preventDestroy: this.protectData };
+
+    this.database = new Database(this, "Database", { name: this.databaseName, lifecycle });
     // an empty privilege list revokes what PUBLIC gets by default (CONNECT, TEMPORARY).
     new Grant(this, "RevokePublic", {
       database: this.database.name,
@@ -125,8 +141,7 @@ export class BaseRoles extends Construct {
       assertIdentifier("role name", options.name);
       if (this.roles.has(options.name)) throw new Error(`base role "${options.name}" is defined twice`);
       const scope = new Construct(rolesScope, options.name);
-      // depending on the database makes Terraform destroy the database (and every object the role owns
-      // in it) before the role, which PostgreSQL could not drop while it still owns objects.
+      // created after the database and destroyed before it; what the role owns in it (its schemas) goes first.
       const resource = new Role(scope, "Resource", { name: options.name, login: false, dependsOn: [this.database] });
       const grants: TerraformResource[] = [];
       scopes.set(options.name, scope);
@@ -144,6 +159,10 @@ export class BaseRoles extends Construct {
           name: schemaName,
           database: this.database.name,
           owner: this.role(options.name).resource.name,
+          // unprotected, a destroy takes the tables the applications created with the schema; protected,
+          // it never gets that far (prevent_destroy), and RESTRICT is a second guard.
+          dropCascade: !this.protectData,
+          lifecycle,
         });
         this.ownedSchemas.set(schemaName, schema);
       }

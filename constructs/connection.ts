@@ -1,6 +1,5 @@
 import { Construct } from "constructs";
-import { Lazy, Token } from "cdktf";
-import { DatabaseSecretBackendConnection } from "@cdktf/provider-vault/lib/database-secret-backend-connection";
+import { Lazy, Token, type ITerraformDependable } from "cdktf";
 import type { SecretsMount } from "./secrets-mount";
 import type { VaultAdmin } from "./vault-admin";
 import { VAULT_NAME } from "./names";
@@ -12,7 +11,10 @@ export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" |
 export interface ConnectionProps {
   /** The database secrets engine this connection lives in. */
   readonly mount: SecretsMount;
-  /** The PostgreSQL role Vault logs in as; its name, password reference and password version are read from it. */
+  /**
+   * The PostgreSQL role Vault logs in as; its name, password reference and password version are read from
+   * it, and the mount waits for everything it depends on ({@link VaultAdmin.dependables}).
+   */
   readonly admin: VaultAdmin;
   /** PostgreSQL endpoint as Vault reaches it (the HAProxy address in KeyBuzz). */
   readonly host: string;
@@ -44,15 +46,19 @@ export interface ConnectionProps {
 }
 
 /**
- * The Vault connection to PostgreSQL (`<mount>/config/<name>`).
+ * The Vault connection to PostgreSQL (`<mount>/config/<name>`), a `postgresql` block of the mount's
+ * `vault_database_secrets_mount` (see {@link SecretsMount} for why it is not a resource of its own).
  *
  * `allowed_roles` is derived from the {@link DynamicRole}s created against this connection, never kept
  * by hand; a connection with no role fails validation. Passwords are hashed by Vault before they reach
- * PostgreSQL (`password_authentication = scram-sha-256`), and `root_rotation_statements` make
- * `<mount>/rotate-root/<name>` work for a non-superuser admin too.
+ * PostgreSQL (`password_authentication = scram-sha-256`). `<mount>/rotate-root/<name>` runs the
+ * plugin's own statement, `ALTER ROLE "{{username}}" WITH PASSWORD …`, which a non-superuser admin may run
+ * on itself, so no `root_rotation_statements` are set: provider 5.6.0 does not send them for a
+ * `vault_database_secrets_mount` block (it reads the attribute without the block's prefix), and setting them
+ * would only leave a change in every plan.
  *
  * @see https://developer.hashicorp.com/vault/api-docs/secret/databases/postgresql
- * @see https://registry.terraform.io/providers/hashicorp/vault/5.6.0/docs/resources/database_secret_backend_connection
+ * @see https://registry.terraform.io/providers/hashicorp/vault/5.6.0/docs/resources/database_secrets_mount
  */
 export class Connection extends Construct {
   /** The connection name, as written in config. */
@@ -61,8 +67,8 @@ export class Connection extends Construct {
   public readonly mountPath: string;
   /** The secrets engine this connection lives in. */
   public readonly mount: SecretsMount;
-  /** The vault_database_secret_backend_connection resource. */
-  public readonly resource: DatabaseSecretBackendConnection;
+  /** What the mount waits for: the admin role and everything Vault needs in PostgreSQL to issue and revoke. */
+  public readonly dependables: readonly ITerraformDependable[];
   private readonly roles: string[] = [];
 
   constructor(scope: Construct, id: string, props: ConnectionProps) {
@@ -93,15 +99,15 @@ export class Connection extends Construct {
     this.mount = props.mount;
     this.mountPath = props.mount.mountPath;
     const host = props.host.includes(":") ? `[${props.host}]` : props.host;
-    this.resource = new DatabaseSecretBackendConnection(this, "Resource", {
-      backend: props.mount.mountPath,
-      name: this.connectionName,
-      pluginName: "postgresql-database-plugin",
-      allowedRoles: Lazy.listValue({ produce: () => [...this.roles] }),
-      verifyConnection: true,
-      // {{username}} is the admin's name; Vault substitutes a SCRAM hash for {{password}}.
-      rootRotationStatements: [`ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}';`],
-      postgresql: {
+    // verify_connection logs in as the admin, and revocation (also when the mount is destroyed) needs
+    // the admin and the base roles: all of them must exist before the mount and outlive it.
+    this.dependables = [...props.admin.dependables];
+    props.mount.addPostgresqlConnection(
+      {
+        name: this.connectionName,
+        pluginName: "postgresql-database-plugin",
+        allowedRoles: Lazy.listValue({ produce: () => [...this.roles] }),
+        verifyConnection: true,
         connectionUrl: `postgresql://{{username}}:{{password}}@${host}:${props.port}/${props.database}?sslmode=${sslmode}`,
         username: props.admin.username,
         passwordWo: props.admin.password,
@@ -112,9 +118,8 @@ export class Connection extends Construct {
         maxConnectionLifetime: props.maxConnectionLifetimeSeconds ?? 300,
         tlsCa: ca,
       },
-      // verify_connection logs in as the admin: the role and its rights must exist first.
-      dependsOn: [...props.admin.dependables],
-    });
+      this.dependables,
+    );
     this.node.addValidation({
       validate: () =>
         this.roles.length === 0 ? [`connection "${this.connectionName}" has no dynamic role: allowed_roles would be empty`] : [],

@@ -108,7 +108,7 @@ export class DynamicRole extends Construct {
     this.resource = new DatabaseSecretBackendRole(this, "Resource", {
       backend: props.connection.mountPath,
       name: props.name,
-      dbName: props.connection.resource.name,
+      dbName: props.connection.connectionName,
       creationStatements: sql.creation,
       renewStatements: sql.renew,
       revocationStatements: sql.revocation,

@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
-import { Token } from "cdktf";
-import { Mount } from "@cdktf/provider-vault/lib/mount";
+import { Token, dependable, type ITerraformDependable } from "cdktf";
+import { DatabaseSecretsMount, type DatabaseSecretsMountPostgresql } from "@cdktf/provider-vault/lib/database-secrets-mount";
 
 /** Props of {@link SecretsMount}. */
 export interface SecretsMountProps {
@@ -15,18 +15,29 @@ export interface SecretsMountProps {
 }
 
 /**
- * Vault's database secrets engine, mounted once per environment.
+ * Vault's database secrets engine, mounted once per environment, together with its connections
+ * (`vault_database_secrets_mount`; a {@link Connection} adds its block with {@link addPostgresqlConnection}).
+ *
+ * One resource for both on purpose: unmounting revokes every lease of the mount, and Vault can only
+ * revoke a lease through its connection. With the mount and the connection as two resources, Terraform
+ * destroys the connection first (it lives in the mount), so a destroy with credentials still out failed
+ * halfway (`failed to find entry for connection`). Here the connection goes with the mount, after Vault
+ * has revoked every lease through it; and since the mount depends on everything Vault needs in
+ * PostgreSQL, those are destroyed only after that.
  *
  * @see https://developer.hashicorp.com/vault/docs/secrets/databases
- * @see https://registry.terraform.io/providers/hashicorp/vault/5.6.0/docs/resources/mount
+ * @see https://registry.terraform.io/providers/hashicorp/vault/5.6.0/docs/resources/database_secrets_mount
  */
 export class SecretsMount extends Construct {
-  /** The mount path, as a Terraform reference: using it orders resources after the mount. */
+  /** The mount path, as a Terraform reference: using it orders resources after the mount (and its connections). */
   public readonly mountPath: string;
   /** The mount path as written in config, for names and outputs. */
   public readonly path: string;
-  /** The vault_mount resource. */
-  public readonly resource: Mount;
+  /** The vault_database_secrets_mount resource. */
+  public readonly resource: DatabaseSecretsMount;
+  private readonly connections: DatabaseSecretsMountPostgresql[] = [];
+  /** What the mount already waits for, by fqn: each resource once. */
+  private readonly waitsFor = new Set<string>();
 
   constructor(scope: Construct, id: string, props: SecretsMountProps = {}) {
     super(scope, id);
@@ -44,13 +55,36 @@ export class SecretsMount extends Construct {
     if (known(defaultTtl) && known(maxTtl) && defaultTtl > maxTtl) {
       throw new Error(`defaultLeaseTtlSeconds must not exceed maxLeaseTtlSeconds, got ${defaultTtl} > ${maxTtl}`);
     }
-    this.resource = new Mount(this, "Resource", {
+    this.resource = new DatabaseSecretsMount(this, "Resource", {
       path: this.path,
-      type: "database",
       description: props.description ?? "KeyBuzz dynamic PostgreSQL credentials",
       defaultLeaseTtlSeconds: defaultTtl,
       maxLeaseTtlSeconds: maxTtl,
     });
     this.mountPath = this.resource.path;
+    this.node.addValidation({
+      validate: () => (this.connections.length === 0 ? [`mount "${this.path}" has no connection: nothing could issue credentials`] : []),
+    });
+  }
+
+  /**
+   * Adds a PostgreSQL connection block to the mount, and makes the mount wait for `dependsOn` (what
+   * Vault needs in PostgreSQL to connect and to revoke). Called by {@link Connection}.
+   */
+  public addPostgresqlConnection(connection: DatabaseSecretsMountPostgresql, dependsOn: readonly ITerraformDependable[] = []): void {
+    if (this.connections.some((c) => c.name === connection.name)) {
+      throw new Error(`connection "${connection.name}" is already in mount "${this.path}"`);
+    }
+    this.connections.push(connection);
+    this.resource.putPostgresql([...this.connections]);
+    const wanted = dependsOn.filter((d) => !this.waitsFor.has(d.fqn));
+    for (const d of wanted) this.waitsFor.add(d.fqn);
+    // dependable(): the plain `type.name` address depends_on takes, not a `${…}` reference.
+    if (wanted.length) this.resource.dependsOn = [...(this.resource.dependsOn ?? []), ...wanted.map((d) => dependable(d))];
+  }
+
+  /** The names of the connections in this mount (a copy). */
+  public get connectionNames(): string[] {
+    return this.connections.map((c) => c.name);
   }
 }

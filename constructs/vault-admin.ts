@@ -49,7 +49,7 @@ export class VaultAdmin extends Construct {
   public readonly superuser: boolean;
   /** The postgresql_role resource. */
   public readonly resource: Role;
-  /** Everything that must exist before Vault can connect and manage users. */
+  /** Everything that must exist before Vault can connect and manage users, and outlive its connection. */
   public readonly dependables: readonly TerraformResource[];
 
   constructor(scope: Construct, id: string, props: VaultAdminProps) {
@@ -79,8 +79,14 @@ export class VaultAdmin extends Construct {
       // without this the role's own `roles` attribute would revoke them on the next apply.
       lifecycle: { ignoreChanges: ["roles"] },
     });
-    // the database too: Vault connects to it, and on destroy its connection must go before the database.
-    const dependables: TerraformResource[] = [this.resource, props.baseRoles.database];
+    // the database and the base roles with their schemas and grants too: Vault connects to the database,
+    // and its revocation hands what a user owns to its base role. whatever depends on these (the Vault
+    // mount) is created after them and destroyed, its leases revoked, before them.
+    const dependables: TerraformResource[] = [
+      this.resource,
+      props.baseRoles.database,
+      ...props.baseRoles.allRoles.flatMap((r) => [r.resource, ...r.grants]),
+    ];
     if (!this.superuser) {
       const database = props.baseRoles.database.name;
       dependables.push(

@@ -44,8 +44,8 @@ export const FORCES_REPLACEMENT: Readonly<Record<string, readonly string[]>> = {
   postgresql_default_privileges: ["*"],
   postgresql_database: ["template", "encoding", "lc_collate", "lc_ctype", "tablespace_name"],
   postgresql_schema: ["database"],
-  vault_mount: ["type", "local", "seal_wrap"],
-  vault_database_secret_backend_connection: ["name", "backend"],
+  // renaming a connection recreates the whole mount, and unmounting revokes every lease in it.
+  vault_database_secrets_mount: ["local", "seal_wrap", "postgresql.name"],
   vault_database_secret_backend_role: ["name", "backend"],
 };
 
@@ -110,19 +110,27 @@ function resolveBody(r: FlatResource, all: Map<string, FlatResource>): Record<st
   return resolveRefs(rest, all) as Record<string, unknown>;
 }
 
-/** Attribute-level differences, with arrays compared whole (`creation_statements` before and after). */
+const isBlock = (v: unknown): boolean => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * Attribute-level differences, with lists of values compared whole (`creation_statements` before and
+ * after), and nested blocks (`postgresql.0` of a secrets mount) attribute by attribute.
+ */
 export function attributeChanges(before: Record<string, unknown>, after: Record<string, unknown>): AttributeChange[] {
   const seen = new Set<string>();
   const changes: AttributeChange[] = [];
+  const valueAt = (obj: unknown, path: readonly (string | number)[]) =>
+    path.reduce<unknown>((o, p) => (o as Record<string | number, unknown> | undefined)?.[p], obj);
   for (const d of diff(before, after)) {
-    // cut the path at the first array index: a list is shown whole.
-    const cut = d.path.findIndex((p) => typeof p === "number");
+    // cut the path at the first index into a list of values: such a list is shown whole.
+    const cut = d.path.findIndex(
+      (p, i) => typeof p === "number" && !(isBlock(valueAt(before, d.path.slice(0, i + 1))) && isBlock(valueAt(after, d.path.slice(0, i + 1)))),
+    );
     const path = cut === -1 ? d.path : d.path.slice(0, cut);
     const key = path.join(".");
     if (seen.has(key)) continue;
     seen.add(key);
-    const at = (obj: unknown) => path.reduce<unknown>((o, p) => (o as Record<string, unknown> | undefined)?.[p as string], obj);
-    changes.push({ path: key, before: at(before), after: at(after) });
+    changes.push({ path: key, before: valueAt(before, path), after: valueAt(after, path) });
   }
   return changes.sort((a, b) => a.path.localeCompare(b.path));
 }
@@ -136,7 +144,11 @@ function wholeBody(body: Record<string, unknown>, side: "before" | "after"): Att
 function replacementReason(type: string, changes: readonly AttributeChange[]): string | undefined {
   const forcing = FORCES_REPLACEMENT[type];
   if (!forcing) return undefined;
-  const hits = changes.map((c) => c.path.split(".")[0]).filter((p) => forcing.includes("*") || forcing.includes(p));
+  // `postgresql.0.name` is listed as `postgresql.name`: the block's index does not matter.
+  const hits = changes
+    .map((c) => c.path.split(".").filter((p) => !/^\d+$/.test(p)))
+    .map((p) => (forcing.includes(p.join(".")) ? p.join(".") : p[0]))
+    .filter((p) => forcing.includes("*") || forcing.includes(p));
   return hits.length ? `changing ${[...new Set(hits)].join(", ")} forces a new ${type}` : undefined;
 }
 

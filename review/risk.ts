@@ -28,6 +28,12 @@ const STATEMENT_ATTRIBUTES: Readonly<Record<string, string>> = {
   root_rotation_statements: "root rotation statements",
 };
 
+/** The resource type that holds Vault's connection to PostgreSQL (a `postgresql` block of the mount). */
+const CONNECTION_TYPE = "vault_database_secrets_mount";
+
+/** Resource types that hold the applications' data. */
+const DATA_TYPES: Readonly<Record<string, string>> = { postgresql_database: "database", postgresql_schema: "schema" };
+
 function fmt(value: unknown): string {
   return value === undefined ? "unset" : JSON.stringify(value);
 }
@@ -70,15 +76,26 @@ function attributeFindings(r: ResourceChange, a: AttributeChange): string[] {
   }
   if (key === "privileges" && PRIVILEGE_TYPES[r.type]) reasons.push(privilegeDelta(a.before, a.after));
   if (key === "allowed_roles") reasons.push(`allowed_roles: ${fmt(a.before)} → ${fmt(a.after)}`);
-  if (key === "username" && r.type === "vault_database_secret_backend_connection") {
+  if (key === "username" && r.type === CONNECTION_TYPE) {
     reasons.push(`Vault connects as another user: ${fmt(a.before)} → ${fmt(a.after)}`);
   }
-  if (key === "tls_ca" && r.type === "vault_database_secret_backend_connection") {
+  if (key === "tls_ca" && r.type === CONNECTION_TYPE) {
     // a PEM is long: say what happened to it, not what it holds.
     const how = a.after === undefined ? "removed (Vault falls back to its system trust store)" : a.before === undefined ? "added" : "replaced";
     reasons.push(`the CA Vault trusts for PostgreSQL (tls_ca) ${how}`);
   }
   if (STATEMENT_ATTRIBUTES[key]) reasons.push(`${STATEMENT_ATTRIBUTES[key]} changed`);
+  if (DATA_TYPES[r.type] && (a.path === "lifecycle" || a.path === "lifecycle.prevent_destroy")) {
+    // the whole lifecycle block may go, or only its prevent_destroy.
+    const pick = (v: unknown) => (a.path === "lifecycle" ? (v as { prevent_destroy?: unknown } | undefined)?.prevent_destroy : v);
+    const [before, after] = [pick(a.before), pick(a.after)];
+    if (before === true && after !== true) {
+      reasons.push(`data protection lifted: Terraform may now drop this ${DATA_TYPES[r.type]} and everything in it (prevent_destroy ${fmt(before)} → ${fmt(after)})`);
+    }
+  }
+  if (r.type === "postgresql_schema" && key === "drop_cascade" && a.after === true) {
+    reasons.push("a destroy would drop the schema CASCADE, with every table in it");
+  }
   return reasons;
 }
 

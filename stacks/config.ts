@@ -245,6 +245,12 @@ export const environmentSchema = z
         .min(1)
         .default("postgres")
         .describe("Role Terraform connects as to manage roles. Its password comes from PGPASSWORD, never from config."),
+      protectData: z
+        .boolean()
+        .default(true)
+        .describe(
+          "Keep Terraform from dropping the application database and its schemas (prevent_destroy): a destroy, or a change that would replace one, fails before anything is touched. Set false only where the data may go (local, or to tear an environment down on purpose); then a destroy drops the schemas with their tables. Default true.",
+        ),
     }),
     vaultAdmin: z
       .strictObject({

@@ -63,6 +63,7 @@ export class KeybuzzStack extends TerraformStack {
 
     const baseRoles = new BaseRoles(this, "BaseRoles", {
       databaseName: config.postgres.database,
+      protectData: config.postgres.protectData,
       roles: config.applications.map((app) => ({
         name: app.baseRole,
         schemas: app.schemas,

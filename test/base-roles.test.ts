@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { BaseRoles, type BaseRoleOptions } from "../constructs/base-roles";
 import { dependency, onlyResource, ref, resources, synthStack } from "./helpers";
 
-function synthRoles(roles: readonly BaseRoleOptions[], databaseName?: string) {
-  const { json, built } = synthStack((stack) => new BaseRoles(stack, "BaseRoles", { roles, databaseName }));
+function synthRoles(roles: readonly BaseRoleOptions[], databaseName?: string, protectData?: boolean) {
+  const { json, built } = synthStack((stack) => new BaseRoles(stack, "BaseRoles", { roles, databaseName, protectData }));
   return { json, baseRoles: built };
 }
 
@@ -16,14 +16,14 @@ describe("BaseRoles", () => {
   it("creates the database, keybuzz by default", () => {
     const { json, baseRoles } = synthRoles([{ name: "app" }]);
 
-    expect(onlyResource(json, "postgresql_database")).toEqual({ name: "keybuzz" });
+    expect(onlyResource(json, "postgresql_database")).toEqual({ name: "keybuzz", lifecycle: { prevent_destroy: true } });
     expect(baseRoles.databaseName).toBe("keybuzz");
   });
 
   it("creates the database under the given name", () => {
     const { json } = synthRoles([{ name: "app" }], "other_db");
 
-    expect(onlyResource(json, "postgresql_database")).toEqual({ name: "other_db" });
+    expect(onlyResource(json, "postgresql_database")).toMatchObject({ name: "other_db" });
   });
 
   it("creates every base role NOLOGIN", () => {
@@ -73,7 +73,61 @@ describe("BaseRoles", () => {
       name: "app",
       database: ref(baseRoles.database),
       owner: ref(baseRoles.role("app").resource),
+      drop_cascade: false,
+      lifecycle: { prevent_destroy: true },
     });
+  });
+
+  it("protects the database and every owned schema from destroy by default", () => {
+    // GIVEN
+    const roles = [{ name: "app", schemas: { app: { owned: true }, app_audit: { owned: true } } }];
+
+    // WHEN
+    const { json, baseRoles } = synthRoles(roles);
+
+    // THEN
+    expect(baseRoles.protectData).toBe(true);
+    expect(onlyResource(json, "postgresql_database").lifecycle).toEqual({ prevent_destroy: true });
+    const schemas = resources(json, "postgresql_schema");
+    expect(schemas).toHaveLength(2);
+    for (const schema of schemas) expect(schema.lifecycle).toEqual({ prevent_destroy: true });
+  });
+
+  it("drops owned schemas RESTRICT by default, never CASCADE", () => {
+    const { json } = synthRoles([{ name: "app", schemas: { app: { owned: true }, app_audit: { owned: true } } }]);
+
+    expect(resources(json, "postgresql_schema").map((s) => s.drop_cascade)).toEqual([false, false]);
+  });
+
+  it("lets the database and the owned schemas be destroyed when protectData is false", () => {
+    // GIVEN
+    const roles = [{ name: "app", schemas: { app: { owned: true }, app_audit: { owned: true } } }];
+
+    // WHEN
+    const { json, baseRoles } = synthRoles(roles, undefined, false);
+
+    // THEN
+    expect(baseRoles.protectData).toBe(false);
+    expect(onlyResource(json, "postgresql_database").lifecycle).toEqual({ prevent_destroy: false });
+    for (const schema of resources(json, "postgresql_schema")) expect(schema.lifecycle).toEqual({ prevent_destroy: false });
+  });
+
+  it("drops owned schemas CASCADE when protectData is false", () => {
+    const { json } = synthRoles([{ name: "app", schemas: { app: { owned: true }, app_audit: { owned: true } } }], undefined, false);
+
+    expect(resources(json, "postgresql_schema").map((s) => s.drop_cascade)).toEqual([true, true]);
+  });
+
+  it.each([true, false])("leaves grants on a schema it does not own without lifecycle or drop_cascade (protectData %s)", (protectData) => {
+    const { json } = synthRoles([{ name: "app", schemas: { shared: { tables: ["SELECT"] } } }], undefined, protectData);
+
+    expect(resources(json, "postgresql_schema")).toEqual([]);
+    const onShared = resources(json, "postgresql_grant").filter((g) => g.schema === "shared");
+    expect(onShared).toHaveLength(2);
+    for (const grant of onShared) {
+      expect(grant).not.toHaveProperty("lifecycle");
+      expect(grant).not.toHaveProperty("drop_cascade");
+    }
   });
 
   it("makes the base role the owner of the schemas it owns", () => {

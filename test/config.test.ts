@@ -246,6 +246,13 @@ const RULES: readonly Rule[] = [
   { rule: "a missing port", change: (c) => delete c.postgres.port, field: "postgres.port", says: "is required", got: "missing" },
   { rule: "a port out of range", change: (c) => (c.postgres.port = 70000), field: "postgres.port", says: "65535", got: "70000" },
   { rule: "a port as a string", change: (c) => (c.postgres.port = "5432"), field: "postgres.port", says: "expected number", got: '"5432"' },
+  {
+    rule: "a protectData that is not a boolean",
+    change: (c) => (c.postgres.protectData = "no"),
+    field: "postgres.protectData",
+    says: "expected boolean",
+    got: '"no"',
+  },
   { rule: "a missing Vault address", change: (c) => delete c.vault.address, field: "vault.address", says: "is required", got: "missing" },
   {
     rule: "a Vault address that is not an http(s) URL",
@@ -637,7 +644,7 @@ describe("parseEnvironment", () => {
       name: "local",
       file: "config/local.json",
       vault: { mountPath: "database", defaultLeaseTtl: 3600, maxLeaseTtl: 86400 },
-      postgres: { database: "keybuzz", sslmode: "verify-full", adminUsername: "postgres" },
+      postgres: { database: "keybuzz", sslmode: "verify-full", adminUsername: "postgres", protectData: true },
       vaultAdmin: { username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1 },
       connection: { name: "keybuzz-postgres", maxOpenConnections: 4, maxIdleConnections: 4, maxConnectionLifetime: 300 },
       backend: { type: "local" },
@@ -647,6 +654,24 @@ describe("parseEnvironment", () => {
       ],
     });
     expect(env.applications[0].schemas).toBeUndefined();
+  });
+
+  it("protects the data by default: postgres.protectData is true when left out", () => {
+    const text = changed(PROD, (c) => delete c.postgres.protectData);
+
+    expect(parseEnvironment("prod", "config/prod.json", text).postgres.protectData).toBe(true);
+  });
+
+  it("accepts postgres.protectData: false, for an environment whose data may go", () => {
+    const text = changed(DEV, (c) => (c.postgres.protectData = false));
+
+    expect(parseEnvironment("dev", "config/dev.json", text).postgres.protectData).toBe(false);
+  });
+
+  it("leaves the data of every committed environment protected but local's", () => {
+    const protectedData = Object.fromEntries(loadEnvironments(CONFIG_DIR).map((env) => [env.name, env.postgres.protectData]));
+
+    expect(protectedData).toEqual({ dev: true, local: false, prod: true, staging: true });
   });
 
   it("reads durations as seconds", () => {

@@ -3,7 +3,7 @@ import { TerraformOutput, type TerraformStack } from "cdktf";
 import { Connection, type ConnectionProps } from "../constructs/connection";
 import { DynamicRole } from "../constructs/dynamic-role";
 import type { VaultAdminProps } from "../constructs/vault-admin";
-import { CA_PEM, addProviders, dependency, fixture, onlyResource, ref, synthStack } from "./helpers";
+import { CA_PEM, addProviders, connectionBlock, dependency, fixture, onlyResource, ref, resources, synthStack } from "./helpers";
 
 type Options = Partial<Omit<ConnectionProps, "admin" | "mount">> & { roles?: readonly string[]; admin?: Partial<VaultAdminProps> };
 
@@ -22,9 +22,10 @@ function build(stack: TerraformStack, { roles = ["app-db"], admin: adminProps, .
   return { ...f, connection };
 }
 
+/** Synthesizes a connection; `resource` is its block in the mount's `postgresql` list, `mountResource` the mount. */
 function synthConnection(options: Options = {}) {
   const { json, built } = synthStack((s) => build(s, options));
-  return { json, ...built, resource: onlyResource(json, "vault_database_secret_backend_connection") };
+  return { json, ...built, resource: connectionBlock(json), mountResource: onlyResource(json, "vault_database_secrets_mount") };
 }
 
 describe("Connection", () => {
@@ -34,10 +35,13 @@ describe("Connection", () => {
   });
 
   it("is named keybuzz-postgres by default and lives in the mount", () => {
-    const { resource, mount, connection } = synthConnection();
+    const { json, mountResource, mount, connection } = synthConnection();
 
-    expect(resource).toMatchObject({ name: "keybuzz-postgres", backend: ref(mount.resource, "path") });
+    expect(mountResource.postgresql).toEqual([expect.objectContaining({ name: "keybuzz-postgres" })]);
+    expect(mount.connectionNames).toEqual(["keybuzz-postgres"]);
     expect(connection.connectionName).toBe("keybuzz-postgres");
+    // a block of the mount, never a resource of its own: the mount goes, leases revoked, with it.
+    expect(resources(json, "vault_database_secret_backend_connection")).toEqual([]);
   });
 
   it("takes another name", () => {
@@ -56,7 +60,7 @@ describe("Connection", () => {
     const { resource } = synthConnection();
 
     expect(resource).toMatchObject({
-      postgresql: { connection_url: "postgresql://{{username}}:{{password}}@10.0.0.11:5432/keybuzz?sslmode=verify-full" },
+      connection_url: "postgresql://{{username}}:{{password}}@10.0.0.11:5432/keybuzz?sslmode=verify-full",
     });
   });
 
@@ -64,21 +68,22 @@ describe("Connection", () => {
     const { resource } = synthConnection({ sslmode: "disable", host: "127.0.0.1", port: 6432, database: "other" });
 
     expect(resource).toMatchObject({
-      postgresql: { connection_url: "postgresql://{{username}}:{{password}}@127.0.0.1:6432/other?sslmode=disable" },
+      connection_url: "postgresql://{{username}}:{{password}}@127.0.0.1:6432/other?sslmode=disable",
     });
   });
 
   it("trusts the system store by default: no tls_ca", () => {
     const { resource } = synthConnection();
 
-    expect(resource.postgresql).not.toHaveProperty("tls_ca");
+    expect(resource).not.toHaveProperty("tls_ca");
   });
 
   it.each(["verify-full", "verify-ca"] as const)("writes the CA certificate as tls_ca with sslmode %s", (sslmode) => {
     const { resource } = synthConnection({ sslmode, caCertificate: CA_PEM });
 
     expect(resource).toMatchObject({
-      postgresql: { tls_ca: CA_PEM, connection_url: `postgresql://{{username}}:{{password}}@10.0.0.11:5432/keybuzz?sslmode=${sslmode}` },
+      tls_ca: CA_PEM,
+      connection_url: `postgresql://{{username}}:{{password}}@10.0.0.11:5432/keybuzz?sslmode=${sslmode}`,
     });
   });
 
@@ -86,23 +91,21 @@ describe("Connection", () => {
     const { resource } = synthConnection({ host: "fd00::11" });
 
     expect(resource).toMatchObject({
-      postgresql: { connection_url: "postgresql://{{username}}:{{password}}@[fd00::11]:5432/keybuzz?sslmode=verify-full" },
+      connection_url: "postgresql://{{username}}:{{password}}@[fd00::11]:5432/keybuzz?sslmode=verify-full",
     });
   });
 
   it("logs in as the admin role", () => {
     const { resource } = synthConnection({ admin: { username: "vault_keybuzz" } });
 
-    expect(resource).toMatchObject({ postgresql: { username: "vault_keybuzz" } });
+    expect(resource).toMatchObject({ username: "vault_keybuzz" });
   });
 
   it("sends the password only through password_wo, with the admin's password version", () => {
     const { resource } = synthConnection({ admin: { passwordVersion: 3 } });
 
-    expect(resource).toMatchObject({
-      postgresql: { password_wo: "${var.vault_admin_password}", password_wo_version: 3 },
-    });
-    expect(resource.postgresql).not.toHaveProperty("password");
+    expect(resource).toMatchObject({ password_wo: "${var.vault_admin_password}", password_wo_version: 3 });
+    expect(resource).not.toHaveProperty("password");
   });
 
   it("allows exactly the dynamic roles created against it, in order", () => {
@@ -116,7 +119,7 @@ describe("Connection", () => {
     });
 
     // THEN
-    const resource = onlyResource(json, "vault_database_secret_backend_connection");
+    const resource = connectionBlock(json);
     expect(resource.allowed_roles).toEqual(["api-db", "worker-db", "chat-db"]);
     expect(built.connection.allowedRoles).toEqual(["api-db", "worker-db", "chat-db"]);
   });
@@ -131,41 +134,45 @@ describe("Connection", () => {
   it("verifies the connection and has Vault hash passwords with scram-sha-256", () => {
     const { resource } = synthConnection();
 
-    expect(resource).toMatchObject({ verify_connection: true, postgresql: { password_authentication: "scram-sha-256" } });
+    expect(resource).toMatchObject({ verify_connection: true, password_authentication: "scram-sha-256" });
   });
 
   it("keeps a pool of 4 open, 4 idle, recycled after 300 seconds by default", () => {
     const { resource } = synthConnection();
 
-    expect(resource).toMatchObject({
-      postgresql: { max_open_connections: 4, max_idle_connections: 4, max_connection_lifetime: 300 },
-    });
+    expect(resource).toMatchObject({ max_open_connections: 4, max_idle_connections: 4, max_connection_lifetime: 300 });
   });
 
   it("takes the pool settings", () => {
     const { resource } = synthConnection({ maxOpenConnections: 20, maxIdleConnections: 0, maxConnectionLifetimeSeconds: 60 });
 
-    expect(resource).toMatchObject({
-      postgresql: { max_open_connections: 20, max_idle_connections: 0, max_connection_lifetime: 60 },
-    });
+    expect(resource).toMatchObject({ max_open_connections: 20, max_idle_connections: 0, max_connection_lifetime: 60 });
   });
 
-  it("rotates the root password with ALTER ROLE, which a non-superuser admin may run on itself", () => {
+  it("leaves rotate-root to the plugin's own ALTER ROLE: no root_rotation_statements, which provider 5.6.0 would not send", () => {
     const { resource } = synthConnection();
 
-    expect(resource.root_rotation_statements).toEqual([`ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}';`]);
+    expect(resource).not.toHaveProperty("root_rotation_statements");
   });
 
-  it("waits for the admin role, its database and its grants", () => {
-    const { resource, admin } = synthConnection();
+  it("makes the mount wait for the admin role, its database, its grants and the base roles", () => {
+    const { mountResource, admin } = synthConnection();
 
-    expect(resource.depends_on).toEqual(admin.dependables.map(dependency));
+    expect(mountResource.depends_on).toEqual(admin.dependables.map(dependency));
   });
 
-  it("waits for the database when the admin is a superuser too", () => {
-    const { resource, baseRoles } = synthConnection({ admin: { superuser: true } });
+  it("makes the mount wait for the database and the base roles when the admin is a superuser too", () => {
+    const { mountResource, baseRoles } = synthConnection({ admin: { superuser: true } });
 
-    expect(resource.depends_on).toContain(dependency(baseRoles.database));
+    expect(mountResource.depends_on).toEqual(
+      expect.arrayContaining([dependency(baseRoles.database), dependency(baseRoles.role("app").resource)]),
+    );
+  });
+
+  it("exposes what the mount waits for: everything the admin needs", () => {
+    const { connection, admin } = synthConnection();
+
+    expect(connection.dependables).toEqual(admin.dependables);
   });
 
   it("exposes the mount, and its path as a reference to the mount", () => {
@@ -197,6 +204,15 @@ describe("Connection", () => {
     };
 
     expect(() => synthStack(withProviders, { runValidations: true })).not.toThrow();
+  });
+
+  it("fails when the mount already holds a connection of that name", () => {
+    expect(() =>
+      synthStack((s) => {
+        const { mount, admin } = build(s);
+        return new Connection(s, "Other", { mount, admin, host: "10.0.0.12", port: 5432, database: "keybuzz" });
+      }),
+    ).toThrow('connection "keybuzz-postgres" is already in mount "database"');
   });
 
   it("fails when a role is attached twice", () => {

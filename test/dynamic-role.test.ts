@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { TerraformVariable, type TerraformStack } from "cdktf";
 import { Connection } from "../constructs/connection";
 import { DynamicRole, dynamicRoleStatements, type DynamicRoleProps } from "../constructs/dynamic-role";
-import { dependency, fixture, onlyResource, ref, synthStack } from "./helpers";
+import { connectionBlock, dependency, fixture, onlyResource, ref, synthStack } from "./helpers";
 
 type Options = Partial<Omit<DynamicRoleProps, "baseRoles" | "connection">> & {
   /** Names of the base roles to grant, from those created by the fixture. */
@@ -43,10 +43,11 @@ describe("DynamicRole", () => {
   it("is named as given, on the connection's mount and connection", () => {
     const { resource, mount, connection } = synthRole();
 
+    // the reference to the mount orders the role after it, and so after the connection it holds.
     expect(resource).toMatchObject({
       name: "app-db",
       backend: ref(mount.resource, "path"),
-      db_name: ref(connection.resource),
+      db_name: connection.connectionName,
     });
   });
 
@@ -117,7 +118,7 @@ describe("DynamicRole", () => {
   it("joins the connection's allowed_roles", () => {
     const { json, connection } = synthRole();
 
-    expect(onlyResource(json, "vault_database_secret_backend_connection").allowed_roles).toEqual(["app-db"]);
+    expect(connectionBlock(json, "keybuzz-postgres").allowed_roles).toEqual(["app-db"]);
     expect(connection.allowedRoles).toEqual(["app-db"]);
   });
 

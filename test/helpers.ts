@@ -80,6 +80,17 @@ export function onlyResource(json: TfJson, type: string): TfResource {
   return found[0];
 }
 
+/**
+ * A connection block of the only `vault_database_secrets_mount` (its `postgresql` list): the one of that
+ * name, or the only one. Throws when there is no such block.
+ */
+export function connectionBlock(json: TfJson, name?: string): TfResource {
+  const blocks = (onlyResource(json, "vault_database_secrets_mount").postgresql ?? []) as TfResource[];
+  const found = name === undefined ? blocks : blocks.filter((b) => b.name === name);
+  if (found.length !== 1) throw new Error(`expected exactly one connection${name ? ` "${name}"` : ""} in the mount, found ${found.length}`);
+  return found[0];
+}
+
 /** The Terraform reference to an attribute of a resource, as it appears in the JSON: `${type.id.attr}`. */
 export function ref(resource: TerraformResource, attribute = "name"): string {
   return `\${${resource.terraformResourceType}.${resource.friendlyUniqueId}.${attribute}}`;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { App, TerraformStack, Testing } from "cdktf";
 import { loadEnvironments, parseEnvironment } from "../stacks/config";
 import { KeybuzzStack, stackName } from "../stacks/keybuzz-stack";
-import { CA_PEM, ROOT, onlyResource, resources, synthEnvironments, tempDir, testApp, type TfJson, type TfResource } from "./helpers";
+import { CA_PEM, ROOT, connectionBlock, onlyResource, resources, synthEnvironments, tempDir, testApp, type TfJson, type TfResource } from "./helpers";
 
 const CONFIG_DIR = join(ROOT, "config");
 const ENVIRONMENTS = loadEnvironments(CONFIG_DIR).map((env) => env.name);
@@ -29,6 +29,14 @@ function policiesOf(json: TfJson, role: TfResource): string[] {
     if (!id) throw new Error(`not a reference to a vault_policy: ${reference}`);
     return json.resource.vault_policy[id].name as string;
   });
+}
+
+/** The `type.id` address of every resource of the JSON whose type matches, in type then ID order. */
+function addresses(json: TfJson, type: RegExp): string[] {
+  return Object.keys(json.resource)
+    .filter((t) => type.test(t))
+    .sort()
+    .flatMap((t) => Object.keys(json.resource[t]).sort().map((id) => `${t}.${id}`));
 }
 
 /** Synthesizes local.json with changes applied to its JSON, in a test stack (metadata removed). */
@@ -114,24 +122,40 @@ describe("KeybuzzStack, per environment file", () => {
     });
 
     it("mounts the database secrets engine at database", () => {
-      expect(resources(json, "vault_mount")).toEqual([
-        expect.objectContaining({ path: "database", type: "database", default_lease_ttl_seconds: 3600, max_lease_ttl_seconds: 86400 }),
+      expect(resources(json, "vault_database_secrets_mount")).toEqual([
+        expect.objectContaining({ path: "database", default_lease_ttl_seconds: 3600, max_lease_ttl_seconds: 86400 }),
       ]);
+      expect(resources(json, "vault_mount")).toEqual([]);
     });
 
-    it("connects as keybuzz-postgres, allowing exactly the four dynamic roles", () => {
-      expect(resources(json, "vault_database_secret_backend_connection")).toEqual([
+    it("connects as keybuzz-postgres, allowing exactly the four dynamic roles, in the mount", () => {
+      expect(onlyResource(json, "vault_database_secrets_mount").postgresql).toEqual([
         expect.objectContaining({
           name: "keybuzz-postgres",
           plugin_name: "postgresql-database-plugin",
           verify_connection: true,
           allowed_roles: APPLICATIONS.map((a) => a.vaultRole),
-          postgresql: expect.objectContaining({
-            username: "vault_admin",
-            connection_url: expect.stringMatching(/^postgresql:\/\/\{\{username\}\}:\{\{password\}\}@[^/]+:5432\/keybuzz\?sslmode=verify-full$/),
-          }),
+          username: "vault_admin",
+          connection_url: expect.stringMatching(/^postgresql:\/\/\{\{username\}\}:\{\{password\}\}@[^/]+:5432\/keybuzz\?sslmode=verify-full$/),
         }),
       ]);
+      expect(resources(json, "vault_database_secret_backend_connection")).toEqual([]);
+    });
+
+    it("makes the mount wait for vault_admin, its grants, the database, the base roles, their schemas and grants", () => {
+      // on destroy the mount goes first, Vault revoking every lease, while all it needs for that still exists;
+      // only PUBLIC's revoke is not needed.
+      const needed = addresses(json, /^postgresql_/).filter((a) => !a.startsWith("postgresql_grant.BaseRoles_RevokePublic"));
+
+      expect(needed).toEqual(expect.arrayContaining([expect.stringMatching(/^postgresql_schema\./), expect.stringMatching(/^postgresql_grant_role\./)]));
+      expect([...(onlyResource(json, "vault_database_secrets_mount").depends_on as string[])].sort()).toEqual([...needed].sort());
+    });
+
+    it("protects the database and every schema from destroy, schemas dropped RESTRICT", () => {
+      expect(onlyResource(json, "postgresql_database").lifecycle).toEqual({ prevent_destroy: true });
+      const schemas = resources(json, "postgresql_schema");
+      expect(schemas.length).toBeGreaterThan(0);
+      for (const schema of schemas) expect(schema).toMatchObject({ lifecycle: { prevent_destroy: true }, drop_cascade: false });
     });
 
     it.each(APPLICATIONS)("creates the dynamic role $vaultRole, granting $baseRole for 1h, at most 24h", (app) => {
@@ -296,11 +320,31 @@ describe("KeybuzzStack", () => {
     expect(resources(json, "vault_database_secret_backend_role")).toContainEqual(
       expect.objectContaining({ name: "keybuzz-api-db", default_ttl: 900, max_ttl: 7200 }),
     );
-    expect(resources(json, "vault_database_secret_backend_connection")).toContainEqual(
-      expect.objectContaining({
-        postgresql: expect.objectContaining({ max_open_connections: 16, max_idle_connections: 2, max_connection_lifetime: 60 }),
-      }),
-    );
+    expect(connectionBlock(json, "keybuzz-postgres")).toMatchObject({
+      max_open_connections: 16,
+      max_idle_connections: 2,
+      max_connection_lifetime: 60,
+    });
+  });
+
+  it("lets local's database and schemas be destroyed, as local.json sets protectData false", () => {
+    const { json } = synthVariant(() => undefined);
+
+    expect(onlyResource(json, "postgresql_database").lifecycle).toEqual({ prevent_destroy: false });
+    for (const schema of resources(json, "postgresql_schema")) expect(schema).toMatchObject({ lifecycle: { prevent_destroy: false }, drop_cascade: true });
+  });
+
+  it("passes postgres.protectData to the base roles", () => {
+    const { json } = synthVariant((c) => (c.postgres.protectData = true));
+
+    expect(onlyResource(json, "postgresql_database").lifecycle).toEqual({ prevent_destroy: true });
+    for (const schema of resources(json, "postgresql_schema")) expect(schema).toMatchObject({ lifecycle: { prevent_destroy: true }, drop_cascade: false });
+  });
+
+  it("protects the data when postgres.protectData is left out", () => {
+    const { json } = synthVariant((c) => delete c.postgres.protectData);
+
+    expect(onlyResource(json, "postgresql_database").lifecycle).toEqual({ prevent_destroy: true });
   });
 });
 
@@ -429,14 +473,10 @@ describe("KeybuzzStack, verifying PostgreSQL against a CA file", () => {
   });
 
   it("gives Vault the CA's PEM as tls_ca, with sslmode verify-full in connection_url", () => {
-    expect(resources(json, "vault_database_secret_backend_connection")).toEqual([
-      expect.objectContaining({
-        postgresql: expect.objectContaining({
-          tls_ca: CA_PEM,
-          connection_url: expect.stringMatching(/\?sslmode=verify-full$/),
-        }),
-      }),
-    ]);
+    expect(connectionBlock(json)).toMatchObject({
+      tls_ca: CA_PEM,
+      connection_url: expect.stringMatching(/\?sslmode=verify-full$/),
+    });
   });
 
   it("gives the postgresql provider the CA file's path relative to the stack's folder, where Terraform runs", () => {
@@ -464,6 +504,6 @@ describe("KeybuzzStack, verifying PostgreSQL against a CA file", () => {
     const { json: plain } = synthVariant((c) => (c.postgres.sslmode = "verify-full"));
 
     expect(plain.provider.postgresql[0]).not.toHaveProperty("sslrootcert");
-    expect(onlyResource(plain, "vault_database_secret_backend_connection").postgresql).not.toHaveProperty("tls_ca");
+    expect(connectionBlock(plain)).not.toHaveProperty("tls_ca");
   });
 });

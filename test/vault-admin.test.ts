@@ -104,17 +104,32 @@ describe("VaultAdmin", () => {
     const { admin, baseRoles } = synthAdmin({}, ["app", "worker"]);
 
     const dependables = admin.dependables.map(dependency);
-    expect(dependables).toHaveLength(5);
-    expect(dependables).toEqual(
-      expect.arrayContaining([dependency(admin.resource), dependency(baseRoles.database)]),
-    );
+    expect(dependables).toEqual(expect.arrayContaining([dependency(admin.resource), dependency(baseRoles.database)]));
+    expect(dependables.filter((d) => d.startsWith("postgresql_grant.VaultAdmin_Connect"))).toHaveLength(1);
     expect(dependables.filter((d) => d.startsWith("postgresql_grant_role."))).toHaveLength(2);
   });
 
-  it("lists the database as what Vault needs first when superuser too", () => {
+  it("lists every base role with its grants and owned schemas, which must outlive Vault's connection", () => {
+    // WHEN
+    const { json, admin, baseRoles } = synthAdmin({}, ["app", "worker"]);
+
+    // THEN
+    const dependables = admin.dependables.map(dependency);
+    const baseRoleResources = baseRoles.allRoles.flatMap((r) => [r.resource, ...r.grants]).map(dependency);
+    expect(dependables).toEqual(expect.arrayContaining(baseRoleResources));
+    expect(dependables.filter((d) => d.startsWith("postgresql_schema."))).toHaveLength(resources(json, "postgresql_schema").length);
+    // the admin's own resources (role, CONNECT, two admin grants), the database and the base roles': nothing else.
+    expect(dependables).toHaveLength(4 + 1 + baseRoleResources.length);
+  });
+
+  it("lists the database, the base roles and their grants as what Vault needs first when superuser too", () => {
     const { admin, baseRoles } = synthAdmin({ superuser: true });
 
-    expect(admin.dependables.map(dependency)).toEqual([dependency(admin.resource), dependency(baseRoles.database)]);
+    const app = baseRoles.role("app");
+    expect(admin.dependables.map(dependency)).toEqual(
+      [admin.resource, baseRoles.database, app.resource, ...app.grants].map(dependency),
+    );
+    expect(app.grants.map(dependency)).toContainEqual(expect.stringMatching(/^postgresql_schema\./));
   });
 
   it("fails when the password is a literal", () => {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { compareOutputs, compareStack, loadStacks } from "../../review/compare";
+import { attributeChanges, compareOutputs, compareStack, loadStacks } from "../../review/compare";
 import { findRisks } from "../../review/risk";
 import { renderReport } from "../../review/report";
 import type { StackDiff } from "../../review/model";
@@ -55,12 +55,12 @@ describe("compare", () => {
       );
     });
 
-    it("changes allowed_roles of the connection, and flags it", () => {
-      expect(resource(dev, "vault_database_secret_backend_connection", "keybuzz-postgres")).toMatchObject({
+    it("changes allowed_roles of the connection in the mount, and flags it", () => {
+      expect(resource(dev, "vault_database_secrets_mount", "database")).toMatchObject({
         kind: "changed",
         attributes: [
           {
-            path: "allowed_roles",
+            path: "postgresql.0.allowed_roles",
             before: ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"],
             after: ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db", "billing-db"],
           },
@@ -96,7 +96,7 @@ describe("compare", () => {
         kind: "changed",
         attributes: [{ path: "max_ttl", before: 86400, after: 172800 }],
       });
-      expect(resource(dev, "vault_mount", "database")?.attributes).toEqual([
+      expect(resource(dev, "vault_database_secrets_mount", "database")?.attributes).toEqual([
         { path: "max_lease_ttl_seconds", before: 86400, after: 172800 },
       ]);
     });
@@ -125,6 +125,90 @@ describe("compare", () => {
         "Vault's sslmode weakened: verify-full → disable",
       ]);
       expect(dev.settings).toEqual([{ path: "provider.postgresql.sslmode", before: "verify-full", after: "disable" }]);
+    });
+
+    it("shows the change inside the mount's connection block attribute by attribute, and flags it there", () => {
+      const mount = resource(dev, "vault_database_secrets_mount", "database");
+
+      expect(mount).toMatchObject({
+        kind: "changed",
+        attributes: [
+          {
+            path: "postgresql.0.connection_url",
+            before: "postgresql://{{username}}:{{password}}@10.0.0.21:5432/keybuzz?sslmode=verify-full",
+            after: "postgresql://{{username}}:{{password}}@10.0.0.21:5432/keybuzz?sslmode=disable",
+          },
+        ],
+      });
+      expect(findings.find((f) => f.resource === mount)?.reason).toBe("Vault's sslmode weakened: verify-full → disable");
+    });
+  });
+
+  describe("the connection renamed", () => {
+    const { dev, findings, report } = review((c) => (c.dev.connection.name = "pg-main"));
+
+    it("shows the mount as replaced, since the name of a connection block forces a new mount", () => {
+      expect(resource(dev, "vault_database_secrets_mount", "database")).toMatchObject({
+        kind: "replaced",
+        replaceReason: "changing postgresql.name forces a new vault_database_secrets_mount",
+        attributes: [{ path: "postgresql.0.name", before: "keybuzz-postgres", after: "pg-main" }],
+      });
+    });
+
+    it("flags the replacement, which revokes every lease of the mount", () => {
+      expect(findings.map((f) => f.reason)).toEqual([
+        "would be destroyed and recreated: changing postgresql.name forces a new vault_database_secrets_mount",
+      ]);
+      expect(report).toContain("## keybuzz-dev: 0 to add, 4 to change, 1 to replace, 0 to destroy");
+    });
+
+    it("changes the dynamic roles' db_name in place", () => {
+      expect(resource(dev, "vault_database_secret_backend_role", "n8n-db")).toMatchObject({
+        kind: "changed",
+        attributes: [{ path: "db_name", before: "keybuzz-postgres", after: "pg-main" }],
+      });
+    });
+  });
+
+  describe("data protection lifted", () => {
+    const { dev, findings } = review((c) => (c.dev.postgres.protectData = false));
+    const reasonOf = (type: string, label: string) => findings.find((f) => f.resource === resource(dev, type, label))?.reason;
+
+    it("changes prevent_destroy of the database and of every schema, and drop_cascade of every schema", () => {
+      expect(resource(dev, "postgresql_database", "keybuzz")).toMatchObject({
+        kind: "changed",
+        attributes: [{ path: "lifecycle.prevent_destroy", before: true, after: false }],
+      });
+      expect(resource(dev, "postgresql_schema", "n8n")).toMatchObject({
+        kind: "changed",
+        attributes: [
+          { path: "drop_cascade", before: false, after: true },
+          { path: "lifecycle.prevent_destroy", before: true, after: false },
+        ],
+      });
+    });
+
+    it("flags the database, which Terraform may now drop", () => {
+      expect(reasonOf("postgresql_database", "keybuzz")).toBe(
+        "data protection lifted: Terraform may now drop this database and everything in it (prevent_destroy true → false)",
+      );
+    });
+
+    it("flags each schema, which a destroy would now drop CASCADE", () => {
+      expect(findings.filter((f) => f.resource?.type === "postgresql_schema")).toHaveLength(4);
+      expect(reasonOf("postgresql_schema", "n8n")).toBe(
+        "a destroy would drop the schema CASCADE, with every table in it; " +
+          "data protection lifted: Terraform may now drop this schema and everything in it (prevent_destroy true → false)",
+      );
+    });
+
+    it("does not flag protection put back", () => {
+      const before = synthesizeVariant((c) => (c.dev.postgres.protectData = false));
+      dirs.push(before);
+      const stacks = compareOutputs(loadStacks(before), loadStacks(BASE));
+
+      expect(stacks.find((s) => s.stack === "keybuzz-dev")?.resources.length).toBe(5);
+      expect(findRisks(stacks)).toEqual([]);
     });
   });
 
@@ -182,7 +266,7 @@ describe("compare", () => {
 
   it("counts a stack that only exists after as new, and one that only exists before as deleted", () => {
     expect(compareStack("keybuzz-x", undefined, { resource: {} }).status).toBe("new");
-    const gone = compareStack("keybuzz-y", { resource: { vault_mount: { M: { path: "database" } } } }, undefined);
+    const gone = compareStack("keybuzz-y", { resource: { vault_database_secrets_mount: { M: { path: "database" } } } }, undefined);
 
     expect(gone.status).toBe("deleted");
     expect(findRisks([gone]).map((f) => f.reason)).toEqual([
@@ -192,14 +276,54 @@ describe("compare", () => {
   });
 
   it("follows a moved block instead of reporting a destroy", () => {
-    const before = { resource: { vault_mount: { Old: { path: "database", type: "database" } } } };
+    const before = { resource: { vault_database_secrets_mount: { Old: { path: "database" } } } };
     const after = {
-      resource: { vault_mount: { New: { path: "database", type: "database" } } },
-      moved: [{ from: "vault_mount.Old", to: "vault_mount.New" }],
+      resource: { vault_database_secrets_mount: { New: { path: "database" } } },
+      moved: [{ from: "vault_database_secrets_mount.Old", to: "vault_database_secrets_mount.New" }],
     };
 
     expect(compareStack("s", before, after).resources).toEqual([
-      expect.objectContaining({ address: "vault_mount.New", kind: "changed", movedFrom: "vault_mount.Old", attributes: [] }),
+      expect.objectContaining({
+        address: "vault_database_secrets_mount.New",
+        kind: "changed",
+        movedFrom: "vault_database_secrets_mount.Old",
+        attributes: [],
+      }),
+    ]);
+  });
+});
+
+describe("attributeChanges", () => {
+  const block = { name: "keybuzz-postgres", connection_url: "postgresql://h/keybuzz?sslmode=verify-full", allowed_roles: ["a-db"] };
+
+  it("compares a nested block attribute by attribute, the block's index in the path", () => {
+    const after = { ...block, connection_url: "postgresql://h/keybuzz?sslmode=disable", name: "pg-main" };
+
+    expect(attributeChanges({ postgresql: [block] }, { postgresql: [after] })).toEqual([
+      { path: "postgresql.0.connection_url", before: block.connection_url, after: after.connection_url },
+      { path: "postgresql.0.name", before: "keybuzz-postgres", after: "pg-main" },
+    ]);
+  });
+
+  it("shows a list of values inside a block whole", () => {
+    const after = { ...block, allowed_roles: ["a-db", "b-db"] };
+
+    expect(attributeChanges({ postgresql: [block] }, { postgresql: [after] })).toEqual([
+      { path: "postgresql.0.allowed_roles", before: ["a-db"], after: ["a-db", "b-db"] },
+    ]);
+  });
+
+  it("shows a list of values whole", () => {
+    expect(attributeChanges({ creation_statements: ["a", "b"] }, { creation_statements: ["a", "c", "b"] })).toEqual([
+      { path: "creation_statements", before: ["a", "b"], after: ["a", "c", "b"] },
+    ]);
+  });
+
+  it("shows the list of blocks whole when a block is added", () => {
+    const other = { ...block, name: "pg-replica" };
+
+    expect(attributeChanges({ postgresql: [block] }, { postgresql: [block, other] })).toEqual([
+      { path: "postgresql", before: [block], after: [block, other] },
     ]);
   });
 });

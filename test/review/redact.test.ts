@@ -44,4 +44,10 @@ describe("redact", () => {
     expect(redactAt("provider.vault.token", "hvs.x")).toBe(REDACTED);
     expect(redactAt("postgresql.username", "vault_admin")).toBe("vault_admin");
   });
+
+  it("judges an attribute of a nested block by its name, not by the block's index", () => {
+    expect(redactAt("postgresql.0.password", "hunter2")).toBe(REDACTED);
+    expect(redactAt("postgresql.0.password_wo", "${var.vault_admin_password}")).toBe("${var.vault_admin_password}");
+    expect(redactAt("postgresql.0.username", "vault_admin")).toBe("vault_admin");
+  });
 });

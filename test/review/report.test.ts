@@ -8,14 +8,14 @@ const changed: StackDiff = {
   settings: [],
   resources: [
     {
-      address: "vault_database_secret_backend_connection.Connection_1",
-      type: "vault_database_secret_backend_connection",
-      constructPath: "Connection/Resource",
-      label: "keybuzz-postgres",
+      address: "vault_database_secrets_mount.Mount_1",
+      type: "vault_database_secrets_mount",
+      constructPath: "Mount/Resource",
+      label: "database",
       kind: "changed",
       attributes: [
-        { path: "postgresql.password", before: "old-literal", after: "new-literal" },
-        { path: "revocation_statements", before: ["DROP ROLE x;"], after: ["REASSIGN OWNED BY x TO y;", "DROP ROLE x;"] },
+        { path: "postgresql.0.password", before: "old-literal", after: "new-literal" },
+        { path: "postgresql.0.root_rotation_statements", before: ["ALTER ROLE x;"], after: ["SET x;", "ALTER ROLE x;"] },
       ],
     },
   ],
@@ -27,7 +27,7 @@ describe("report", () => {
     base: "main",
     head: "working tree",
     stacks: [changed, untouched],
-    findings: [{ stack: "keybuzz-dev", resource: changed.resources[0], reason: "revocation statements changed" }],
+    findings: [{ stack: "keybuzz-dev", resource: changed.resources[0], reason: "root rotation statements changed" }],
   });
 
   it("starts with the marker CI uses to find its comment", () => {
@@ -39,12 +39,12 @@ describe("report", () => {
 
     expect(look).toBeGreaterThan(0);
     expect(look).toBeLessThan(report.indexOf("## keybuzz-dev"));
-    expect(report).toContain("| keybuzz-dev | `vault_database_secret_backend_connection` keybuzz-postgres | revocation statements changed |");
+    expect(report).toContain("| keybuzz-dev | `vault_database_secrets_mount` database | root rotation statements changed |");
   });
 
   it("shows a statement list as a diff and redacts a literal secret", () => {
-    expect(report).toContain("  + REASSIGN OWNED BY x TO y;\n    DROP ROLE x;");
-    expect(report).toContain("- `postgresql.password`: `\"(redacted)\"` → `\"(redacted)\"`");
+    expect(report).toContain("  + SET x;\n    ALTER ROLE x;");
+    expect(report).toContain("- `postgresql.0.password`: `\"(redacted)\"` → `\"(redacted)\"`");
     expect(report).not.toContain("literal");
   });
 

@@ -30,9 +30,9 @@ describe("risk", () => {
     ]);
   });
 
-  it("flags Vault connecting as another user", () => {
+  it("flags Vault connecting as another user, in the mount's connection block", () => {
     expect(
-      reasons(changed("vault_database_secret_backend_connection", [{ path: "postgresql.username", before: "vault_admin", after: "postgres" }])),
+      reasons(changed("vault_database_secrets_mount", [{ path: "postgresql.0.username", before: "vault_admin", after: "postgres" }])),
     ).toEqual(['Vault connects as another user: "vault_admin" → "postgres"']);
   });
 
@@ -41,9 +41,52 @@ describe("risk", () => {
     ["PEM-A", "PEM-B", "replaced"],
     ["PEM-A", undefined, "removed (Vault falls back to its system trust store)"],
   ])("flags the connection's tls_ca %s → %s", (before, after, how) => {
-    expect(reasons(changed("vault_database_secret_backend_connection", [{ path: "postgresql.tls_ca", before, after }]))).toEqual([
+    expect(reasons(changed("vault_database_secrets_mount", [{ path: "postgresql.0.tls_ca", before, after }]))).toEqual([
       `the CA Vault trusts for PostgreSQL (tls_ca) ${how}`,
     ]);
+  });
+
+  it("flags Vault's sslmode weakened in the connection block's URL", () => {
+    const url = (mode: string) => `postgresql://{{username}}:{{password}}@10.0.0.11:5432/keybuzz?sslmode=${mode}`;
+
+    expect(
+      reasons(changed("vault_database_secrets_mount", [{ path: "postgresql.0.connection_url", before: url("verify-full"), after: url("require") }])),
+    ).toEqual(["Vault's sslmode weakened: verify-full → require"]);
+  });
+
+  it.each([
+    ["postgresql_database", "database", false],
+    ["postgresql_database", "database", undefined],
+    ["postgresql_schema", "schema", false],
+    ["postgresql_schema", "schema", undefined],
+  ])("flags data protection lifted from a %s (prevent_destroy true → %s)", (type, what, after) => {
+    expect(reasons(changed(type, [{ path: "lifecycle.prevent_destroy", before: true, after }]))).toEqual([
+      `data protection lifted: Terraform may now drop this ${what} and everything in it (prevent_destroy true → ${after === undefined ? "unset" : after})`,
+    ]);
+  });
+
+  it.each(["postgresql_database", "postgresql_schema"])("flags a %s's whole lifecycle block removed while it protected the data", (type) => {
+    expect(reasons(changed(type, [{ path: "lifecycle", before: { prevent_destroy: true }, after: undefined }]))).toEqual([
+      `data protection lifted: Terraform may now drop this ${type === "postgresql_database" ? "database" : "schema"} and everything in it (prevent_destroy true → unset)`,
+    ]);
+  });
+
+  it.each(["postgresql_database", "postgresql_schema"])("does not flag data protection put on a %s", (type) => {
+    expect(reasons(changed(type, [{ path: "lifecycle.prevent_destroy", before: false, after: true }]))).toEqual([]);
+  });
+
+  it("does not flag prevent_destroy lifted from a resource that holds no data", () => {
+    expect(reasons(changed("vault_database_secrets_mount", [{ path: "lifecycle.prevent_destroy", before: true, after: false }]))).toEqual([]);
+  });
+
+  it("flags a schema's drop_cascade turned on", () => {
+    expect(reasons(changed("postgresql_schema", [{ path: "drop_cascade", before: false, after: true }]))).toEqual([
+      "a destroy would drop the schema CASCADE, with every table in it",
+    ]);
+  });
+
+  it("does not flag a schema's drop_cascade turned off", () => {
+    expect(reasons(changed("postgresql_schema", [{ path: "drop_cascade", before: true, after: false }]))).toEqual([]);
   });
 
   it("flags a new role created with powers", () => {
