@@ -1,6 +1,6 @@
 /**
- * Lease churn: thousands of issue-then-revoke cycles against the deployed `local` stack (real PostgreSQL,
- * real Vault, Vault half applied by OpenTofu), at a fixed concurrency, with some users holding an open
+ * Lease churn: thousands of issue-then-revoke cycles against the deployed `local` stack (PostgreSQL 17 and
+ * OpenBao, deployed by OpenTofu with both providers), at a fixed concurrency, with some users holding an open
  * session and owning objects at the moment they are revoked. Afterwards nothing may be left behind: no
  * `v-` role, no lease Vault still holds or gave up on, no object owned by anything but a base role.
  *
@@ -10,8 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "pg";
-import { LocalEnvironment, type Creds } from "./fixture/environment";
-import { pool } from "./fixture/processes";
+import { LocalEnvironment, type Creds } from "../../sandbox/environment";
+import { pool } from "../../sandbox/processes";
 
 const toolchain = inject("toolchain");
 
@@ -30,7 +30,12 @@ describe.skipIf(!toolchain)("lease churn: issue-then-revoke cycles leave nothing
   let env: LocalEnvironment;
 
   beforeAll(async () => {
-    env = await LocalEnvironment.start(toolchain!, { server: toolchain!.postgres.at(-1)!, log: "[e2e churn]" });
+    env = await LocalEnvironment.start({
+      server: toolchain!.postgres.at(-1)!,
+      vaultBinary: toolchain!.bao,
+      tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },
+      log: "[e2e churn]",
+    });
     await env.deploy();
   });
 
@@ -59,7 +64,7 @@ describe.skipIf(!toolchain)("lease churn: issue-then-revoke cycles leave nothing
       }
       let client: Client | undefined;
       if (i % SESSION_EVERY === 0) {
-        client = env.pg.client(env.sql.databaseName, creds.username, creds.password);
+        client = env.pg.client(env.databaseName, creds.username, creds.password);
         client.on("error", () => undefined); // revocation terminates this session on purpose
         try {
           await client.connect();
@@ -100,7 +105,7 @@ describe.skipIf(!toolchain)("lease churn: issue-then-revoke cycles leave nothing
     const churnTables = await env.pg.query<{ owner: string; n: number }>(
       "SELECT tableowner AS owner, count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'churn\\_%' GROUP BY 1 ORDER BY 1",
       [],
-      env.sql.databaseName,
+      env.databaseName,
     );
     const ownedByBase = churnTables.filter((t) => ROLES.some((r) => r.baseRole === t.owner)).reduce((s, t) => s + t.n, 0);
     durations.sort((a, b) => a - b);

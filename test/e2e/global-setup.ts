@@ -1,17 +1,17 @@
 /**
- * Runs once before the real-server suite: builds (or finds in the cache) Vault, OpenTofu, the Vault
- * provider and the Debian trixie root with PostgreSQL 17 with one
- * `tools/build.sh vault tofu provider-vault postgres-17`, and hands their paths and the PostgreSQL servers
- * to test against (the machine's own, then 17) to the tests. In CI (CI=true) a missing piece fails the run;
- * elsewhere the suite skips with a message naming what is missing. KEYBUZZ_E2E_PG17=0 leaves PostgreSQL 17
- * out (it needs root and debootstrap).
+ * Runs once before the real-server suite: builds (or finds in the cache) OpenBao, HashiCorp Vault,
+ * OpenTofu, both providers and the Debian trixie root with PostgreSQL 17 with one
+ * `tools/build.sh bao vault tofu provider-vault provider-postgresql postgres-17`, and hands their paths
+ * and the PostgreSQL servers to test against (the machine's own, then 17) to the tests. In CI (CI=true) a
+ * missing piece fails the run; elsewhere the suite skips with a message naming what is missing.
+ * KEYBUZZ_E2E_PG17=0 leaves PostgreSQL 17 out (it needs root and debootstrap).
  */
 import type { TestProject } from "vitest/node";
-import { prepareToolchain, type E2EToolchain } from "./fixture/toolchain";
+import { prepareToolchain, type Toolchain } from "../../sandbox/toolchain";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    toolchain: E2EToolchain | null;
+    toolchain: Toolchain | null;
     missing: string;
   }
 }

@@ -1,24 +1,21 @@
 /**
- * Restarts and outages, against the deployed `local` stack with a persistent Vault (file storage,
- * initialized and unsealed like a production server, so a restart keeps its leases):
+ * Restarts and outages, against the deployed `local` stack (PostgreSQL 17, OpenBao) with a persistent
+ * server (file storage, initialized and unsealed like a production server, so a restart keeps its leases):
  *
  * 1. Vault restarted in the middle of issue-then-revoke churn, with other leases outstanding: once it
  *    is back and unsealed, every cycle completes and the outstanding leases are revoked when they expire.
  * 2. PostgreSQL stopped while leases expire: Vault's revocations fail, the leases stay pending (not
  *    irrevocable), and once PostgreSQL returns Vault's own retries drop every user.
- * 3. A deploy while Vault is down, then while PostgreSQL is down: tofu fails with an error that names
- *    the server that is down; what did not get applied is reported by the next plan; once the server is
- *    back, apply completes and the plan is clean.
+ * 3. A change deployed while Vault is down, then while PostgreSQL is down: tofu fails with an error that
+ *    names the server that is down; what did not get applied is reported by the next plan; once the
+ *    server is back, apply completes and the plan is clean.
  *
  * Nothing here shortens Vault's retry schedule: the first retry of a failed revocation comes 10 to 30 s
  * later (vault/expiration.go, revokeExponentialBackoff), which is what bounds this suite's waits.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { LocalEnvironment, type Creds } from "./fixture/environment";
-import { waitFor } from "./fixture/processes";
-import { synthLocal } from "./fixture/stack";
-import { writeVaultHalf } from "./fixture/deploy";
-import { join } from "node:path";
+import { LocalEnvironment, type Creds } from "../../sandbox/environment";
+import { waitFor } from "../../sandbox/processes";
 
 const toolchain = inject("toolchain");
 const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
@@ -28,7 +25,13 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
   let env: LocalEnvironment;
 
   beforeAll(async () => {
-    env = await LocalEnvironment.start(toolchain!, { server: toolchain!.postgres.at(-1)!, vault: { persistent: true }, log: "[e2e outages]" });
+    env = await LocalEnvironment.start({
+      server: toolchain!.postgres.at(-1)!,
+      vaultBinary: toolchain!.bao,
+      tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },
+      vault: { persistent: true },
+      log: "[e2e outages]",
+    });
     await env.deploy();
   });
 
@@ -58,7 +61,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     const TTL = 20;
     env.log(`1. issuing ${OUTSTANDING} leases with a ${TTL} s TTL, left to expire`);
     const outstanding: Creds[] = [];
-    for (let i = 0; i < OUTSTANDING; i++) outstanding.push(await env.issue(ROLES[i % ROLES.length], `${TTL}s`));
+    for (let i = 0; i < OUTSTANDING; i++) outstanding.push(await env.issue(ROLES[i % ROLES.length], { ttl: `${TTL}s` }));
     const issuedAt = Date.now();
 
     env.log("1. churn at concurrency 8; Vault stopped (SIGTERM) after 2 s, back after 3 s");
@@ -110,7 +113,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     const LEASES = 50;
     const TTL = 3;
     env.log(`2. issuing ${LEASES} leases with a ${TTL} s TTL, then stopping PostgreSQL`);
-    for (let i = 0; i < LEASES; i++) await env.issue(ROLES[i % ROLES.length], `${TTL}s`);
+    for (let i = 0; i < LEASES; i++) await env.issue(ROLES[i % ROLES.length], { ttl: `${TTL}s` });
     await env.pg.pause();
     env.log(`2. PostgreSQL down; waiting ${TTL + 5} s for the leases to expire and their revocations to fail`);
     await sleep((TTL + 5) * 1000);
@@ -127,12 +130,9 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     env.log(`2. all ${LEASES} users dropped ${took.toFixed(1)} s after PostgreSQL returned; 0 roles, 0 leases left`);
   });
 
-  /** Re-synthesizes with `patch` and writes the Vault half again (same state); the PostgreSQL half is unchanged. */
+  /** Re-synthesizes with `patch` (the same state): the next apply makes that change. */
   async function change(patch: (config: Record<string, any>) => void): Promise<void> {
-    const tf = await synthLocal(join(env.dir, "synth-change"), env.vault.address, env.pg.port, patch);
-    writeVaultHalf(tf, env.tfDir, env.statePath);
-    const init = await env.tofu(["init", "-input=false"]);
-    expect(init.code, init.output).toBe(0);
+    await env.synth(patch);
   }
 
   it("3a. a deploy while Vault is down names Vault; the next plan reports what is left; then it completes", async () => {
@@ -141,44 +141,48 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     });
     await env.vault.pause();
     env.log(`3a. Vault down; tofu apply`);
-    const failed = await env.tofu(["apply", "-auto-approve", "-input=false"]);
+    const failed = await env.terraform(["apply", "-auto-approve", "-input=false"]);
     env.log(`3a. tofu exited ${failed.code}: ${failed.output.split("\n").filter((l) => /Error/.test(l)).slice(0, 3).join(" | ")}`);
     expect(failed.code).toBe(1);
     expect(failed.output).toContain(env.vault.address.replace("http://", ""));
     expect(failed.output).toMatch(/connection refused/);
     await env.vault.resume();
-    const plan = await env.tofu(["plan", "-detailed-exitcode", "-input=false"]);
+    const plan = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
     expect(plan.code, plan.output).toBe(2);
     expect(plan.output).toMatch(/vault_database_secret_backend_role\.[^ ]*n8n[^ ]* will be updated in-place/);
-    await env.tofuOk(["apply", "-auto-approve", "-input=false"]);
-    const clean = await env.tofu(["plan", "-detailed-exitcode", "-input=false"]);
+    await env.terraformOk(["apply", "-auto-approve", "-input=false"]);
+    const clean = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
     expect(clean.code, clean.output).toBe(0);
     expect((await env.v("GET", "database/roles/n8n-db")).body.data.max_ttl).toBe(43200);
   });
 
-  it("3b. a deploy while PostgreSQL is down names PostgreSQL; nothing half-applied goes unreported", async () => {
+  it("3b. a deploy while PostgreSQL is down names PostgreSQL; once it is back the plan shows what is left", async () => {
     await change((c) => {
       c.connection = { ...(c.connection ?? {}), maxOpenConnections: 3, maxIdleConnections: 3 };
     });
     await env.pg.pause();
-    env.log("3b. PostgreSQL down; tofu apply (Vault verifies the connection it writes)");
-    const failed = await env.tofu(["apply", "-auto-approve", "-input=false"]);
+    env.log("3b. PostgreSQL down; tofu apply");
+    const failed = await env.terraform(["apply", "-auto-approve", "-input=false"]);
     env.log(`3b. tofu exited ${failed.code}: ${failed.output.split("\n").filter((l) => /Error|dial|refused/.test(l)).slice(0, 3).join(" | ")}`);
     expect(failed.code).toBe(1);
     expect(failed.output).toContain(`127.0.0.1:${env.pg.port}`);
     expect(failed.output).toMatch(/connection refused/);
     expect(failed.output).not.toContain(env.adminPassword);
-    const plan = await env.tofu(["plan", "-detailed-exitcode", "-input=false"]);
-    expect(plan.code, plan.output).toBe(2);
-    expect(plan.output).toMatch(/vault_database_secret_backend_connection\.[^ ]+ will be updated in-place/);
+    // the postgresql provider reads its resources back before planning: no plan while PostgreSQL is down.
+    const blind = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
+    expect(blind.code, blind.output).toBe(1);
+    expect(blind.output).toContain(`127.0.0.1:${env.pg.port}`);
     await env.pg.resume();
-    await env.tofuOk(["apply", "-auto-approve", "-input=false"]);
-    const clean = await env.tofu(["plan", "-detailed-exitcode", "-input=false"]);
+    const plan = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
+    expect(plan.code, plan.output).toBe(2);
+    expect(plan.output).toMatch(/vault_database_secrets_mount\.[^ ]+ will be updated in-place/);
+    await env.terraformOk(["apply", "-auto-approve", "-input=false"]);
+    const clean = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
     expect(clean.code, clean.output).toBe(0);
     const conn = (await env.v("GET", "database/config/keybuzz-postgres")).body.data;
     expect(conn.connection_details.max_open_connections).toBe(3);
     const creds = await env.issue("keybuzz-api-db");
-    expect(await env.pg.tryLogin(env.sql.databaseName, creds.username, creds.password)).toEqual({ ok: true });
+    expect(await env.pg.tryLogin(env.databaseName, creds.username, creds.password)).toEqual({ ok: true });
     await env.revoke(creds.leaseId);
   });
 });

@@ -14,8 +14,8 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { LocalEnvironment } from "./fixture/environment";
-import { waitFor } from "./fixture/processes";
+import { LocalEnvironment } from "../../sandbox/environment";
+import { waitFor } from "../../sandbox/processes";
 
 const toolchain = inject("toolchain");
 
@@ -38,10 +38,10 @@ describe.skipIf(!toolchain)("state locking: two deploys at once against the pg b
   const running: Interactive[] = [];
 
   const tofuEnv = () => ({ PG_CONN_STR: connStr });
-  const tofuIn = (dir: string, args: string[]) => env.tofu(args, { dir, env: tofuEnv() });
+  const tofuIn = (dir: string, args: string[]) => env.terraform(args, { dir, env: tofuEnv() });
 
   function interactive(dir: string, args: string[]): Interactive {
-    const child = spawn(toolchain!.tofu, [...args, "-no-color"], { cwd: dir, env: env.tofuEnv(tofuEnv()), stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(toolchain!.tofu, [...args, "-no-color"], { cwd: dir, env: env.engineEnv(tofuEnv()), stdio: ["pipe", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (c: Buffer) => (output += c));
     child.stderr.on("data", (c: Buffer) => (output += c));
@@ -63,8 +63,10 @@ describe.skipIf(!toolchain)("state locking: two deploys at once against the pg b
     )[0].n;
 
   beforeAll(async () => {
-    env = await LocalEnvironment.start(toolchain!, {
+    env = await LocalEnvironment.start({
       server: toolchain!.postgres[0],
+      vaultBinary: toolchain!.vault,
+      tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },
       log: "[e2e state-lock]",
       patchConfig: (config) => {
         config.backend = { type: "pg" };
@@ -74,11 +76,11 @@ describe.skipIf(!toolchain)("state locking: two deploys at once against the pg b
     await env.pg.query(`CREATE ROLE ${stateUser} LOGIN PASSWORD '${statePassword}'`);
     await env.pg.query(`CREATE DATABASE ${stateDb} OWNER ${stateUser}`);
     connStr = `postgres://${stateUser}:${statePassword}@127.0.0.1:${env.pg.port}/${stateDb}?sslmode=disable`;
-    await env.deploy({ keepBackend: true, apply: false });
-    dirA = env.tfDir;
-    dirB = join(env.dir, "tf-b");
+    await env.synth();
+    dirA = env.stackDir;
+    dirB = join(env.dir, "copy-b");
     mkdirSync(dirB);
-    copyFileSync(join(dirA, "main.tf.json"), join(dirB, "main.tf.json"));
+    copyFileSync(join(dirA, "cdk.tf.json"), join(dirB, "cdk.tf.json"));
     for (const dir of [dirA, dirB]) {
       const init = await tofuIn(dir, ["init", "-input=false"]);
       expect(init.code, init.output).toBe(0);
@@ -160,12 +162,12 @@ describe.skipIf(!toolchain)("state locking: two deploys at once against the pg b
     const state = JSON.parse(pulled.stdout);
     const inState = (state.resources as { type: string; name: string }[]).map((r) => `${r.type}.${r.name}`).sort();
     const declared = Object.entries(JSON.parse(JSON.stringify(env.tf.resource)) as Record<string, Record<string, unknown>>)
-      .filter(([type]) => !type.startsWith("postgresql_"))
       .flatMap(([type, byName]) => Object.keys(byName).map((name) => `${type}.${name}`))
       .sort();
     expect(inState).toEqual(declared);
-    expect(pulled.stdout).not.toContain(env.adminPassword);
-    expect(pulled.stdout).not.toContain(env.vault.rootToken);
+    for (const secret of [env.adminPassword, env.vault.rootToken, env.pg.superuserPassword, statePassword]) {
+      expect(pulled.stdout).not.toContain(secret);
+    }
     for (const dir of [dirA, dirB]) {
       const plan = await tofuIn(dir, ["plan", "-detailed-exitcode", "-input=false"]);
       expect(plan.code, plan.output).toBe(0);

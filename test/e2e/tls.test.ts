@@ -1,27 +1,25 @@
 /**
  * The "tls" suite: the `local` stack with `sslmode` verify-full and `postgres.caCertFile`, against a
  * PostgreSQL server that accepts TCP logins over TLS only, with a certificate from a throwaway CA
- * (openssl, in a temp folder), and a Vault dev server; everything on 127.0.0.1.
+ * (openssl, in a temp folder), and HashiCorp Vault; everything on 127.0.0.1, deployed by OpenTofu with both
+ * real providers.
  *
- * It proves both halves verify the server against that CA: the PostgreSQL half connects as the
- * synthesized provider block says (sslmode, and sslrootcert found from the stack's folder); Vault gets
- * the CA as tls_ca, issues credentials over TLS, and the application logs in with verify-full. Then the
- * server presents a certificate for another host name, signed by the same CA, and every one of those
- * connections fails, saying so, and nothing is issued.
+ * It proves both halves verify the server against that CA: the postgresql provider connects with the
+ * synthesized sslmode and sslrootcert (found from the stack's folder); Vault gets the CA as tls_ca, issues
+ * credentials over TLS, and the application logs in with verify-full. Then the server presents a
+ * certificate for another host name, signed by the same CA, and every one of those connections fails,
+ * saying so, and nothing is issued.
  *
  * The steps depend on one another and run in order; afterAll stops both servers and removes every temp
  * folder (the CA's keys included), also when a step fails.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Client, type ClientConfig } from "pg";
-import { PostgresCluster } from "./fixture/postgres";
-import { VaultServer, type VaultResponse } from "./fixture/vault";
-import { localStackFolder, postgresSql, providerSsl, synthLocal, type PostgresSql, type TfJson } from "./fixture/stack";
-import { runPostgresSql, runTofu as runTofuIn, tofuEnv as fixtureTofuEnv, writeVaultHalf } from "./fixture/deploy";
+import { Client } from "pg";
+import { LocalEnvironment } from "../../sandbox/environment";
+import type { VaultResponse } from "../../sandbox/vault";
+import type { TfJson } from "../../sandbox/stack";
 import { ThrowawayCa, type ServerCertificate } from "./fixture/tls";
 
 const toolchain = inject("toolchain");
@@ -31,10 +29,8 @@ const step = (msg: string) => process.stderr.write(`[e2e tls] ${msg}\n`);
 
 /** The host name in the wrong certificate: a name that is never 127.0.0.1 (`.invalid` is reserved). */
 const WRONG_HOST = "wrong-host.invalid";
-/** What Go (Vault) says when the certificate for an address names host names only. */
-const GO_WRONG_HOST = "tls: failed to verify certificate: x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs";
-/** What Node (the provider's stand-in and the application here) says. */
-const NODE_WRONG_HOST = "Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list";
+/** What Go (Vault, and the postgresql provider) says when the certificate for an address names host names only. */
+const GO_WRONG_HOST = "x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs";
 
 if (!toolchain) {
   process.stderr.write(`[e2e tls] skipped: missing ${missing}\n`);
@@ -44,31 +40,21 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
   let ca: ThrowawayCa | undefined;
   let good: ServerCertificate;
   let wrong: ServerCertificate;
-  let pg: PostgresCluster | undefined;
-  let vault: VaultServer | undefined;
-  let dir = "";
-  let synthDir = "";
-  let tfDir = "";
-  let statePath = "";
-  let synthesized: TfJson;
-  let sql: PostgresSql;
-  /** The ssl settings the synthesized postgresql provider block stands for. */
-  let asProvider: NonNullable<ClientConfig["ssl"]>;
+  let env: LocalEnvironment;
+  /** The connection block as synthesized. */
+  let connection: TfJson;
   /** The connection's config as Vault reads it back after the first apply. */
   let applied: Record<string, unknown>;
-  const adminPassword = randomBytes(18).toString("base64url");
   const clients: Client[] = [];
+  let poolLifetime = "5m";
 
-  const tofuEnv = (): NodeJS.ProcessEnv =>
-    fixtureTofuEnv({ home: dir, cliConfig: toolchain!.cliConfig, vaultToken: vault!.rootToken, adminPassword });
-  const runTofu = (args: string[]) => runTofuIn(toolchain!.tofu, tfDir, args, tofuEnv());
-  const v = (method: string, path: string, body?: unknown): Promise<VaultResponse> => vault!.request(method, path, body);
+  const v = (method: string, path: string, body?: unknown): Promise<VaultResponse> => env.v(method, path, body);
   /** Vault's error text, for assertions and failure messages. */
   const errors = (res: VaultResponse) => JSON.stringify(res.body.errors ?? res.body);
 
   /** A client of the application database as `user`, checking the server with verify-full against the CA only. */
   function verifyFull(user: string, password: string): Client {
-    const c = new Client({ ...pg!.config("keybuzz", user, password), ssl: { ca: ca!.cert, rejectUnauthorized: true } });
+    const c = new Client({ ...env.pg.config("keybuzz", user, password), ssl: { ca: ca!.cert, rejectUnauthorized: true } });
     c.on("error", () => undefined);
     clients.push(c);
     return c;
@@ -76,84 +62,89 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
 
   /** Each client backend's user and TLS state, from pg_stat_activity joined with pg_stat_ssl. */
   const sessions = () =>
-    pg!.query<{ pid: number; usename: string; ssl: boolean; version: string | null }>(
+    env.pg.query<{ pid: number; usename: string; ssl: boolean; version: string | null }>(
       `SELECT a.pid, a.usename, s.ssl, s.version FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
        WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() ORDER BY a.usename`,
     );
-  const issuedUsers = async () => (await pg!.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1")).map((r) => r.rolname);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "keybuzz-e2e-tls-"));
-    synthDir = join(dir, "synth");
-    tfDir = join(dir, "tf");
-    statePath = join(dir, "terraform.tfstate");
     step("making a throwaway CA and two server certificates with openssl");
     ca = await ThrowawayCa.create();
     good = await ca.issue("server", { ips: ["127.0.0.1"], dns: ["localhost"] });
     wrong = await ca.issue("wrong-host", { dns: [WRONG_HOST] });
     step("starting PostgreSQL (TLS only, certificate for 127.0.0.1 and localhost) and Vault on 127.0.0.1");
-    [pg, vault] = await Promise.all([
-      PostgresCluster.start(toolchain!.pgBinDir, { ssl: good }),
-      VaultServer.start(toolchain!.vault),
-    ]);
-    step(`PostgreSQL on 127.0.0.1:${pg.port}, Vault on ${vault.address}`);
+    env = await LocalEnvironment.start({
+      server: toolchain!.postgres[0],
+      vaultBinary: toolchain!.vault,
+      tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },
+      postgres: { ssl: good },
+      patchConfig: (c) => {
+        Object.assign(c.postgres, { sslmode: "verify-full", caCertFile: "keybuzz-ca.pem" });
+        c.connection = { maxConnectionLifetime: poolLifetime };
+      },
+      log: "[e2e tls]",
+    });
+    // the CA's certificate beside the environment file, as an operator puts it.
+    mkdirSync(join(env.dir, "config"), { recursive: true });
+    copyFileSync(ca.certFile, join(env.dir, "config", "keybuzz-ca.pem"));
   });
 
   afterAll(async () => {
     step("cleaning up: closing sessions, stopping servers, removing temp folders and keys");
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-    const results = await Promise.allSettled([vault?.stop(), pg?.stop()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await env?.stop();
     ca?.remove();
-    for (const r of results) if (r.status === "rejected") throw r.reason;
   });
 
   it("a. the server refuses plain TCP and presents the certificate for 127.0.0.1", async () => {
     step("a. a plain TCP login is refused; the served certificate names IP 127.0.0.1");
-    const plain = new Client({ ...pg!.config(), ssl: false });
+    const plain = new Client({ ...env.pg.config(), ssl: false });
     plain.on("error", () => undefined);
     await expect(plain.connect()).rejects.toThrow(/no pg_hba\.conf entry .* no encryption/);
     await plain.end().catch(() => undefined);
-    expect((await pg!.servedCertificate()).subjectAltName).toBe("IP Address:127.0.0.1, DNS:localhost");
+    expect((await env.pg.servedCertificate()).subjectAltName).toBe("IP Address:127.0.0.1, DNS:localhost");
   });
 
   it("b. synthesizes the local stack with sslmode verify-full and caCertFile", async () => {
     step("b. synthesizing keybuzz-local with postgres.caCertFile = keybuzz-ca.pem (beside the config)");
-    mkdirSync(join(synthDir, "config"), { recursive: true });
-    copyFileSync(ca!.certFile, join(synthDir, "config", "keybuzz-ca.pem"));
-    synthesized = await synthLocal(synthDir, vault!.address, pg!.port, (c) =>
-      Object.assign(c.postgres, { sslmode: "verify-full", caCertFile: "keybuzz-ca.pem" }),
-    );
-    expect(synthesized.provider.postgresql[0]).toMatchObject({ sslmode: "verify-full", sslrootcert: "../../../config/keybuzz-ca.pem" });
-    const conn = Object.values(synthesized.resource.vault_database_secret_backend_connection)[0] as TfJson;
-    expect(conn.postgresql.tls_ca).toBe(ca!.cert);
-    expect(conn.postgresql.connection_url).toBe(`postgresql://{{username}}:{{password}}@127.0.0.1:${pg!.port}/keybuzz?sslmode=verify-full`);
+    const tf = await env.synth();
+    expect(tf.provider.postgresql[0]).toMatchObject({ sslmode: "verify-full", sslrootcert: "../../../config/keybuzz-ca.pem" });
+    connection = (Object.values(tf.resource.vault_database_secrets_mount)[0] as TfJson).postgresql[0];
+    expect(connection.tls_ca).toBe(ca!.cert);
+    expect(connection.connection_url).toBe(`postgresql://{{username}}:{{password}}@127.0.0.1:${env.pg.port}/keybuzz?sslmode=verify-full`);
   });
 
-  it("c. PostgreSQL half: connects as the provider block says (verify-full, sslrootcert from the stack's folder)", async () => {
-    step("c. reading the provider's sslmode and sslrootcert from the stack's folder, then running the SQL over TLS");
-    asProvider = providerSsl(synthesized, localStackFolder(synthDir));
-    expect(asProvider).toEqual({ ca: ca!.cert, rejectUnauthorized: true });
-    sql = postgresSql(synthesized, adminPassword);
-    await runPostgresSql(pg!, sql, asProvider);
-    const [admin] = await pg!.query<{ rolcreaterole: boolean }>("SELECT rolcreaterole FROM pg_roles WHERE rolname = 'vault_admin'");
-    expect(admin).toEqual({ rolcreaterole: true });
-  });
-
-  it("d. Vault half: tofu apply with tls_ca (verify_connection logs in over TLS), then a clean plan", async () => {
-    writeVaultHalf(synthesized, tfDir, statePath);
-    step("d. tofu init");
-    const init = await runTofu(["init", "-input=false"]);
-    expect(init.code, init.output).toBe(0);
-    step("d. tofu apply");
-    const apply = await runTofu(["apply", "-auto-approve", "-input=false"]);
+  it("c. tofu apply: the postgresql provider (verify-full, sslrootcert) and Vault (tls_ca) both connect over TLS; then a clean plan", async () => {
+    step("c. tofu init + apply in the stack's folder");
+    await env.terraformOk(["init", "-input=false"]);
+    const apply = await env.terraform(["apply", "-auto-approve", "-input=false"]);
     expect(apply.code, apply.output).toBe(0);
+    const [admin] = await env.pg.query<{ rolcreaterole: boolean }>("SELECT rolcreaterole FROM pg_roles WHERE rolname = 'vault_admin'");
+    expect(admin).toEqual({ rolcreaterole: true });
     const config = await v("GET", "database/config/keybuzz-postgres");
     expect(config.status, errors(config)).toBe(200);
     expect(config.body.data.connection_details.connection_url).toMatch(/\?sslmode=verify-full$/);
     applied = config.body.data;
-    step("d. tofu plan -detailed-exitcode right after apply");
-    const plan = await runTofu(["plan", "-detailed-exitcode", "-input=false"]);
+    step("c. tofu plan -detailed-exitcode right after apply");
+    const plan = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
+    expect(plan.code, plan.output).toBe(0);
+  });
+
+  it("d. the postgresql provider checks the certificate: with sslrootcert naming another CA, a plan is refused", async () => {
+    step("d. a plan with sslrootcert pointing at another CA fails: the provider checks the certificate");
+    const other = await ThrowawayCa.create();
+    try {
+      copyFileSync(other.certFile, join(env.dir, "config", "keybuzz-ca.pem"));
+      await env.synth();
+      const plan = await env.terraform(["plan", "-input=false"]);
+      expect(plan.code).not.toBe(0);
+      expect(plan.output).toMatch(/x509: certificate signed by unknown authority/);
+    } finally {
+      other.remove();
+      copyFileSync(ca!.certFile, join(env.dir, "config", "keybuzz-ca.pem"));
+      await env.synth();
+    }
+    const plan = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
     expect(plan.code, plan.output).toBe(0);
   });
 
@@ -177,12 +168,11 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
     step(`e. ${vaultAdmin.length} vault_admin session(s) and the application's, all TLSv1.3`);
 
     step("e. the same connection without tls_ca (Vault's system trust store only) is refused");
-    const conn = Object.values(synthesized.resource.vault_database_secret_backend_connection)[0] as TfJson;
     const noCa = await v("POST", "database/config/keybuzz-postgres-no-ca", {
       plugin_name: "postgresql-database-plugin",
-      connection_url: conn.postgresql.connection_url,
+      connection_url: connection.connection_url,
       username: "vault_admin",
-      password: adminPassword,
+      password: env.adminPassword,
       verify_connection: true,
       allowed_roles: ["*"],
     });
@@ -194,19 +184,18 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
     await app.end();
     const revoke = await v("PUT", "sys/leases/revoke-prefix/database/creds", {});
     expect(revoke.status, errors(revoke)).toBe(204);
-    expect(await issuedUsers()).toEqual([]);
+    expect(await env.dynamicRoles()).toEqual([]);
   });
 
   it("f. a certificate for another host name: every connection fails, saying so, and nothing is issued", async () => {
     step(`f. serving the certificate for ${WRONG_HOST} (same CA) and reloading PostgreSQL`);
-    await pg!.useCertificate(wrong);
-    expect((await pg!.servedCertificate()).subjectAltName).toBe(`DNS:${WRONG_HOST}`);
+    await env.pg.useCertificate(wrong);
+    expect((await env.pg.servedCertificate()).subjectAltName).toBe(`DNS:${WRONG_HOST}`);
 
-    step("f. the provider's stand-in (verify-full, sslrootcert) is refused");
-    const provider = new Client({ ...pg!.config(), ssl: asProvider });
-    provider.on("error", () => undefined);
-    await expect(provider.connect()).rejects.toThrow(NODE_WRONG_HOST);
-    await provider.end().catch(() => undefined);
+    step("f. the postgresql provider (verify-full, sslrootcert) is refused: a plan cannot even read the roles");
+    const plan = await env.terraform(["plan", "-input=false"]);
+    expect(plan.code).not.toBe(0);
+    expect(plan.output).toContain(GO_WRONG_HOST);
 
     step("f. POST database/reset/keybuzz-postgres, then reading credentials");
     // the reset closes Vault's pooled sessions, which keep their TLS session from before the swap; Vault
@@ -221,13 +210,12 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
     expect(errors(creds)).toContain(GO_WRONG_HOST);
 
     step("f. a fresh connection written with the same settings (verify_connection) is refused and not kept");
-    const connection = Object.values(synthesized.resource.vault_database_secret_backend_connection)[0] as TfJson;
     const fresh = await v("POST", "database/config/keybuzz-postgres-fresh", {
       plugin_name: "postgresql-database-plugin",
-      connection_url: connection.postgresql.connection_url,
-      tls_ca: connection.postgresql.tls_ca,
+      connection_url: connection.connection_url,
+      tls_ca: connection.tls_ca,
       username: "vault_admin",
-      password: adminPassword,
+      password: env.adminPassword,
       verify_connection: true,
       allowed_roles: ["*"],
     });
@@ -236,15 +224,10 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
     expect(errors(fresh)).toContain(GO_WRONG_HOST);
     expect((await v("GET", "database/config/keybuzz-postgres-fresh")).status).toBe(404);
 
-    step("f. tofu apply of a changed connection (pool lifetime 6m): Vault verifies the connection and refuses it");
-    const changed = await synthLocal(synthDir, vault!.address, pg!.port, (c) => {
-      Object.assign(c.postgres, { sslmode: "verify-full", caCertFile: "keybuzz-ca.pem" });
-      c.connection = { maxConnectionLifetime: "6m" };
-    });
-    writeVaultHalf(changed, tfDir, statePath);
-    const init = await runTofu(["init", "-input=false"]);
-    expect(init.code, init.output).toBe(0);
-    const apply = await runTofu(["apply", "-auto-approve", "-input=false"]);
+    step("f. tofu apply of a changed connection (pool lifetime 6m): refused, the connection Vault holds unchanged");
+    poolLifetime = "6m";
+    await env.synth();
+    const apply = await env.terraform(["apply", "-auto-approve", "-input=false"]);
     const applyError = apply.output.split("\n").find((l) => l.includes(GO_WRONG_HOST)) ?? "";
     step(`f. tofu apply exited ${apply.code}: ${applyError.trim()}`);
     expect(apply.code, apply.output).not.toBe(0);
@@ -253,7 +236,7 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
     expect(kept.body.data, errors(kept)).toEqual(applied);
 
     step("f. nothing issued: no v- user in PostgreSQL, no lease in Vault");
-    expect(await issuedUsers()).toEqual([]);
+    expect(await env.dynamicRoles()).toEqual([]);
     const leases = await v("GET", "sys/leases/lookup/database/creds/keybuzz-api-db/?list=true");
     expect(leases.status, errors(leases)).toBe(404);
   });

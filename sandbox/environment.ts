@@ -1,0 +1,279 @@
+/**
+ * A `local` environment on this machine: a throwaway PostgreSQL cluster and a Vault-API server (OpenBao or
+ * HashiCorp Vault) on free 127.0.0.1 ports, the `local` stack synthesized for them by the project's
+ * main.ts, and deployed by the real providers — with `cdktf deploy` as an engineer would, or with the
+ * Terraform engine in the stack's folder (the same JSON, without cdktf's start-up). Used by
+ * `npm run sandbox`, the benchmark and the real-server tests, with the few Vault and PostgreSQL calls
+ * they share.
+ */
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { PostgresCluster, type PostgresOptions } from "./postgres";
+import { VaultServer, type VaultOptions, type VaultResponse } from "./vault";
+import { cdktf, deployEnv, localPaths, readConfig, synthLocal, terraform, writeLocalConfig, type DeployCredentials, type TfJson } from "./stack";
+import type { PostgresServer } from "./toolchain";
+import type { RunResult } from "./processes";
+
+/** Credentials as Vault hands them out. */
+export interface Creds {
+  readonly username: string;
+  readonly password: string;
+  readonly leaseId: string;
+}
+
+export interface EnvironmentOptions {
+  /** Which PostgreSQL server to run. */
+  readonly server: PostgresServer;
+  /** The Vault-API server binary: `bao` or `vault`. */
+  readonly vaultBinary: string;
+  /** The Terraform engine, and the providers' mirror (absent: the registry). */
+  readonly tools: { readonly engine: string; readonly cliConfig?: string };
+  readonly postgres?: PostgresOptions;
+  readonly vault?: VaultOptions;
+  /** Changes to config/local.json before synthesis (e.g. another backend or sslmode). */
+  readonly patchConfig?: (config: TfJson) => void;
+  /** Prefix of progress lines on stderr, e.g. `[e2e churn]`. */
+  readonly log: string;
+  /** Where the environment's temp folder goes. @default the system temp folder */
+  readonly parentDir?: string;
+}
+
+/** The PostgreSQL catalog as a deploy and a destroy change it: roles, memberships, databases, default ACLs. */
+export interface Catalog {
+  readonly roles: string[];
+  readonly memberships: string[];
+  readonly databases: string[];
+  readonly defaultAcls: string[];
+}
+
+export class LocalEnvironment {
+  readonly adminPassword = randomBytes(18).toString("base64url");
+  /** Temp folder of this environment: config, synth output, Terraform's folder and state, HOME. */
+  readonly dir: string;
+  /** Where Terraform runs (`<dir>/cdktf.out/stacks/keybuzz-local`), as with `cdktf deploy`. */
+  readonly stackDir: string;
+  /** The local backend's state file. */
+  readonly statePath: string;
+  pg!: PostgresCluster;
+  vault!: VaultServer;
+  /** The synthesized cdk.tf.json of keybuzz-local (after {@link synth}). */
+  tf!: TfJson;
+  /** The application database. */
+  readonly databaseName: string;
+
+  private constructor(private readonly options: EnvironmentOptions) {
+    this.dir = mkdtempSync(join(options.parentDir ?? tmpdir(), "keybuzz-env-"));
+    // PostgreSQL runs as the postgres user when we are root: it must be able to pass through.
+    chmodSync(this.dir, 0o711);
+    ({ stackDir: this.stackDir, statePath: this.statePath } = localPaths(this.dir));
+    const config = readConfig("local");
+    options.patchConfig?.(config);
+    this.databaseName = config.postgres.database ?? "keybuzz";
+  }
+
+  /** Starts both servers; {@link stop} undoes it. Call {@link deploy} (or {@link synth}) next. */
+  static async start(options: EnvironmentOptions): Promise<LocalEnvironment> {
+    const env = new LocalEnvironment(options);
+    try {
+      env.log(`starting PostgreSQL ${options.server.major} and ${options.vaultBinary.endsWith("bao") ? "OpenBao" : "Vault"} on 127.0.0.1`);
+      const [pg, vault] = await Promise.allSettled([
+        PostgresCluster.start(options.server.binDir, { parentDir: env.dir, ...options.postgres, root: options.server.root }),
+        VaultServer.start(options.vaultBinary, { parentDir: env.dir, ...options.vault }),
+      ]);
+      if (pg.status === "fulfilled") env.pg = pg.value;
+      if (vault.status === "fulfilled") env.vault = vault.value;
+      if (pg.status === "rejected") throw pg.reason;
+      if (vault.status === "rejected") throw vault.reason;
+      env.log(`PostgreSQL ${env.pg.version} on 127.0.0.1:${env.pg.port}, ${env.vault.label} on ${env.vault.address}`);
+    } catch (err) {
+      await env.stop();
+      throw err;
+    }
+    return env;
+  }
+
+  log(message: string): void {
+    process.stderr.write(`${this.options.log} ${message}\n`);
+  }
+
+  /** Where the Terraform engine, credentials and HOME for a deploy come from. */
+  get credentials(): DeployCredentials {
+    return {
+      engine: this.options.tools.engine,
+      cliConfig: this.options.tools.cliConfig,
+      vaultToken: this.vault.rootToken,
+      pgPassword: this.pg.superuserPassword,
+      adminPassword: this.adminPassword,
+      home: this.dir,
+    };
+  }
+
+  /**
+   * Writes the config for these servers (with `patchConfig`, then `change`, if given: a later edit of the
+   * environment file) and synthesizes keybuzz-local; returns its JSON.
+   */
+  async synth(change?: (config: TfJson) => void): Promise<TfJson> {
+    this.writeConfig(change);
+    this.tf = await synthLocal(this.dir);
+    return this.tf;
+  }
+
+  private writeConfig(change?: (config: TfJson) => void): void {
+    writeLocalConfig(this.dir, this.vault.address, this.pg.port, (config) => {
+      this.options.patchConfig?.(config);
+      change?.(config);
+    });
+  }
+
+  /**
+   * Deploys keybuzz-local: with `cdktf deploy` (synth, init, apply, as an engineer runs it), or by
+   * synthesizing with main.ts and running `init` and `apply` in the stack's folder (the default: the same
+   * JSON and providers, without cdktf's own start-up). Throws with the output when it fails.
+   */
+  async deploy(opts: { via?: "cdktf" | "engine" } = {}): Promise<void> {
+    if (opts.via === "cdktf") {
+      this.writeConfig();
+      this.log("cdktf deploy keybuzz-local");
+      const res = await this.cdktf("deploy");
+      if (res.code !== 0) throw new Error(`cdktf deploy exited ${res.code}:\n${res.output}`);
+      this.tf = await synthLocal(this.dir);
+      return;
+    }
+    this.log("synthesizing keybuzz-local; init + apply with both providers");
+    await this.synth();
+    await this.terraformOk(["init", "-input=false"]);
+    await this.terraformOk(["apply", "-auto-approve", "-input=false"]);
+  }
+
+  /** Runs the Terraform engine in the stack's folder (`dir` to run it elsewhere, `env` added); never throws. */
+  terraform(args: string[], opts: { dir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult & { output: string }> {
+    return terraform(this.options.tools.engine, opts.dir ?? this.stackDir, args, this.engineEnv(opts.env));
+  }
+
+  /** Runs the Terraform engine and throws with its output when it fails. */
+  async terraformOk(args: string[], opts: { dir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult & { output: string }> {
+    const res = await this.terraform(args, opts);
+    if (res.code !== 0) throw new Error(`${this.options.tools.engine} ${args.join(" ")} exited ${res.code}:\n${res.output}`);
+    return res;
+  }
+
+  /** The environment the engine runs with (`extra` added, e.g. PG_CONN_STR). */
+  engineEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return { ...deployEnv(this.credentials), ...extra };
+  }
+
+  /**
+   * `cdktf deploy|diff|destroy keybuzz-local` against these servers (with other `credentials`, e.g. a wrong
+   * password, when given); never throws.
+   */
+  cdktf(
+    command: "deploy" | "diff" | "destroy",
+    opts: { args?: readonly string[]; echo?: string; credentials?: DeployCredentials } = {},
+  ): Promise<RunResult & { output: string }> {
+    this.writeConfig();
+    return cdktf(command, this.dir, opts.credentials ?? this.credentials, opts);
+  }
+
+  /** A Vault API call with the root token (or `token`). */
+  v(method: string, path: string, body?: unknown, token?: string): Promise<VaultResponse> {
+    return this.vault.request(method, path, body, token);
+  }
+
+  /** Reads `<mount>/creds/<role>` (root token unless given); throws with Vault's answer unless it succeeds; `ttl` shortens the lease. */
+  async issue(role: string, opts: { ttl?: string; token?: string } = {}): Promise<Creds> {
+    const res = await this.v("GET", `database/creds/${role}`, undefined, opts.token);
+    if (res.status !== 200) throw new Error(`database/creds/${role}: ${res.status} ${JSON.stringify(res.body)}`);
+    const creds = { username: res.body.data.username, password: res.body.data.password, leaseId: res.body.lease_id };
+    if (opts.ttl) {
+      // shorten the lease: renewal with a small increment is how an application (or an operator) does it.
+      const renew = await this.v("PUT", "sys/leases/renew", { lease_id: creds.leaseId, increment: opts.ttl });
+      if (renew.status !== 200) throw new Error(`renew ${creds.leaseId}: ${renew.status} ${JSON.stringify(renew.body)}`);
+    }
+    return creds;
+  }
+
+  /** Revokes one lease; throws with Vault's answer unless it succeeds. */
+  async revoke(leaseId: string): Promise<void> {
+    const res = await this.v("PUT", "sys/leases/revoke", { lease_id: leaseId });
+    if (res.status !== 204) throw new Error(`revoke ${leaseId}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  /** Lease IDs the server still holds under `database/creds/<role>/` (empty when none). */
+  async outstandingLeases(role: string): Promise<string[]> {
+    const res = await this.v("LIST", `sys/leases/lookup/database/creds/${role}/`);
+    if (res.status === 404) return [];
+    if (res.status !== 200) throw new Error(`list leases of ${role}: ${res.status} ${JSON.stringify(res.body)}`);
+    return (res.body.data.keys as string[]) ?? [];
+  }
+
+  /** How many leases the server holds in all (`sys/leases/count`). */
+  async leaseCount(type: "all" | "irrevocable" = "all"): Promise<number> {
+    const res = await this.v("GET", `sys/leases/count?type=${type}`);
+    if (res.status !== 200) throw new Error(`count ${type} leases: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.data.lease_count as number;
+  }
+
+  /** How many leases the server has given up revoking (irrevocable). */
+  irrevocableLeases(): Promise<number> {
+    return this.leaseCount("irrevocable");
+  }
+
+  /** Names of the PostgreSQL roles Vault created (`v-…`) that still exist. */
+  async dynamicRoles(): Promise<string[]> {
+    return (await this.pg.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1")).map(
+      (r) => r.rolname,
+    );
+  }
+
+  /**
+   * Objects in the application database owned by no existing role or by a `v-` role: both mean a
+   * revocation left something behind. Empty when every object belongs to a base role or a system role.
+   */
+  async strayObjects(): Promise<{ kind: string; name: string; owner: string }[]> {
+    return this.pg.query(
+      `SELECT x.kind, x.name, coalesce(r.rolname, '<dropped>') AS owner FROM (
+         SELECT 'table' AS kind, c.oid::regclass::text AS name, c.relowner AS o FROM pg_class c
+         UNION ALL SELECT 'schema', n.nspname::text, n.nspowner FROM pg_namespace n
+         UNION ALL SELECT 'type', t.typname::text, t.typowner FROM pg_type t
+         UNION ALL SELECT 'function', p.proname::text, p.proowner FROM pg_proc p
+       ) x LEFT JOIN pg_roles r ON r.oid = x.o
+       WHERE r.oid IS NULL OR r.rolname LIKE 'v-%'`,
+      [],
+      this.databaseName,
+    );
+  }
+
+  /**
+   * The cluster-wide catalog a deploy and a destroy change, each row as text so that two readings
+   * compare with `toEqual`: roles with their attributes, memberships, databases with their ACLs, and the
+   * default ACLs of the `postgres` database.
+   */
+  async catalog(): Promise<Catalog> {
+    const rows = async (sql: string, database?: string) => (await this.pg.query<{ r: string }>(sql, [], database)).map((x) => x.r);
+    return {
+      roles: await rows(
+        `SELECT format('%s super=%s createrole=%s createdb=%s login=%s inherit=%s connlimit=%s valid=%s', rolname, rolsuper,
+           rolcreaterole, rolcreatedb, rolcanlogin, rolinherit, rolconnlimit, rolvaliduntil) AS r
+         FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' ORDER BY 1`,
+      ),
+      memberships: await rows(
+        `SELECT format('%s in %s admin=%s', m.rolname, r.rolname, a.admin_option) AS r FROM pg_auth_members a
+         JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
+         WHERE r.rolname NOT LIKE 'pg\\_%' ORDER BY 1`,
+      ),
+      databases: await rows("SELECT format('%s acl=%s', datname, datacl) AS r FROM pg_database ORDER BY 1"),
+      defaultAcls: await rows(
+        "SELECT format('%s %s %s %s', defaclrole::regrole, defaclnamespace, defaclobjtype, defaclacl) AS r FROM pg_default_acl ORDER BY 1",
+      ),
+    };
+  }
+
+  /** Stops both servers and removes the environment's folder; safe to call after a failed start, and twice. */
+  async stop(): Promise<void> {
+    const results = await Promise.allSettled([this.vault?.stop(), this.pg?.stop()]);
+    rmSync(this.dir, { recursive: true, force: true });
+    for (const r of results) if (r.status === "rejected") throw r.reason;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The programs a local deploy needs: a Terraform engine (OpenTofu), the two providers at exactly the
+ * versions the synthesized JSON pins (in a filesystem mirror, so nothing asks a registry), a Vault-API
+ * server (OpenBao, or HashiCorp Vault) and PostgreSQL's server binaries.
+ *
+ * `tools/build.sh` builds the Go ones from pinned sources and caches them (tools/README.md); this module
+ * runs it, streaming its progress. {@link prepareToolchain} is what the real-server suite uses (every
+ * server it tests against, built); {@link findTools} what the sandbox uses (programs on PATH first,
+ * building only what is missing).
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { accessSync, constants, existsSync } from "node:fs";
+import { delimiter, join, resolve } from "node:path";
+import { postgresBinDir } from "./postgres";
+import { PROJECT_ROOT } from "./stack";
+
+/** A PostgreSQL server to run. */
+export interface PostgresServer {
+  /** Its major version, e.g. 15 or 17. */
+  readonly major: number;
+  /** The folder of initdb and pg_ctl; a path inside `root` when there is one. */
+  readonly binDir: string;
+  /** A root folder the server runs in with chroot (PostgresOptions.root); absent for the machine's own. */
+  readonly root?: string;
+}
+
+/** What the real-server suite runs with. */
+export interface Toolchain {
+  /** OpenTofu. */
+  readonly tofu: string;
+  /** OpenBao (`bao`). */
+  readonly bao: string;
+  /** HashiCorp Vault (`vault`), the second server. */
+  readonly vault: string;
+  /** CLI config whose provider_installation is the local filesystem mirror only. */
+  readonly cliConfig: string;
+  /** Every PostgreSQL server to test against: the machine's own first, then PostgreSQL 17 if asked for. */
+  readonly postgres: readonly PostgresServer[];
+}
+
+/** The tools/build.sh names of the suite's Go tools. */
+export const TOOLS = ["bao", "vault", "tofu", "provider-vault", "provider-postgresql"] as const;
+/** The tools/build.sh name of the Debian trixie root with PostgreSQL 17 (not a Go tool; needs root and debootstrap). */
+export const POSTGRES_17 = "postgres-17";
+
+/** The manifest tools/build.sh prints: one path per tool built, the mirror's CLI config, the PostgreSQL 17 root. */
+export interface BuildManifest {
+  readonly bao?: string;
+  readonly vault?: string;
+  readonly tofu?: string;
+  readonly cliConfig?: string;
+  readonly pluginMirror?: string;
+  readonly postgres17Root?: string;
+  readonly postgres17BinDir?: string;
+}
+
+/** The major version of the PostgreSQL server binaries in `binDir`, from `pg_ctl --version` (e.g. "pg_ctl (PostgreSQL) 15.20 ..."). */
+export function postgresMajor(binDir: string): number {
+  const out = execFileSync(resolve(binDir, "pg_ctl"), ["--version"]).toString();
+  const m = /\(PostgreSQL\) (\d+)/.exec(out);
+  if (!m) throw new Error(`cannot tell the PostgreSQL version of ${binDir} from: ${out.trim()}`);
+  return Number(m[1]);
+}
+
+/** The first executable `name` on PATH, or undefined. */
+export function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Runs `tools/build.sh <names>`, its progress (one `[tools] …` line per step) going to `progress`;
+ * resolves with the manifest, or rejects with build.sh's ERROR lines (which name the tool and what it needs).
+ */
+export function buildTools(names: readonly string[], progress: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<BuildManifest> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn("bash", [resolve(PROJECT_ROOT, "tools/build.sh"), ...names], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let partial = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c));
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c;
+      const lines = (partial + c.toString()).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) if (line.trim()) progress(line);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (partial.trim()) progress(partial);
+      if (code === 0) {
+        resolvePromise(JSON.parse(stdout) as BuildManifest);
+        return;
+      }
+      const errors = stderr.split("\n").filter((l) => l.includes("ERROR:")).join("\n");
+      const noGo = onPath("go") ? "" : "\n(Go is not on PATH: the tools are built with it unless they are in the tool cache)";
+      reject(new Error(`tools/build.sh ${names.join(" ")} failed (exit ${code}):\n${errors || stderr.trim()}${noGo}`));
+    });
+  });
+}
+
+/**
+ * Builds what is missing (progress on stderr) and returns the suite's toolchain, or says exactly what is
+ * missing. With `postgres17`, the same tools/build.sh call also makes the Debian trixie root with
+ * PostgreSQL 17, and `postgres` lists it after the machine's own server.
+ */
+export async function prepareToolchain(options: { postgres17?: boolean } = {}): Promise<{ toolchain?: Toolchain; missing?: string }> {
+  const pgBinDir = postgresBinDir();
+  if (!pgBinDir) return { missing: "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR" };
+  if (options.postgres17 && process.getuid?.() !== 0) {
+    return {
+      missing:
+        "PostgreSQL 17, which runs in a Debian trixie root with chroot: that needs root " +
+        "(run as root, or set KEYBUZZ_E2E_PG17=0 to test the machine's PostgreSQL only)",
+    };
+  }
+  const names = [...TOOLS, ...(options.postgres17 ? [POSTGRES_17] : [])];
+  const started = Date.now();
+  let manifest: BuildManifest;
+  try {
+    manifest = await buildTools(names);
+  } catch (err) {
+    return { missing: (err as Error).message };
+  }
+  const postgres: PostgresServer[] = [{ major: postgresMajor(pgBinDir), binDir: pgBinDir }];
+  if (options.postgres17) {
+    if (!manifest.postgres17Root || !manifest.postgres17BinDir) {
+      return { missing: `PostgreSQL 17: tools/build.sh ${POSTGRES_17} gave no postgres17Root in its manifest: ${JSON.stringify(manifest)}` };
+    }
+    postgres.push({ major: 17, binDir: manifest.postgres17BinDir, root: manifest.postgres17Root });
+  }
+  process.stderr.write(`[e2e] toolchain ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return {
+    toolchain: { tofu: manifest.tofu!, bao: manifest.bao!, vault: manifest.vault!, cliConfig: manifest.cliConfig!, postgres },
+  };
+}
+
+/** The Terraform engines that can deploy the stack: its admin password is ephemeral, which needs 1.11. */
+const MIN_ENGINE = [1, 11] as const;
+
+/** `tofu version` / `terraform version` → [major, minor], or undefined when it cannot tell. */
+function engineVersion(binary: string): [number, number] | undefined {
+  try {
+    const out = execFileSync(binary, ["version"], { env: { PATH: process.env.PATH, CHECKPOINT_DISABLE: "1" }, encoding: "utf8" });
+    const m = /^(?:OpenTofu|Terraform) v(\d+)\.(\d+)/m.exec(out);
+    return m ? [Number(m[1]), Number(m[2])] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the sandbox runs with. */
+export interface SandboxTools {
+  /** The Terraform engine: `tofu` or `terraform` from PATH when recent enough, else OpenTofu built. */
+  readonly engine: string;
+  /** The Vault-API server: `bao` (else `vault`) from PATH, else OpenBao built. */
+  readonly server: string;
+  /** The providers' mirror (built from pinned sources), or undefined to let the engine ask the registry. */
+  readonly cliConfig?: string;
+  /** PostgreSQL's server binaries. */
+  readonly pgBinDir: string;
+  /** One line per tool: where it came from. */
+  readonly origins: readonly string[];
+}
+
+/**
+ * Finds the sandbox's programs, PATH first — `tofu` or `terraform` (1.11 or later), `bao` or `vault`,
+ * PostgreSQL's `initdb`/`pg_ctl` (PATH, PG_BINDIR or Debian's /usr/lib/postgresql/<n>/bin) — and builds
+ * with tools/build.sh only what is missing, and the two providers (cached after the first time).
+ * Throws, saying what to install, when PostgreSQL cannot be found or a build fails.
+ */
+export async function findTools(progress: (line: string) => void): Promise<SandboxTools> {
+  const origins: string[] = [];
+  const pgOnPath = onPath("pg_ctl") && onPath("initdb") ? resolve(onPath("pg_ctl")!, "..") : undefined;
+  const pgBinDir = pgOnPath ?? postgresBinDir();
+  if (!pgBinDir || !existsSync(join(pgBinDir, "initdb"))) {
+    throw new Error(
+      "PostgreSQL's server programs (initdb, pg_ctl) were not found on PATH, in PG_BINDIR or in /usr/lib/postgresql/<version>/bin: " +
+        "install them (Debian: apt-get install postgresql) or set PG_BINDIR",
+    );
+  }
+  origins.push(`PostgreSQL ${postgresMajor(pgBinDir)}: ${pgBinDir}`);
+
+  const toBuild: string[] = ["provider-vault", "provider-postgresql"];
+  let engine: string | undefined;
+  for (const name of ["tofu", "terraform"]) {
+    const found = onPath(name);
+    const version = found && engineVersion(found);
+    if (found && version && (version[0] > MIN_ENGINE[0] || (version[0] === MIN_ENGINE[0] && version[1] >= MIN_ENGINE[1]))) {
+      engine = found;
+      origins.push(`engine: ${found} (${version.join(".")}, from PATH)`);
+      break;
+    }
+    if (found) progress(`${found} is ${version ? version.join(".") : "of an unknown version"}; the stack needs ${MIN_ENGINE.join(".")} or later: not using it`);
+  }
+  if (!engine) toBuild.push("tofu");
+  const server = onPath("bao") ?? onPath("vault");
+  if (server) origins.push(`server: ${server} (from PATH)`);
+  else toBuild.push("bao");
+
+  progress(`building or finding in the tool cache: ${toBuild.join(", ")} (tools/build.sh; the first time takes minutes)`);
+  const manifest = await buildTools(toBuild, progress);
+  if (!engine) origins.push(`engine: ${(engine = manifest.tofu!)} (built)`);
+  const serverPath = server ?? manifest.bao!;
+  if (!server) origins.push(`server: ${serverPath} (built)`);
+  origins.push(`providers: ${manifest.pluginMirror} (built from pinned sources)`);
+  return { engine, server: serverPath, cliConfig: manifest.cliConfig, pgBinDir, origins };
+}
