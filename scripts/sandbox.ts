@@ -1,0 +1,65 @@
+/**
+ * `npm run sandbox`: PostgreSQL and OpenBao on free loopback ports, the `local` stack deployed onto them
+ * with `cdktf deploy`, and ready-to-paste commands on stdout. Progress goes to stderr. Ctrl-C (SIGINT) or
+ * SIGTERM stops the servers and removes the sandbox's folder; the exit status is 0 then, 1 if setting
+ * it up failed (after cleaning up).
+ */
+import { Sandbox, SandboxStopped } from "../sandbox/sandbox";
+
+const USAGE = `usage: npm run sandbox
+
+Starts PostgreSQL and OpenBao (or Vault) on free 127.0.0.1 ports, deploys the local stack with
+cdktf deploy, and prints the commands to read credentials, log in, renew and revoke. Programs on PATH
+are used first (tofu or terraform >= 1.11, bao or vault, PostgreSQL's initdb and pg_ctl); what is
+missing is built with tools/build.sh. Ctrl-C stops everything and removes the sandbox's folder.
+`;
+
+async function main(): Promise<number> {
+  if (process.argv.slice(2).some((a) => a === "--help" || a === "-h")) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (process.argv.length > 2) {
+    process.stderr.write(`unknown argument ${process.argv[2]}\n${USAGE}`);
+    return 1;
+  }
+  const progress = (line: string) => process.stderr.write(line.startsWith("[") ? `${line}\n` : `[sandbox] ${line}\n`);
+  const sandbox = new Sandbox(progress);
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  const onSignal = (signal: NodeJS.Signals) => {
+    progress(`${signal}: stopping`);
+    sandbox.stop().then(resolveStopped, (err) => {
+      progress(`stopping failed: ${(err as Error).message}`);
+      process.exitCode = 1;
+      resolveStopped();
+    });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    await sandbox.start();
+  } catch (err) {
+    if (!(err instanceof SandboxStopped)) {
+      progress(`failed: ${(err as Error).message}`);
+      await sandbox.stop();
+      return 1;
+    }
+  }
+  if (!sandbox.stopped) {
+    process.stdout.write(sandbox.instructions());
+    progress("ready (Ctrl-C to stop)");
+  }
+  await stopped;
+  progress("stopped; nothing left behind");
+  return Number(process.exitCode ?? 0);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`[sandbox] ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,137 @@
+/**
+ * `npm run sandbox`, as a user runs it: two sandboxes started at once as child processes; each prints its
+ * commands; the commands run in bash exactly as printed (credentials for every application, a login with
+ * the issued user, renew, revoke, and a login refused afterwards); then one is stopped with Ctrl-C (SIGINT
+ * to its process group, as a terminal sends it) and the other with SIGTERM to its own process only. Each
+ * must exit 0 and leave no process, no listening port and no folder behind.
+ */
+import { existsSync } from "node:fs";
+import { connect } from "node:net";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { PROJECT_ROOT } from "../../sandbox/stack";
+import { run, startProcess, waitFor, type Started } from "../../sandbox/processes";
+
+const toolchain = inject("toolchain");
+
+interface Running {
+  readonly proc: Started;
+  readonly stdout: () => string;
+}
+
+/** What a ready sandbox printed about itself. */
+interface Printed {
+  readonly folder: string;
+  readonly pids: number[];
+  readonly ports: number[];
+  readonly commands: string[];
+}
+
+function parse(text: string): Printed {
+  const folder = /Folder (\S+) and processes/.exec(text)?.[1];
+  const pids = [...(/processes (?:OpenBao|Vault) (\d+), PostgreSQL (\d+)/.exec(text) ?? [])].slice(1).map(Number);
+  const ports = [...text.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+  const commands = text
+    .split("\n")
+    .filter((l) => l.startsWith("  ") && !l.trim().startsWith("#") && l.trim() !== "")
+    .map((l) => l.trim());
+  if (!folder || pids.length !== 2) throw new Error(`cannot read the sandbox's folder and processes from:\n${text}`);
+  return { folder, pids, ports: [...new Set(ports)], commands };
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    s.once("connect", () => (s.destroy(), resolve(true)));
+    s.once("error", () => resolve(false));
+  });
+
+/** Runs the printed commands in one bash, each followed by a marker with its exit status; returns each one's output and status. */
+async function runCommands(commands: readonly string[]): Promise<{ command: string; output: string; code: number }[]> {
+  // each command in braces, so that its trailing `# comment` does not swallow the redirection.
+  const script = commands.map((c, i) => `printf '\\n@@cmd %d\\n' ${i}\n{ ${c}\n} 2>&1\nprintf '\\n@@rc %d %d\\n' ${i} $?`).join("\n");
+  const res = await run("bash", ["-c", script], { env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+  return commands.map((command, i) => {
+    const m = new RegExp(`@@cmd ${i}\\n([\\s\\S]*?)\\n@@rc ${i} (\\d+)`).exec(res.stdout);
+    if (!m) throw new Error(`no output for command ${i} (${command}):\n${res.stdout}\n${res.stderr}`);
+    return { command, output: m[1], code: Number(m[2]) };
+  });
+}
+
+describe.skipIf(!toolchain)("npm run sandbox", () => {
+  const started: Running[] = [];
+
+  afterAll(() => {
+    for (const s of started) s.proc.signal("SIGKILL");
+  });
+
+  function startSandbox(label: string): Running {
+    const proc = startProcess(process.execPath, ["--import", "tsx", "scripts/sandbox.ts"], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, CHECKPOINT_DISABLE: "1" },
+      echo: `[e2e sandbox ${label}]`,
+    });
+    let stdout = "";
+    proc.child.stdout!.on("data", (c: Buffer) => (stdout += c));
+    const running = { proc, stdout: () => stdout };
+    started.push(running);
+    return running;
+  }
+
+  it("two at once: each prints working commands, and stops leaving nothing behind", async () => {
+    const a = startSandbox("a");
+    const b = startSandbox("b");
+    for (const s of [a, b]) {
+      await waitFor("the sandbox to be ready", async () => /Stop with Ctrl-C\./.test(s.stdout()) || s.proc.child.exitCode !== null, 600_000);
+      expect(s.stdout(), s.proc.output()).toMatch(/^Sandbox ready: OpenBao 2\.6\.2 on http:\/\/127\.0\.0\.1:\d+/);
+    }
+    const [pa, pb] = [parse(a.stdout()), parse(b.stdout())];
+    expect(pa.folder).not.toBe(pb.folder);
+    expect(pa.ports.filter((p) => pb.ports.includes(p))).toEqual([]);
+    for (const p of [pa, pb]) {
+      expect(existsSync(p.folder)).toBe(true);
+      expect(p.pids.every(alive)).toBe(true);
+    }
+
+    for (const [label, p] of [["a", pa], ["b", pb]] as const) {
+      process.stderr.write(`[e2e sandbox ${label}] running the ${p.commands.length} printed commands in bash\n`);
+      const results = await runCommands(p.commands);
+      const by = (re: RegExp) => results.filter((r) => re.test(r.command));
+      for (const r of by(/^bao read database\/creds\//)) {
+        expect(r.code, `${r.command}\n${r.output}`).toBe(0);
+        expect(r.output).toMatch(/username\s+v-/);
+        expect(r.output).toMatch(/lease_duration\s+1h/);
+      }
+      expect(by(/^bao read database\/creds\//)).toHaveLength(4);
+      const [login, refused] = by(/psql/);
+      expect(login.code, login.output).toBe(0);
+      expect(login.output).toMatch(/v-\S+ \| keybuzz_api/);
+      const [renew] = by(/lease renew/);
+      expect(renew.code, renew.output).toBe(0);
+      const [revoke] = by(/lease revoke/);
+      expect(revoke.code, revoke.output).toBe(0);
+      expect(refused.code).not.toBe(0);
+      expect(refused.output).toMatch(/password authentication failed/);
+    }
+
+    process.stderr.write("[e2e sandbox] stopping a with Ctrl-C (SIGINT to its process group), b with SIGTERM to its process\n");
+    a.proc.signal("SIGINT");
+    b.proc.child.kill("SIGTERM");
+    expect(await a.proc.exited, a.proc.output()).toBe(0);
+    expect(await b.proc.exited, b.proc.output()).toBe(0);
+    for (const p of [pa, pb]) {
+      expect(existsSync(p.folder), p.folder).toBe(false);
+      await waitFor("the sandbox's processes to be gone", async () => !p.pids.some(alive), 10_000);
+      for (const port of p.ports) expect(await listening(port), `port ${port}`).toBe(false);
+    }
+    expect(a.proc.output()).toMatch(/stopped; nothing left behind/);
+  });
+});
