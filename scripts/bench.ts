@@ -6,28 +6,32 @@
  *    environments together hold the committed total, 100 and 1,000 applications; `node --import tsx
  *    main.ts` run N times per size under /usr/bin/time (wall seconds, peak RSS); `npm run synth` against
  *    `npx cdktf synth` on the committed config.
- * 2. Credential issuance against real servers (the test/e2e fixtures: throwaway PostgreSQL, Vault dev
- *    server, OpenTofu, everything on 127.0.0.1): 500 credentials at concurrency 16, then revoke-prefix,
- *    for the project's pool settings against Vault's defaults and the project's statements against the
- *    runbook's bare role.
+ * 2. Credential issuance against real servers (sandbox/: a throwaway PostgreSQL, OpenBao and then
+ *    HashiCorp Vault dev servers, the stack deployed by OpenTofu with both providers, everything on
+ *    127.0.0.1): 500 credentials at concurrency 16, then revoke-prefix, for the project's pool settings
+ *    against Vault's defaults and the project's statements against the runbook's bare role.
+ * 3. `cdktf deploy` of `local` (OpenBao, the machine's PostgreSQL): cold (fresh folder, init installs the
+ *    providers), again after `cdktf destroy` (initialized), and with nothing to change; wall time split
+ *    into the app's synth, the engine (every `tofu` process cdktf ran, timed by a wrapper) and cdktf's own.
  *
  * Environment: BENCH_SYNTH_RUNS (default 5), BENCH_CRED_REPEATS (default 3), BENCH_CREDS (default 500),
- * BENCH_ONLY=synth|creds (run one half).
+ * BENCH_DEPLOY_REPEATS (default 3), BENCH_ONLY=synth|creds|deploy (run one part).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir, release } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { pool, run } from "../test/e2e/fixture/processes";
-import { PROJECT_ROOT, prepareToolchain } from "../test/e2e/fixture/toolchain";
-import type { VaultResponse } from "../test/e2e/fixture/vault";
-import type { TfJson } from "../test/e2e/fixture/stack";
-import { LocalEnvironment } from "../test/e2e/fixture/environment";
+import { pool, run } from "../sandbox/processes";
+import { prepareToolchain, type Toolchain } from "../sandbox/toolchain";
+import type { VaultResponse } from "../sandbox/vault";
+import { PROJECT_ROOT, type TfJson } from "../sandbox/stack";
+import { LocalEnvironment } from "../sandbox/environment";
 
 const SYNTH_RUNS = Number(process.env.BENCH_SYNTH_RUNS ?? 5);
 const CRED_REPEATS = Number(process.env.BENCH_CRED_REPEATS ?? 3);
 const CREDS = Number(process.env.BENCH_CREDS ?? 500);
+const DEPLOY_REPEATS = Number(process.env.BENCH_DEPLOY_REPEATS ?? 3);
 const CONCURRENCY = 16;
 const ONLY = process.env.BENCH_ONLY;
 
@@ -266,19 +270,30 @@ interface Variant {
   runs: IssueRun[];
 }
 
-async function credentials(report: string[]): Promise<void> {
-  progress("credentials: preparing the toolchain (tools/build.sh vault tofu provider-vault)");
-  const { toolchain, missing } = await prepareToolchain();
-  if (!toolchain) {
-    report.push("## 2. Credential issuance", "", `❌ not run: missing ${missing}`, "");
-    return;
-  }
+/** One server's issuance figures: its name and the three variants. */
+interface ServerRuns {
+  server: string;
+  pgVersion: string;
+  variants: Variant[];
+  /** The two pools as the server reports them after they were written. */
+  pools: { project: string; default: string };
+}
+
+/** Issuance and revocation on one Vault-API server (`binary`), the stack deployed by OpenTofu with both providers. */
+async function credentialsOn(toolchain: Toolchain, binary: string): Promise<ServerRuns> {
   let env: LocalEnvironment | undefined;
   try {
-    // the machine's PostgreSQL, as in every earlier report; deployed as the reliability suites do it.
-    env = await LocalEnvironment.start(toolchain, { server: toolchain.postgres[0], log: "[bench] credentials:" });
+    // the machine's PostgreSQL, as in every earlier report.
+    env = await LocalEnvironment.start({
+      server: toolchain.postgres[0],
+      vaultBinary: binary,
+      tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
+      log: "[bench] credentials:",
+    });
     await env.deploy();
-    const { pg, sql, adminPassword } = env;
+    const { pg, adminPassword } = env;
+    const databaseName = env.databaseName;
+    const serverLabel = env.vault.label;
     const v = (method: string, path: string, body?: unknown): Promise<VaultResponse> => env!.v(method, path, body);
     const must = async (method: string, path: string, body?: unknown): Promise<VaultResponse> => {
       const res = await v(method, path, body);
@@ -365,7 +380,7 @@ async function credentials(report: string[]): Promise<void> {
         const users = await pg.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%'");
         for (const u of users) {
           const id = `"${u.rolname.replace(/"/g, '""')}"`;
-          await pg.query(`DROP OWNED BY ${id}`, [], sql.databaseName).catch(() => undefined);
+          await pg.query(`DROP OWNED BY ${id}`, [], databaseName).catch(() => undefined);
           await pg.query(`DROP ROLE IF EXISTS ${id}`);
         }
         cleanup = `revoke-force + superuser DROP ROLE of ${users.length} users`;
@@ -386,7 +401,7 @@ async function credentials(report: string[]): Promise<void> {
           await writeConnection(variant.pool === "project" ? projectPool : defaultPool);
           current = variant.pool;
         }
-        progress(`credentials: ${variant.key}, repeat ${rep}/${CRED_REPEATS}: issuing ${CREDS} at concurrency ${CONCURRENCY}, then revoke-prefix`);
+        progress(`credentials on ${serverLabel}: ${variant.key}, repeat ${rep}/${CRED_REPEATS}: issuing ${CREDS} at concurrency ${CONCURRENCY}, then revoke-prefix`);
         const r = await issueAndRevoke(variant.role);
         progress(
           `  ${r.rate.toFixed(1)} creds/s, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms; revoke ${r.revokeS.toFixed(2)} s (HTTP ${r.revokeStatus}); ${r.left} v- roles left` +
@@ -396,64 +411,172 @@ async function credentials(report: string[]): Promise<void> {
       }
     }
     const pgVersion = (await pg.query<{ v: string }>("SELECT current_setting('server_version') AS v"))[0].v;
-    const vaultVersion = (await must("GET", "sys/health")).body.version;
+    return { server: serverLabel, pgVersion, pools: { project: projectPoolRead, default: defaultPoolRead }, variants: variants.map((vr) => ({ ...vr, label: vr.label.replace("Vault's default", `${env!.vault.product}'s default`) })) };
+  } finally {
+    progress("credentials: stopping servers, removing temp folders");
+    await env?.stop();
+  }
+}
 
-    report.push("## 2. Credential issuance", "");
-    report.push(
-      `PostgreSQL ${pgVersion} (throwaway cluster, fsync off) and Vault ${vaultVersion} (dev server) on 127.0.0.1, the \`local\` stack ` +
-        "deployed as `test/e2e/wiring.test.ts` does it (PostgreSQL half as SQL, Vault half with OpenTofu). Per run: " +
-        `${CREDS} × \`GET database/creds/<role>\` (root token) at concurrency ${CONCURRENCY} (a promise pool over \`fetch\`), then ` +
-        "`PUT sys/leases/revoke-prefix/database/creds/<role>` (synchronous), then `v-` roles counted in `pg_roles`. " +
-        `${CRED_REPEATS} repeats per variant, interleaved; median and min–max.`,
-      "",
-    );
-    report.push(`- project pool (as synthesized, read back): ${projectPoolRead}`);
-    report.push(`- Vault's default pool (\`max_open_connections\` 4, \`max_idle_connections\` 0; read back): ${defaultPoolRead}`);
-    report.push(
-      "- `bare-db`: creation statements = the runbook's two (`CREATE ROLE … VALID UNTIL …;` `GRANT keybuzz_api TO …;`), " +
-        "no renew or revocation statements (Vault's default revocation), same TTLs and connection; `allowed_roles` gets `bare-db` " +
-        "in every variant, so the connection differs between variants only in its pool settings.",
-      "",
-    );
-    report.push(
-      "| variant | issued/s, median (min–max) | p50 latency | p99 latency | issuance errors | revoke-prefix, median (min–max) | revoke HTTP | `v-` roles left |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | :---: | ---: |",
-    );
-    const m = (runs: IssueRun[], f: (r: IssueRun) => number) => median(runs.map(f));
-    for (const variant of variants) {
+async function credentials(report: string[], toolchain: Toolchain | undefined, missing: string | undefined): Promise<void> {
+  report.push("## 2. Credential issuance: OpenBao and Vault", "");
+  if (!toolchain) {
+    report.push(`❌ not run: missing ${missing}`, "");
+    return;
+  }
+  const servers: ServerRuns[] = [];
+  for (const binary of [toolchain.bao, toolchain.vault]) servers.push(await credentialsOn(toolchain, binary));
+  const m = (runs: IssueRun[], f: (r: IssueRun) => number) => median(runs.map(f));
+  report.push(
+    `PostgreSQL ${servers[0].pgVersion} (throwaway cluster, fsync off) on 127.0.0.1, with ${servers.map((sv) => `${sv.server}`).join(" and then ")} ` +
+      "(dev servers), the `local` stack deployed on each by OpenTofu with both providers (`sandbox/environment.ts`). Per run: " +
+      `${CREDS} × \`GET database/creds/<role>\` (root token) at concurrency ${CONCURRENCY} (a promise pool over \`fetch\`), then ` +
+      "`PUT sys/leases/revoke-prefix/database/creds/<role>` (synchronous), then `v-` roles counted in `pg_roles`. " +
+      `${CRED_REPEATS} repeats per variant, interleaved; median and min–max.`,
+    "",
+    ...servers.map((sv) => `- ${sv.server}: project pool (as synthesized, read back): ${sv.pools.project}; default pool (read back): ${sv.pools.default}`),
+    "- `bare-db`: creation statements = the runbook's two (`CREATE ROLE … VALID UNTIL …;` `GRANT keybuzz_api TO …;`), " +
+      "no renew or revocation statements (the server's default revocation), same TTLs and connection; `allowed_roles` gets `bare-db` " +
+      "in every variant, so the connection differs between variants only in its pool settings.",
+    "",
+    "| server | variant | issued/s, median (min–max) | p50 latency | p99 latency | issuance errors | revoke-prefix, median (min–max) | revoke HTTP | `v-` roles left |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | :---: | ---: |",
+  );
+  for (const sv of servers) {
+    for (const variant of sv.variants) {
       const rs = variant.runs;
       const left = rs.map((r) => r.left);
       report.push(
-        `| ${variant.label} | ${m(rs, (r) => r.rate).toFixed(1)} (${spread(rs.map((r) => r.rate), 1)}) | ${m(rs, (r) => r.p50).toFixed(0)} ms (${spread(rs.map((r) => r.p50), 0)}) | ` +
+        `| ${sv.server} | ${variant.label} | ${m(rs, (r) => r.rate).toFixed(1)} (${spread(rs.map((r) => r.rate), 1)}) | ${m(rs, (r) => r.p50).toFixed(0)} ms (${spread(rs.map((r) => r.p50), 0)}) | ` +
           `${m(rs, (r) => r.p99).toFixed(0)} ms (${spread(rs.map((r) => r.p99), 0)}) | ${rs.map((r) => r.errors).join(", ")} | ` +
           `${m(rs, (r) => r.revokeS).toFixed(2)} s (${spread(rs.map((r) => r.revokeS), 2, " s")}) | ${rs.map((r) => r.revokeStatus).join(", ")} | ` +
           `${left.join(", ")} ${ok(left.every((n) => n === 0))} |`,
       );
     }
-    const failures = variants.flatMap((vr) => vr.runs.filter((r) => r.revokeError || r.cleanup).map((r) => `- ${vr.key}: ${r.revokeError || "revoke succeeded"}${r.cleanup ? ` (cleaned up: ${r.cleanup})` : ""}`));
-    if (failures.length) report.push("", "Revocation problems, as measured:", "", ...failures);
-    const [project, defaultPoolV, bare] = variants;
+  }
+  const failures = servers.flatMap((sv) =>
+    sv.variants.flatMap((vr) => vr.runs.filter((r) => r.revokeError || r.cleanup).map((r) => `- ${sv.server}, ${vr.key}: ${r.revokeError || "revoke succeeded"}${r.cleanup ? ` (cleaned up: ${r.cleanup})` : ""}`)),
+  );
+  if (failures.length) report.push("", "Revocation problems, as measured:", "", ...failures);
+  report.push("", "| ratio | measured | target | |", "| --- | ---: | ---: | :---: |");
+  for (const sv of servers) {
+    const [project, defaultPoolV, bare] = sv.variants;
     const rateRatio = m(project.runs, (r) => r.rate) / m(defaultPoolV.runs, (r) => r.rate);
     const revokeRatio = m(project.runs, (r) => r.revokeS) / m(bare.runs, (r) => r.revokeS);
-    const allLeft = variants.flatMap((vr) => vr.runs.map((r) => r.left));
-    report.push("", "| ratio | measured | target | |", "| --- | ---: | ---: | :---: |");
     // the plugin creates users one at a time, so pool sizes rarely differ beyond noise: say so rather than fail.
     const ratesOverlap = overlap(project.runs.map((r) => r.rate), defaultPoolV.runs.map((r) => r.rate));
     const rateMark = rateRatio >= 1 ? ok(true) : ratesOverlap ? "≈ (within noise)" : ok(false);
-    report.push(`| issuance rate, project pool / Vault's default pool | ${rateRatio.toFixed(2)}× | ≥ 1× | ${rateMark} |`);
-    report.push(`| revoke time, project statements / bare statements | ${revokeRatio.toFixed(2)}× | ≤ 1.5× | ${ok(revokeRatio <= 1.5)} |`);
-    report.push(`| \`v-\` roles left after revoke, all runs | ${Math.max(...allLeft)} (max) | 0 | ${ok(allLeft.every((n) => n === 0))} |`);
-    report.push(
-      "",
-      `Issuance ratio ${rateRatio.toFixed(2)}×: the min–max ranges of the two pools ${
-        overlap(project.runs.map((r) => r.rate), defaultPoolV.runs.map((r) => r.rate)) ? "overlap, so on this machine they are indistinguishable" : "do not overlap"
-      }.`,
-      "",
-    );
-  } finally {
-    progress("credentials: stopping servers, removing temp folders");
-    await env?.stop();
+    report.push(`| ${sv.server}: issuance rate, project pool / default pool | ${rateRatio.toFixed(2)}× | ≥ 1× | ${rateMark} |`);
+    report.push(`| ${sv.server}: revoke time, project statements / bare statements | ${revokeRatio.toFixed(2)}× | ≤ 1.5× | ${ok(revokeRatio <= 1.5)} |`);
   }
+  const [bao, vault] = servers;
+  const baoRate = m(bao.variants[0].runs, (r) => r.rate);
+  const vaultRate = m(vault.variants[0].runs, (r) => r.rate);
+  report.push(`| issuance rate, ${bao.server} / ${vault.server} (project variant) | ${(baoRate / vaultRate).toFixed(2)}× | — | |`);
+  const allLeft = servers.flatMap((sv) => sv.variants.flatMap((vr) => vr.runs.map((r) => r.left)));
+  report.push(`| \`v-\` roles left after revoke, all runs | ${Math.max(...allLeft)} (max) | 0 | ${ok(allLeft.every((n) => n === 0))} |`, "");
+}
+
+// ---------------------------------------------------------------------------------------------- deploy
+
+/** One `cdktf deploy`: wall time, and the time inside the app's synth and inside the engine. */
+interface DeployRun {
+  wallS: number;
+  synthS: number;
+  engineS: number;
+  resources: number;
+}
+
+/** Total length of the union of [start, end] intervals (nanoseconds in, seconds out): overlapping runs count once. */
+function unionSeconds(intervals: [bigint, bigint][]): number {
+  const sorted = [...intervals].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  let total = 0n;
+  let [cs, ce] = sorted[0] ?? [0n, 0n];
+  for (const [s, e] of sorted.slice(1)) {
+    if (s > ce) {
+      total += ce - cs;
+      [cs, ce] = [s, e];
+    } else if (e > ce) ce = e;
+  }
+  total += ce - cs;
+  return Number(total) / 1e9;
+}
+
+/** A shell wrapper that runs `command` and appends "<start ns> <end ns>" to `log`. */
+function timingWrapper(path: string, command: string[], log: string): string {
+  const quoted = command.map((c) => `'${c.replace(/'/g, "'\\''")}'`).join(" ");
+  writeFileSync(path, `#!/bin/sh\nstart=$(date +%s%N)\n${quoted} "$@"\nrc=$?\necho "$start $(date +%s%N)" >> '${log}'\nexit $rc\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+function readIntervals(log: string): [bigint, bigint][] {
+  if (!existsSync(log)) return [];
+  const lines = readFileSync(log, "utf8").trim().split("\n").filter(Boolean);
+  rmSync(log);
+  return lines.map((l) => l.split(" ").map((n) => BigInt(n)) as [bigint, bigint]);
+}
+
+async function deploys(report: string[], toolchain: Toolchain | undefined, missing: string | undefined): Promise<void> {
+  report.push("## 3. `cdktf deploy` of `local`", "");
+  if (!toolchain) {
+    report.push(`❌ not run: missing ${missing}`, "");
+    return;
+  }
+  const kinds = ["cold", "after destroy", "no changes"] as const;
+  const runs: Record<(typeof kinds)[number], DeployRun[]> = { cold: [], "after destroy": [], "no changes": [] };
+  let label = "";
+  for (let rep = 1; rep <= DEPLOY_REPEATS; rep++) {
+    const env = await LocalEnvironment.start({
+      server: toolchain.postgres[0],
+      vaultBinary: toolchain.bao,
+      tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
+      log: "[bench] deploy:",
+    });
+    try {
+      label = `${env.vault.label}, PostgreSQL ${env.pg.serverVersion.split(" ")[1]}`;
+      const engineLog = join(env.dir, "engine-times");
+      const synthLog = join(env.dir, "synth-times");
+      const engine = timingWrapper(join(env.dir, "tofu-timed"), [toolchain.tofu], engineLog);
+      const app = timingWrapper(join(env.dir, "app-timed"), [process.execPath, "--import", "tsx", join(PROJECT_ROOT, "main.ts")], synthLog);
+      const credentials = { ...env.credentials, engine };
+      const one = async (command: "deploy" | "destroy"): Promise<DeployRun> => {
+        const t0 = performance.now();
+        const res = await env.cdktf(command, { credentials, args: ["--app", app] });
+        const wallS = (performance.now() - t0) / 1000;
+        if (res.code !== 0) throw new Error(`cdktf ${command} exited ${res.code}:\n${res.output}`);
+        const resources = Number(/Resources: (\d+) (?:added|destroyed)/.exec(res.output)?.[1] ?? 0);
+        return { wallS, synthS: unionSeconds(readIntervals(synthLog)), engineS: unionSeconds(readIntervals(engineLog)), resources };
+      };
+      for (const kind of kinds) {
+        if (kind === "after destroy") await one("destroy");
+        const r = await one("deploy");
+        runs[kind].push(r);
+        progress(`deploy ${rep}/${DEPLOY_REPEATS}, ${kind}: ${r.wallS.toFixed(1)} s (synth ${r.synthS.toFixed(1)} s, engine ${r.engineS.toFixed(1)} s), ${r.resources} resources`);
+      }
+    } finally {
+      await env.stop();
+    }
+  }
+  report.push(
+    `${label} on 127.0.0.1; \`cdktf deploy keybuzz-local --auto-approve --skip-provider-lock\` with OpenTofu (\`TERRAFORM_BINARY_NAME\`) ` +
+      `and the providers' filesystem mirror, ${DEPLOY_REPEATS} repeats on fresh servers and folders. **cold**: a fresh output folder and HOME ` +
+      "(init installs both providers from the mirror); **after destroy**: `cdktf destroy`, then deploy again in the same folder; " +
+      "**no changes**: deploy once more. Split: the app's synth (`node --import tsx main.ts`, as cdktf runs it), the engine (every " +
+      "`tofu` process cdktf started: version, init, plan, apply), and cdktf's own share (the rest of the wall time).",
+    "",
+    "| deploy | resources | wall, median (min–max) | synth | engine | cdktf's own |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const kind of kinds) {
+    const rs = runs[kind];
+    const own = rs.map((r) => r.wallS - r.synthS - r.engineS);
+    report.push(
+      `| ${kind} | ${rs[0]?.resources ?? 0} | ${median(rs.map((r) => r.wallS)).toFixed(1)} s (${spread(rs.map((r) => r.wallS), 1, " s")}) | ` +
+        `${median(rs.map((r) => r.synthS)).toFixed(1)} s | ${median(rs.map((r) => r.engineS)).toFixed(1)} s | ${median(own).toFixed(1)} s |`,
+    );
+  }
+  report.push("");
 }
 
 // ---------------------------------------------------------------------------------------------- main
@@ -472,7 +595,7 @@ async function main(): Promise<void> {
     "Generated by `npm run bench` (scripts/bench.ts). A shared, noisy machine: read the spreads, not only the medians.",
     "",
   ];
-  if (ONLY !== "creds") {
+  if (ONLY === undefined || ONLY === "synth") {
     const scratch = mkdtempSync(join(tmpdir(), "keybuzz-bench-synth-"));
     try {
       const sizes = await synthAtScale(scratch);
@@ -482,7 +605,12 @@ async function main(): Promise<void> {
       rmSync(scratch, { recursive: true, force: true });
     }
   }
-  if (ONLY !== "synth") await credentials(report);
+  if (ONLY === undefined || ONLY === "creds" || ONLY === "deploy") {
+    progress("preparing the toolchain (tools/build.sh)");
+    const { toolchain, missing } = await prepareToolchain();
+    if (ONLY !== "deploy") await credentials(report, toolchain, missing);
+    if (ONLY !== "creds") await deploys(report, toolchain, missing);
+  }
   report.push(`Total bench time: ${((Date.now() - started) / 60000).toFixed(1)} min.`, "");
   const text = report.join("\n");
   process.stdout.write(`${text}\n`);
