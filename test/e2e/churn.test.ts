@@ -115,7 +115,7 @@ describe.skipIf(!toolchain)("lease churn: issue-then-revoke cycles leave nothing
       [
         "",
         "[e2e churn] ── figures ───────────────────────────────────────────",
-        `[e2e churn] servers:                 PostgreSQL ${env.pg.version} (least-privilege vault_admin), Vault dev server`,
+        `[e2e churn] servers:                 PostgreSQL ${env.pg.version} (least-privilege vault_admin), ${env.vault.label} dev server`,
         `[e2e churn] cycles:                  ${CYCLES} issue-then-revoke, concurrency ${CONCURRENCY}`,
         `[e2e churn] time:                    ${seconds.toFixed(1)} s (${(CYCLES / seconds).toFixed(0)} cycles/s; cycle p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms)`,
         `[e2e churn] users with open sessions ${sessions} (each owning 2 tables at revocation); sessions ended by revocation: ${terminatedSessions}`,

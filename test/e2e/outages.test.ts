@@ -64,7 +64,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     for (let i = 0; i < OUTSTANDING; i++) outstanding.push(await env.issue(ROLES[i % ROLES.length], { ttl: `${TTL}s` }));
     const issuedAt = Date.now();
 
-    env.log("1. churn at concurrency 8; Vault stopped (SIGTERM) after 2 s, back after 3 s");
+    env.log(`1. churn at concurrency 8; ${env.vault.product} stopped (SIGTERM) after 2 s, back after 3 s`);
     let stop = false;
     let cycles = 0;
     let retried = 0;
@@ -90,10 +90,10 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     await sleep(2000);
     const before = cycles;
     await env.vault.pause();
-    env.log(`1. Vault down after ${before} cycles`);
+    env.log(`1. ${env.vault.product} down after ${before} cycles`);
     await sleep(3000);
     await env.vault.resume();
-    env.log("1. Vault back and unsealed");
+    env.log(`1. ${env.vault.product} back and unsealed`);
     await sleep(2000);
     stop = true;
     await churn;
@@ -140,7 +140,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
       c.applications.find((a: { name: string }) => a.name === "n8n").maxTtl = 43200;
     });
     await env.vault.pause();
-    env.log(`3a. Vault down; tofu apply`);
+    env.log(`3a. ${env.vault.product} down; tofu apply`);
     const failed = await env.terraform(["apply", "-auto-approve", "-input=false"]);
     env.log(`3a. tofu exited ${failed.code}: ${failed.output.split("\n").filter((l) => /Error/.test(l)).slice(0, 3).join(" | ")}`);
     expect(failed.code).toBe(1);
