@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { PostgresCluster, type PostgresOptions } from "./postgres";
-import { VaultServer, type VaultOptions, type VaultResponse } from "./vault";
+import { serverProduct, VaultServer, type VaultOptions, type VaultResponse } from "./vault";
 import { cdktf, deployEnv, localPaths, readConfig, synthLocal, terraform, writeLocalConfig, type DeployCredentials, type TfJson } from "./stack";
 import type { PostgresServer } from "./toolchain";
 import type { RunResult } from "./processes";
@@ -36,8 +36,6 @@ export interface EnvironmentOptions {
   readonly patchConfig?: (config: TfJson) => void;
   /** Prefix of progress lines on stderr, e.g. `[e2e churn]`. */
   readonly log: string;
-  /** Where the environment's temp folder goes. @default the system temp folder */
-  readonly parentDir?: string;
 }
 
 /** The PostgreSQL catalog as a deploy and a destroy change it: roles, memberships, databases, default ACLs. */
@@ -64,7 +62,7 @@ export class LocalEnvironment {
   readonly databaseName: string;
 
   private constructor(private readonly options: EnvironmentOptions) {
-    this.dir = mkdtempSync(join(options.parentDir ?? tmpdir(), "keybuzz-env-"));
+    this.dir = mkdtempSync(join(tmpdir(), "keybuzz-env-"));
     // PostgreSQL runs as the postgres user when we are root: it must be able to pass through.
     chmodSync(this.dir, 0o711);
     ({ stackDir: this.stackDir, statePath: this.statePath } = localPaths(this.dir));
@@ -77,7 +75,7 @@ export class LocalEnvironment {
   static async start(options: EnvironmentOptions): Promise<LocalEnvironment> {
     const env = new LocalEnvironment(options);
     try {
-      env.log(`starting PostgreSQL ${options.server.major} and ${options.vaultBinary.endsWith("bao") ? "OpenBao" : "Vault"} on 127.0.0.1`);
+      env.log(`starting PostgreSQL ${options.server.major} and ${serverProduct(options.vaultBinary).product} on 127.0.0.1`);
       const [pg, vault] = await Promise.allSettled([
         PostgresCluster.start(options.server.binDir, { parentDir: env.dir, ...options.postgres, root: options.server.root }),
         VaultServer.start(options.vaultBinary, { parentDir: env.dir, ...options.vault }),
@@ -128,19 +126,11 @@ export class LocalEnvironment {
   }
 
   /**
-   * Deploys keybuzz-local: with `cdktf deploy` (synth, init, apply, as an engineer runs it), or by
-   * synthesizing with main.ts and running `init` and `apply` in the stack's folder (the default: the same
-   * JSON and providers, without cdktf's own start-up). Throws with the output when it fails.
+   * Deploys keybuzz-local the quick way: synthesizes with main.ts, then `init` and `apply` in the stack's
+   * folder (the same JSON and providers `cdktf deploy` uses, without cdktf's own start-up; for cdktf
+   * itself, {@link cdktf}). Throws with the output when it fails.
    */
-  async deploy(opts: { via?: "cdktf" | "engine" } = {}): Promise<void> {
-    if (opts.via === "cdktf") {
-      this.writeConfig();
-      this.log("cdktf deploy keybuzz-local");
-      const res = await this.cdktf("deploy");
-      if (res.code !== 0) throw new Error(`cdktf deploy exited ${res.code}:\n${res.output}`);
-      this.tf = await synthLocal(this.dir);
-      return;
-    }
+  async deploy(): Promise<void> {
     this.log("synthesizing keybuzz-local; init + apply with both providers");
     await this.synth();
     await this.terraformOk(["init", "-input=false"]);
@@ -166,7 +156,8 @@ export class LocalEnvironment {
 
   /**
    * `cdktf deploy|diff|destroy keybuzz-local` against these servers (with other `credentials`, e.g. a wrong
-   * password, when given); never throws.
+   * password, when given); never throws. cdktf synthesizes again, from the environment's config
+   * (`patchConfig`; a `change` given to {@link synth} is not kept).
    */
   cdktf(
     command: "deploy" | "diff" | "destroy",
@@ -208,16 +199,11 @@ export class LocalEnvironment {
     return (res.body.data.keys as string[]) ?? [];
   }
 
-  /** How many leases the server holds in all (`sys/leases/count`). */
-  async leaseCount(type: "all" | "irrevocable" = "all"): Promise<number> {
-    const res = await this.v("GET", `sys/leases/count?type=${type}`);
-    if (res.status !== 200) throw new Error(`count ${type} leases: ${res.status} ${JSON.stringify(res.body)}`);
-    return res.body.data.lease_count as number;
-  }
-
   /** How many leases the server has given up revoking (irrevocable). */
-  irrevocableLeases(): Promise<number> {
-    return this.leaseCount("irrevocable");
+  async irrevocableLeases(): Promise<number> {
+    const res = await this.v("GET", "sys/leases/count?type=irrevocable");
+    if (res.status !== 200) throw new Error(`count irrevocable leases: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.data.lease_count as number;
   }
 
   /** Names of the PostgreSQL roles Vault created (`v-…`) that still exist. */
