@@ -221,8 +221,6 @@ ensure_tool() {
     log "$name cached ($BUILT_PATH)"
     return 0
   fi
-  command -v go >/dev/null 2>&1 ||
-    die "$name: the 'go' command was not found (install Go >= the version in tools/$name/go.mod, e.g. /usr/local/go/bin)"
   log "building $T_LABEL (not cached: a cold build takes minutes)..."
   mkdir -p "$out_dir"
   local tmp="$out_dir/.$T_BIN.tmp.$$" start=$SECONDS src="" where="tools/$name"
@@ -236,8 +234,11 @@ ensure_tool() {
     [[ -z $T_SRC_EXTRA ]] || unpack_source "$T_SRC_EXTRA" "$T_SRC_EXTRA_SHA256" "$src" "${T_SRC_EXTRA%-*}"
     dir="$src/$T_SRC"
     where="$T_SRC.tar.gz"
-    if ((${#T_SRC_REPLACE[@]})); then (cd "$dir" && go mod edit "${T_SRC_REPLACE[@]}") || die "$name: go mod edit failed"; fi
   fi
+  # after the archive is checked: what is wrong with the inputs is said before what is missing on the machine.
+  command -v go >/dev/null 2>&1 ||
+    die "$name: the 'go' command was not found (install Go 1.26 or later, e.g. in /usr/local/go/bin)"
+  if ((${#T_SRC_REPLACE[@]})); then (cd "$dir" && go mod edit "${T_SRC_REPLACE[@]}") || die "$name: go mod edit failed"; fi
   # Host binaries only (the mirror is laid out for the host platform), and the
   # caller's GOFLAGS kept out so that the cache key says all that went into the build.
   if ! (cd "$dir" && unset GOOS GOARCH && CGO_ENABLED=$T_CGO GOFLAGS=-buildvcs=false \
