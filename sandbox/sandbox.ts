@@ -60,16 +60,21 @@ export class Sandbox {
       });
       return this.env;
     });
-    this.progress("cdktf deploy keybuzz-local (synth, init, apply: about a minute)");
+    this.progress("cdktf deploy keybuzz-local (synth, init, apply: about 20 s)");
     const started = Date.now();
     // the config for these servers' ports, and the synthesized outputs the instructions name.
     await this.step(() => env.synth());
     const line = cdktfCommand("deploy", env.dir, env.credentials);
-    this.deploying = startProcess(line.command, line.args, { cwd: line.cwd, env: line.env, echo: "[sandbox] cdktf |" });
+    // progress, not the whole plan: what is being created, and anything that goes wrong.
+    const progressLines = /Initializing|Plan:|Creation complete|Apply complete|Error|error|Warning/;
+    this.deploying = startProcess(line.command, line.args, { cwd: line.cwd, env: line.env, echo: "[sandbox] cdktf |", echoOnly: progressLines });
     const deploying = this.deploying;
     const code = await this.step(() => deploying.exited);
     this.deploying = undefined;
-    if (code !== 0) throw new Error(`cdktf deploy keybuzz-local failed (exit ${code}); its output is above`);
+    if (code !== 0) {
+      const tail = deploying.output().trimEnd().split("\n").slice(-40).join("\n");
+      throw new Error(`cdktf deploy keybuzz-local failed (exit ${code}); the end of its output:\n${tail}`);
+    }
     this.resources = Number(/Apply complete! Resources: (\d+) added/.exec(deploying.output())?.[1] ?? 0);
     this.deploySeconds = (Date.now() - started) / 1000;
   }
