@@ -1,6 +1,6 @@
 /**
  * Deploy and destroy when things go wrong, through the real providers and `cdktf` (OpenBao and the
- * machine's PostgreSQL on 127.0.0.1): a wrong admin password, PostgreSQL down, the Vault-API server down,
+ * machine's PostgreSQL on 127.0.0.1): a wrong password for Terraform's PostgreSQL admin, PostgreSQL down, the Vault-API server down,
  * a deploy and a destroy interrupted with Ctrl-C halfway, and the data protection of the environments
  * that hold real data. Each failure must name its cause, and a re-run must finish what was started.
  *
@@ -17,7 +17,6 @@ describe.skipIf(!toolchain)("deploy and destroy: failures name their cause, inte
   const step = (msg: string) => process.stderr.write(`[e2e deploy] ${msg}\n`);
   let env: LocalEnvironment;
   let empty: Catalog;
-  const options = { engine: toolchain?.tofu ?? "" };
   let protectData = false;
 
   beforeAll(async () => {
@@ -60,7 +59,7 @@ describe.skipIf(!toolchain)("deploy and destroy: failures name their cause, inte
     expect(await vaultSide()).toEqual({ mounts: [], auths: [] });
   }
 
-  it("a wrong admin password: deploy fails naming the role and writes nothing to PostgreSQL; with the right one it completes", async () => {
+  it("a wrong PGPASSWORD (Terraform's admin): deploy fails naming the role and writes nothing to PostgreSQL; with the right one it completes", async () => {
     step("deploy with a wrong PGPASSWORD");
     const creds = env.credentials;
     const wrong = await env.cdktf("deploy", { credentials: { ...creds, pgPassword: "not-the-password" } });
@@ -114,7 +113,7 @@ describe.skipIf(!toolchain)("deploy and destroy: failures name their cause, inte
    * deploy"). Terraform alone stops gracefully: it finishes what is under way, writes the state and exits 1.
    */
   async function interrupted(command: "apply" | "destroy", after: number): Promise<{ code: number; output: string }> {
-    const proc = startProcess(options.engine, [command, "-auto-approve", "-input=false", "-no-color"], { cwd: env.stackDir, env: env.engineEnv() });
+    const proc = startProcess(toolchain!.tofu, [command, "-auto-approve", "-input=false", "-no-color"], { cwd: env.stackDir, env: env.engineEnv() });
     const done = new RegExp(command === "apply" ? "Creation complete after" : "Destruction complete after", "g");
     try {
       await waitFor(`${after} resources to be ${command === "apply" ? "created" : "destroyed"}`, async () => (proc.output().match(done)?.length ?? 0) >= after, 120_000);
