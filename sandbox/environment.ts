@@ -8,10 +8,10 @@
  */
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { PostgresCluster, type PostgresOptions } from "./postgres";
-import { serverProduct, VaultServer, type VaultOptions, type VaultResponse } from "./vault";
+import { VaultServer, type VaultOptions, type VaultResponse } from "./vault";
 import { cdktf, deployEnv, localPaths, readConfig, synthLocal, terraform, writeLocalConfig, type DeployCredentials, type TfJson } from "./stack";
 import type { PostgresServer } from "./toolchain";
 import type { RunResult } from "./processes";
@@ -75,7 +75,7 @@ export class LocalEnvironment {
   static async start(options: EnvironmentOptions): Promise<LocalEnvironment> {
     const env = new LocalEnvironment(options);
     try {
-      env.log(`starting PostgreSQL ${options.server.major} and ${serverProduct(options.vaultBinary).product} on 127.0.0.1`);
+      env.log(`starting PostgreSQL ${options.server.major} and ${basename(options.vaultBinary)} on 127.0.0.1`);
       const [pg, vault] = await Promise.allSettled([
         PostgresCluster.start(options.server.binDir, { parentDir: env.dir, ...options.postgres, root: options.server.root }),
         VaultServer.start(options.vaultBinary, { parentDir: env.dir, ...options.vault }),

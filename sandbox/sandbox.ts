@@ -10,7 +10,6 @@ import { LocalEnvironment } from "./environment";
 import { cdktfCommand, PROJECT_ROOT } from "./stack";
 import { startProcess, type Started } from "./processes";
 import { findTools, onPath, postgresMajor, type SandboxTools } from "./toolchain";
-import { serverProduct } from "./vault";
 
 /** Thrown by {@link Sandbox.start} when {@link Sandbox.stop} was called while it was starting. */
 export class SandboxStopped extends Error {
@@ -88,8 +87,8 @@ export class Sandbox {
   instructions(): string {
     const env = this.env!;
     const tools = this.tools!;
-    const { cli } = serverProduct(tools.server);
-    const prefix = cli === "bao" ? "BAO" : "VAULT";
+    const cli = env.vault.cli;
+    const prefix = cli.toUpperCase();
     const onPathAlready = onPath(cli) === tools.server;
     const psql = onPath("psql") || !existsSync(join(tools.pgBinDir, "psql")) ? "psql" : join(tools.pgBinDir, "psql");
     const helper = join(PROJECT_ROOT, "sandbox", "creds-env.mjs");
