@@ -61,9 +61,10 @@ export class Sandbox {
     });
     this.progress("cdktf deploy keybuzz-local (synth, init, apply: about 20 s)");
     const started = Date.now();
-    // the config for these servers' ports, and the synthesized outputs the instructions name.
+    // the config for these servers' ports, and the synthesized outputs the instructions name; cdktf then
+    // deploys that output as it is (--skip-synth) instead of synthesizing it a second time.
     await this.step(() => env.synth());
-    const line = cdktfCommand("deploy", env.dir, env.credentials);
+    const line = cdktfCommand("deploy", env.dir, env.credentials, ["--skip-synth"]);
     // progress, not the whole plan: what is being created, and anything that goes wrong.
     const progressLines = /Initializing|Plan:|Creation complete|Apply complete|Error|error|Warning/;
     this.deploying = startProcess(line.command, line.args, { cwd: line.cwd, env: line.env, echo: "[sandbox] cdktf |", echoOnly: progressLines });
