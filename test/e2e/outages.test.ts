@@ -130,13 +130,8 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     env.log(`2. all ${LEASES} users dropped ${took.toFixed(1)} s after PostgreSQL returned; 0 roles, 0 leases left`);
   });
 
-  /** Re-synthesizes with `patch` (the same state): the next apply makes that change. */
-  async function change(patch: (config: Record<string, any>) => void): Promise<void> {
-    await env.synth(patch);
-  }
-
   it("3a. a deploy while Vault is down names Vault; the next plan reports what is left; then it completes", async () => {
-    await change((c) => {
+    await env.synth((c) => {
       c.applications.find((a: { name: string }) => a.name === "n8n").maxTtl = 43200;
     });
     await env.vault.pause();
@@ -157,7 +152,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
   });
 
   it("3b. a deploy while PostgreSQL is down names PostgreSQL; once it is back the plan shows what is left", async () => {
-    await change((c) => {
+    await env.synth((c) => {
       c.connection = { ...(c.connection ?? {}), maxOpenConnections: 3, maxIdleConnections: 3 };
     });
     await env.pg.pause();
