@@ -224,12 +224,11 @@ ensure_tool() {
   log "building $T_LABEL (not cached: a cold build takes minutes)..."
   mkdir -p "$out_dir"
   local tmp="$out_dir/.$T_BIN.tmp.$$" start=$SECONDS src="" where="tools/$name"
+  [[ -z $T_SRC ]] || src="$CACHE/src/.$name-$key.tmp.$$"
   # Remove the temp file (and unpacked sources) if the build fails or is interrupted.
   trap 'rm -f "'"$tmp"'"; [[ -z "'"$src"'" ]] || rm -rf "'"$src"'"' EXIT
   if [[ -n $T_SRC ]]; then
-    src="$CACHE/src/.$name-$key.tmp.$$"
     rm -rf "$src" && mkdir -p "$src"
-    trap 'rm -f "'"$tmp"'"; rm -rf "'"$src"'"' EXIT
     unpack_source "$T_SRC" "$T_SRC_SHA256" "$src" "$T_SRC"
     [[ -z $T_SRC_EXTRA ]] || unpack_source "$T_SRC_EXTRA" "$T_SRC_EXTRA_SHA256" "$src" "${T_SRC_EXTRA%-*}"
     dir="$src/$T_SRC"
