@@ -13,14 +13,19 @@ export interface AppPolicyProps {
 }
 
 /**
- * The policy text for one application: read its own credentials, renew and revoke its own leases, and
- * nothing else.
+ * The policy text for one application: read its own credentials, renew and revoke its own leases, renew
+ * and look up its own token, and nothing else.
+ *
+ * The auth roles set `token_no_default_policy`, so the token's own endpoints must be granted here:
+ * without `auth/token/renew-self` a token dies at its TTL, and Vault revokes every credential it read with
+ * it, whatever their leases say.
  *
  * Renewal and revocation are granted on the lease-in-path endpoints (`sys/leases/renew/<lease_id>`),
  * which is as narrow as Vault allows: the body form (`sys/leases/renew` with `lease_id` in the body)
  * cannot be limited to a prefix, so it is not granted, and one application cannot revoke another's lease.
  *
  * @see https://developer.hashicorp.com/vault/api-docs/system/leases#renew-lease
+ * @see https://developer.hashicorp.com/vault/api-docs/auth/token#renew-a-token-self
  */
 export function policyDocument(credentialsPath: string): string {
   return [
@@ -36,6 +41,15 @@ export function policyDocument(credentialsPath: string): string {
     ``,
     `path "sys/leases/revoke/${credentialsPath}/*" {`,
     `  capabilities = ["update"]`,
+    `}`,
+    ``,
+    `# keep its own token alive up to its max TTL, and read what it carries.`,
+    `path "auth/token/renew-self" {`,
+    `  capabilities = ["update"]`,
+    `}`,
+    ``,
+    `path "auth/token/lookup-self" {`,
+    `  capabilities = ["read"]`,
     `}`,
     ``,
   ].join("\n");

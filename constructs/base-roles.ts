@@ -69,6 +69,14 @@ export interface BaseRolesProps {
    * @default true
    */
   readonly protectData?: boolean;
+  /**
+   * The cluster's other databases that PUBLIC loses CONNECT (and TEMPORARY) on, so that an issued user,
+   * who may log in to any database PUBLIC may, stays in the application database: elsewhere it could
+   * own an object that its revocation cannot drop. Roles that need one of them get CONNECT there
+   * explicitly (superusers are not affected). A destroy does not give PUBLIC its CONNECT back.
+   * @default ["postgres", "template1"]
+   */
+  readonly closeDatabases?: readonly string[];
 }
 
 /** A base role created by {@link BaseRoles}: what dynamic roles and the Vault admin need of it. */
@@ -111,6 +119,8 @@ export class BaseRoles extends Construct {
   public readonly database: Database;
   /** Whether the database and the owned schemas are protected from destroy ({@link BaseRolesProps.protectData}). */
   public readonly protectData: boolean;
+  /** PUBLIC's revoked CONNECT on each of {@link BaseRolesProps.closeDatabases}. */
+  public readonly closedDatabases: readonly Grant[];
   private readonly roles = new Map<string, BaseRole>();
   /** Schemas created here, by name: grants on them by other roles must wait for them. */
   private readonly ownedSchemas = new Map<string, Schema>();
@@ -131,6 +141,13 @@ export class BaseRoles extends Construct {
       role: "public",
       objectType: "database",
       privileges: [],
+    });
+
+    const closed = new Construct(this, "ClosedDatabases");
+    this.closedDatabases = (props.closeDatabases ?? ["postgres", "template1"]).map((name) => {
+      if (!PG_IDENTIFIER.test(name)) throw new Error(`closeDatabases must hold database names, got "${name}"`);
+      if (name === this.databaseName) throw new Error(`closeDatabases must not name the application database "${name}"`);
+      return new Grant(closed, name, { database: name, role: "public", objectType: "database", privileges: [] });
     });
 
     // roles first, then privileges: a privilege may name another role (default privileges) or its schema.
@@ -177,6 +194,14 @@ export class BaseRoles extends Construct {
     const resource = this.role(options.name).resource;
     grants.push(
       new Grant(scope, "Connect", { database, role: resource.name, objectType: "database", privileges: ["CONNECT"] }),
+      // a function the role creates is not executable by everyone (PostgreSQL's default), only by whom it grants.
+      new DefaultPrivileges(scope, "RevokePublicExecute", {
+        database,
+        role: "public",
+        owner: resource.name,
+        objectType: "function",
+        privileges: [],
+      }),
     );
 
     for (const [schemaName, access] of Object.entries(schemasOf(options))) {

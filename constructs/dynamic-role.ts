@@ -3,12 +3,15 @@ import { Token } from "cdktf";
 import { DatabaseSecretBackendRole } from "@cdktf/provider-vault/lib/database-secret-backend-role";
 import type { BaseRole } from "./base-roles";
 import type { Connection } from "./connection";
+import type { CredentialFunctions } from "./credential-functions";
 import { VAULT_NAME } from "./names";
 
 /** Props of {@link DynamicRole}. */
 export interface DynamicRoleProps {
   /** The connection whose `allowed_roles` this role joins. */
   readonly connection: Connection;
+  /** The functions Vault's statements call to create, renew and drop the issued users. */
+  readonly functions: CredentialFunctions;
   /** The Vault role name; credentials are read at `<mount>/creds/<name>`. */
   readonly name: string;
   /**
@@ -20,52 +23,21 @@ export interface DynamicRoleProps {
   readonly defaultTtlSeconds?: number;
   /** Longest life of a credential, renewals included, in seconds. @default 86400 */
   readonly maxTtlSeconds?: number;
-}
-
-/**
- * The SQL Vault runs for one dynamic role. Exported for tests and for the benchmark, which compares it
- * with the runbook's bare statements.
- *
- * - creation: the runbook's CREATE ROLE and GRANT, then `SET role` at login so that what the user
- *   creates is owned by its base role, not by the short-lived user;
- * - renewal: moves VALID UNTIL with the lease;
- * - revocation: refuses new logins, takes the user's rights to act on it (a CREATEROLE admin is not a
- *   superuser), ends its sessions, hands whatever it still owns to the base role, drops its remaining
- *   privileges and the role itself. Every statement works for a non-superuser admin: proven on PostgreSQL 15
- *   and 17 by the wiring suite. `GRANT "{{name}}" TO CURRENT_USER` is what makes the rest work on both:
- *   on 15 a CREATEROLE admin is no member of the users it creates; on 16 and later it is, but only with
- *   ADMIN OPTION (createrole_self_grant is empty by default), which gives none of the user's privileges, so
- *   without that GRANT (INHERIT and SET by default) REASSIGN OWNED and DROP OWNED are refused.
- */
-export function dynamicRoleStatements(baseRoles: readonly string[]): {
-  creation: string[];
-  renew: string[];
-  revocation: string[];
-} {
-  if (baseRoles.length === 0) throw new Error("baseRoles must name at least one base role, got none");
-  // base role names are validated lower-case identifiers, so they need no quoting (as in the runbook).
-  const owner = baseRoles[0];
-  return {
-    creation: [
-      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
-      ...baseRoles.map((r) => `GRANT ${r} TO "{{name}}";`),
-      `ALTER ROLE "{{name}}" SET role = ${owner};`,
-    ],
-    renew: [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}';`],
-    revocation: [
-      `ALTER ROLE "{{name}}" NOLOGIN;`,
-      `GRANT "{{name}}" TO CURRENT_USER;`,
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}' AND pid <> pg_backend_pid();`,
-      `REASSIGN OWNED BY "{{name}}" TO ${owner};`,
-      `DROP OWNED BY "{{name}}";`,
-      `DROP ROLE IF EXISTS "{{name}}";`,
-    ],
-  };
+  /**
+   * Sessions one issued user may hold at once (its `CONNECTION LIMIT`): one leaked credential cannot take
+   * every connection slot of the cluster.
+   * @default 20
+   */
+  readonly connectionLimit?: number;
 }
 
 /**
  * A Vault dynamic role (`<mount>/roles/<name>`): each read of `<mount>/creds/<name>` creates a
  * PostgreSQL user in the given base roles, with a lease that Vault renews or revokes.
+ *
+ * Its statements only call the {@link CredentialFunctions} (`SELECT keybuzz_vault.create_user(…)`), with
+ * the Vault role's name as a string literal: Vault's SQL holds no identifier to quote, and what a user gets (its
+ * roles, connection limit, longest VALID UNTIL) is fixed in PostgreSQL, not in what Vault sends.
  *
  * @see https://developer.hashicorp.com/vault/api-docs/secret/databases#create-role
  * @see https://registry.terraform.io/providers/hashicorp/vault/5.6.0/docs/resources/database_secret_backend_role
@@ -104,7 +76,14 @@ export class DynamicRole extends Construct {
     this.defaultTtlSeconds = defaultTtl;
     this.maxTtlSeconds = maxTtl;
     this.baseRole = props.baseRoles[0]?.name;
-    const sql = dynamicRoleStatements(props.baseRoles.map((r) => r.name));
+    // first, so that a second role of the same name is refused naming the connection.
+    props.connection.addRole(props.name);
+    const sql = props.functions.addApplication({
+      vaultRole: props.name,
+      baseRoles: props.baseRoles,
+      connectionLimit: props.connectionLimit ?? 20,
+      maxTtlSeconds: maxTtl,
+    });
     this.resource = new DatabaseSecretBackendRole(this, "Resource", {
       backend: props.connection.mountPath,
       name: props.name,
@@ -114,10 +93,9 @@ export class DynamicRole extends Construct {
       revocationStatements: sql.revocation,
       defaultTtl,
       maxTtl,
-      // a credential is only usable once its base roles hold their rights.
-      dependsOn: props.baseRoles.flatMap((r) => [r.resource, ...r.grants]),
+      // a credential is only usable once its base roles hold their rights and the functions exist.
+      dependsOn: [...props.baseRoles.flatMap((r) => [r.resource, ...r.grants]), ...props.functions.resources],
     });
-    props.connection.addRole(props.name);
     this.credentialsPath = `${props.connection.mount.path}/creds/${props.name}`;
   }
 }

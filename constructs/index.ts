@@ -1,5 +1,6 @@
 export * from "./base-roles";
 export * from "./vault-admin";
+export * from "./credential-functions";
 export * from "./secrets-mount";
 export * from "./connection";
 export * from "./dynamic-role";

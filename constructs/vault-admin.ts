@@ -4,12 +4,15 @@ import { Grant } from "@cdktf/provider-postgresql/lib/grant";
 import { GrantRole } from "@cdktf/provider-postgresql/lib/grant-role";
 import { Role } from "@cdktf/provider-postgresql/lib/role";
 import type { BaseRoles } from "./base-roles";
+import type { CredentialFunctions } from "./credential-functions";
 import { PG_IDENTIFIER } from "./names";
 
 /** Props of {@link VaultAdmin}. */
 export interface VaultAdminProps {
   /** The base roles Vault will grant to the users it creates. */
   readonly baseRoles: BaseRoles;
+  /** The functions through which it creates, renews and drops issued users: all it may execute. */
+  readonly functions: CredentialFunctions;
   /**
    * The password, as a reference to a sensitive (ideally ephemeral) Terraform variable, never a literal.
    * It is sent through the write-only `password_wo`, so it is kept neither in the plan nor in the state.
@@ -24,19 +27,32 @@ export interface VaultAdminProps {
   /** The role name. @default "vault_admin" */
   readonly username?: string;
   /**
-   * Reproduce the runbook: a SUPERUSER, and nothing else. The default is least privilege: CREATEROLE,
-   * CONNECT on the database and each base role WITH ADMIN OPTION (PostgreSQL 16 and later refuse to
-   * GRANT a role without it).
+   * Reproduce the runbook: a SUPERUSER. The default is least privilege: no role attribute and no
+   * membership, only CONNECT on the database, USAGE on the functions' schema and EXECUTE on the
+   * {@link CredentialFunctions}.
    * @default false
    */
   readonly superuser?: boolean;
+  /**
+   * Make it a member of `pg_use_reserved_connections` (PostgreSQL 16 and later, with `reserved_connections`
+   * set in postgresql.conf), so that it still logs in, and revocations still run, when issued users fill
+   * every other connection slot. PostgreSQL 15 has no such role: leave it off there.
+   * @default false
+   */
+  readonly reservedConnections?: boolean;
 }
 
 /**
  * The PostgreSQL LOGIN role that Vault's database secrets engine connects as.
  *
+ * By default it holds no role attribute (not even CREATEROLE, which on PostgreSQL 15 can grant itself
+ * `pg_execute_server_program` and so run programs as the server's OS user) and no membership (on 16 and
+ * later, ADMIN OPTION on a base role also gives its privileges by default): it creates, renews and drops
+ * users only through the {@link CredentialFunctions}, and changes its own password (Vault's `rotate-root`),
+ * which any role may.
+ *
  * @see https://developer.hashicorp.com/vault/docs/secrets/databases/postgresql
- * @see https://www.postgresql.org/docs/16/sql-createrole.html (CREATEROLE and ADMIN OPTION since 16)
+ * @see https://www.postgresql.org/docs/16/predefined-roles.html (pg_use_reserved_connections)
  */
 export class VaultAdmin extends Construct {
   /** The role name Vault logs in with. */
@@ -72,32 +88,35 @@ export class VaultAdmin extends Construct {
       name: this.username,
       login: true,
       superuser: this.superuser,
-      createRole: !this.superuser,
       passwordWo: props.password,
       passwordWoVersion: String(this.passwordVersion),
       // memberships are managed by the GrantRole resources below (and by Vault for its users);
       // without this the role's own `roles` attribute would revoke them on the next apply.
       lifecycle: { ignoreChanges: ["roles"] },
     });
-    // the database and the base roles with their schemas and grants too: Vault connects to the database,
-    // and its revocation hands what a user owns to its base role. whatever depends on these (the Vault
-    // mount) is created after them and destroyed, its leases revoked, before them.
+    // the database, the base roles with their schemas and grants, and the functions too: Vault connects to
+    // the database, and its revocation hands what a user owns to its base role. whatever depends on these
+    // (the Vault mount) is created after them and destroyed, its leases revoked, before them.
     const dependables: TerraformResource[] = [
       this.resource,
       props.baseRoles.database,
       ...props.baseRoles.allRoles.flatMap((r) => [r.resource, ...r.grants]),
+      ...props.baseRoles.closedDatabases,
+      ...props.functions.resources,
     ];
+    const database = props.baseRoles.database.name;
+    const role = this.resource.name;
     if (!this.superuser) {
-      const database = props.baseRoles.database.name;
+      const schema = props.functions.schema.name;
+      const functions = Object.values(props.functions.functions);
       dependables.push(
-        new Grant(this, "Connect", { database, role: this.resource.name, objectType: "database", privileges: ["CONNECT"] }),
+        new Grant(this, "Connect", { database, role, objectType: "database", privileges: ["CONNECT"] }),
+        new Grant(this, "FunctionsSchema", { database, role, schema, objectType: "schema", privileges: ["USAGE"] }),
+        new Grant(this, "Functions", { database, role, schema, objectType: "function", privileges: ["EXECUTE"], dependsOn: functions }),
       );
-      const adminOf = new Construct(this, "AdminOf");
-      for (const base of props.baseRoles.allRoles) {
-        dependables.push(
-          new GrantRole(adminOf, base.name, { role: this.resource.name, grantRole: base.resource.name, withAdminOption: true }),
-        );
-      }
+    }
+    if (props.reservedConnections) {
+      dependables.push(new GrantRole(this, "ReservedConnections", { role, grantRole: "pg_use_reserved_connections" }));
     }
     this.dependables = dependables;
   }

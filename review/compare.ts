@@ -47,6 +47,7 @@ export const FORCES_REPLACEMENT: Readonly<Record<string, readonly string[]>> = {
   // renaming a connection recreates the whole mount, and unmounting revokes every lease in it.
   vault_database_secrets_mount: ["local", "seal_wrap", "postgresql.name"],
   vault_database_secret_backend_role: ["name", "backend"],
+  postgresql_function: ["name", "schema", "database", "arg", "language", "returns"],
 };
 
 interface FlatResource {

@@ -53,7 +53,28 @@ function listDiff(path: string, before: unknown, after: unknown): string {
   return [`- \`${path}\`:`, "  ```diff", ...lines.map((l) => `  ${l}`), "  ```"].join("\n");
 }
 
+/** Lines of `lines` within `context` of a change (`+`/`-`); each run of others becomes one `…`. */
+function aroundChanges(lines: readonly string[], context = 2): string[] {
+  const changed = lines.map((l) => l[0] !== " ");
+  const near = (i: number) => changed.slice(Math.max(0, i - context), i + context + 1).some(Boolean);
+  const out: string[] = [];
+  lines.forEach((line, i) => {
+    if (near(i)) out.push(line);
+    else if (out[out.length - 1] !== "  …") out.push("  …");
+  });
+  return out;
+}
+
+/** A multi-line text (a function body) as a diff block of the lines that changed, with some context. */
+function textDiff(path: string, before: string, after: string): string {
+  const lines = aroundChanges(lineDiff(before.split("\n"), after.split("\n")));
+  return [`- \`${path}\`:`, "  ```diff", ...lines.map((l) => `  ${l}`), "  ```"].join("\n");
+}
+
 function attributeLine(a: AttributeChange): string {
+  if (typeof a.before === "string" && typeof a.after === "string" && (a.before.includes("\n") || a.after.includes("\n"))) {
+    return textDiff(a.path, a.before, a.after);
+  }
   if ((isStringList(a.before) || a.before === undefined) && (isStringList(a.after) || a.after === undefined) && (a.before ?? a.after) !== undefined && Array.isArray(a.before ?? a.after)) {
     return listDiff(a.path, a.before, a.after);
   }

@@ -31,6 +31,48 @@ const STATEMENT_ATTRIBUTES: Readonly<Record<string, string>> = {
 /** The resource type that holds Vault's connection to PostgreSQL (a `postgresql` block of the mount). */
 const CONNECTION_TYPE = "vault_database_secrets_mount";
 
+/** One row of the credential functions' table: what a Vault role's users get (see constructs/credential-functions.ts). */
+interface IssuedUserRow {
+  readonly roles: string;
+  readonly connectionLimit: number;
+  readonly maxTtl: number;
+}
+
+const ROW = /\('([^']+)', '[^']+', ARRAY\[([^\]]*)\]::pg_catalog\.text\[\], (\d+), (\d+)\)/g;
+
+function issuedUserRows(body: unknown): Map<string, IssuedUserRow> {
+  const rows = new Map<string, IssuedUserRow>();
+  for (const m of String(body ?? "").matchAll(ROW)) {
+    rows.set(m[1], { roles: m[2].replace(/'/g, ""), connectionLimit: Number(m[3]), maxTtl: Number(m[4]) });
+  }
+  return rows;
+}
+
+/** The function's SQL apart from its table of Vault roles. */
+const rowless = (body: unknown) => String(body ?? "").replace(/\(VALUES[\s\S]*?\) AS app\(/, "(VALUES) AS app(");
+
+/**
+ * What a change of `create_user` widens: a Vault role that may create users, the roles they get, their
+ * connection limit, how long they may live. The same table is in the other two functions: read it once.
+ */
+function credentialFunctionFindings(a: AttributeChange): string[] {
+  const [before, after] = [issuedUserRows(a.before), issuedUserRows(a.after)];
+  const reasons: string[] = [];
+  for (const [role, now] of after) {
+    const was = before.get(role);
+    if (!was) {
+      reasons.push(`Vault's admin may now create users for Vault role "${role}", in ${now.roles}`);
+      continue;
+    }
+    if (was.roles !== now.roles) reasons.push(`users of "${role}" get other roles: ${was.roles} → ${now.roles}`);
+    if (now.connectionLimit > was.connectionLimit) {
+      reasons.push(`connection limit of each "${role}" user raised: ${was.connectionLimit} → ${now.connectionLimit}`);
+    }
+    if (now.maxTtl > was.maxTtl) reasons.push(`longest VALID UNTIL of "${role}" users raised: ${was.maxTtl}s → ${now.maxTtl}s`);
+  }
+  return reasons;
+}
+
 /** Resource types that hold the applications' data. */
 const DATA_TYPES: Readonly<Record<string, string>> = { postgresql_database: "database", postgresql_schema: "schema" };
 
@@ -92,6 +134,10 @@ function attributeFindings(r: ResourceChange, a: AttributeChange): string[] {
     if (before === true && after !== true) {
       reasons.push(`data protection lifted: Terraform may now drop this ${DATA_TYPES[r.type]} and everything in it (prevent_destroy ${fmt(before)} → ${fmt(after)})`);
     }
+  }
+  if (r.type === "postgresql_function" && key === "body") {
+    if (r.label === "create_user") reasons.push(...credentialFunctionFindings(a));
+    if (rowless(a.before) !== rowless(a.after)) reasons.push(`the SQL Vault's admin runs through ${r.label} changed`);
   }
   if (r.type === "postgresql_schema" && key === "drop_cascade" && a.after === true) {
     reasons.push("a destroy would drop the schema CASCADE, with every table in it");

@@ -97,6 +97,12 @@ const application = z
     vaultRole: vaultName.describe("The Vault dynamic role; credentials are read at <mount>/creds/<vaultRole>."),
     defaultTtl: duration.default(3600).describe("Lease duration of an issued credential. Default 1h."),
     maxTtl: duration.default(86400).describe("Longest a credential may live, renewals included. Default 24h."),
+    connectionLimit: z
+      .number()
+      .int()
+      .min(1, "must be at least 1 (an issued user with no connection is useless)")
+      .default(20)
+      .describe("Sessions one issued user may hold at once (CONNECTION LIMIT), so that one leaked credential cannot take every slot. Default 20."),
     additionalBaseRoles: z
       .array(pgIdentifier)
       .default([])
@@ -245,6 +251,12 @@ export const environmentSchema = z
         .min(1)
         .default("postgres")
         .describe("Role Terraform connects as to manage roles. Its password comes from PGPASSWORD, never from config."),
+      closeDatabases: z
+        .array(pgIdentifier)
+        .default(["postgres", "template1"])
+        .describe(
+          "Other databases of the cluster that PUBLIC loses CONNECT on, so that issued users stay in the application database (elsewhere they could own something their revocation cannot drop). Roles that need one get CONNECT there explicitly. Default [\"postgres\", \"template1\"].",
+        ),
       protectData: z
         .boolean()
         .default(true)
@@ -254,11 +266,17 @@ export const environmentSchema = z
     }),
     vaultAdmin: z
       .strictObject({
+        reservedConnections: z
+          .boolean()
+          .default(false)
+          .describe(
+            "PostgreSQL 16 and later, with reserved_connections set in postgresql.conf: make vault_admin a member of pg_use_reserved_connections, so Vault still connects, and revokes, when issued users hold every other slot. Leave false on PostgreSQL 15, which has no such role. Default false.",
+          ),
         username: pgIdentifier.default("vault_admin").describe("The LOGIN role Vault connects as. Default vault_admin."),
         superuser: z
           .boolean()
           .default(false)
-          .describe("Reproduce the runbook: SUPERUSER instead of CREATEROLE with ADMIN OPTION on each base role."),
+          .describe("Reproduce the runbook: vault_admin as SUPERUSER. Default false: no role attribute, only EXECUTE on the functions that create, renew and drop issued users."),
         acknowledgeSuperuserInProd: z
           .boolean()
           .default(false)
@@ -270,7 +288,7 @@ export const environmentSchema = z
           .default(1)
           .describe("Bump to push a new vault_admin_password to PostgreSQL and Vault (write-only attributes)."),
       })
-      .default({ username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1 }),
+      .default({ username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1, reservedConnections: false }),
     connection: z
       .strictObject({
         name: vaultName.default("keybuzz-postgres").describe("Vault connection name. Default keybuzz-postgres."),
@@ -293,6 +311,15 @@ export const environmentSchema = z
   })
   .superRefine((env, ctx) => {
     // cross-field rules: each issue carries the path of the offending field.
+    env.postgres.closeDatabases.forEach((name, index) => {
+      if (name === env.postgres.database) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["postgres", "closeDatabases", index],
+          message: `must not name the application database (postgres.database "${name}"), which issued users log in to`,
+        });
+      }
+    });
     const seenName = new Set<string>();
     const seenBase = new Map<string, string>();
     const seenVault = new Map<string, string>();

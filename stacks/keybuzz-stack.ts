@@ -8,6 +8,7 @@ import { AppRoleAuth } from "../constructs/approle-auth";
 import { BaseRoles } from "../constructs/base-roles";
 import { KubernetesAuth } from "../constructs/kubernetes-auth";
 import { Connection } from "../constructs/connection";
+import { CredentialFunctions } from "../constructs/credential-functions";
 import { DynamicRole } from "../constructs/dynamic-role";
 import { SecretsMount } from "../constructs/secrets-mount";
 import { VaultAdmin } from "../constructs/vault-admin";
@@ -64,14 +65,18 @@ export class KeybuzzStack extends TerraformStack {
     const baseRoles = new BaseRoles(this, "BaseRoles", {
       databaseName: config.postgres.database,
       protectData: config.postgres.protectData,
+      closeDatabases: config.postgres.closeDatabases,
       roles: config.applications.map((app) => ({
         name: app.baseRole,
         schemas: app.schemas,
         defaultPrivileges: app.defaultPrivileges,
       })),
     });
+    const functions = new CredentialFunctions(this, "CredentialFunctions", { baseRoles });
     const admin = new VaultAdmin(this, "VaultAdmin", {
       baseRoles,
+      functions,
+      reservedConnections: config.vaultAdmin.reservedConnections,
       password: password.stringValue,
       passwordVersion: config.vaultAdmin.passwordVersion,
       username: config.vaultAdmin.username,
@@ -111,6 +116,8 @@ export class KeybuzzStack extends TerraformStack {
     for (const app of config.applications) {
       const role = new DynamicRole(rolesScope, app.name, {
         connection,
+        functions,
+        connectionLimit: app.connectionLimit,
         name: app.vaultRole,
         baseRoles: [app.baseRole, ...app.additionalBaseRoles].map((name) => baseRoles.role(name)),
         defaultTtlSeconds: app.defaultTtl,

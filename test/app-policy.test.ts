@@ -37,7 +37,7 @@ describe("AppPolicy", () => {
     expect(json).toMatchSnapshot();
   });
 
-  it("reads the application's credentials and renews and revokes its leases, in these exact words", () => {
+  it("reads the application's credentials, renews and revokes its leases, renews and looks up its token, in these exact words", () => {
     const { resource } = synthPolicy();
 
     expect(resource.policy).toBe(
@@ -56,11 +56,20 @@ describe("AppPolicy", () => {
         '  capabilities = ["update"]',
         "}",
         "",
+        "# keep its own token alive up to its max TTL, and read what it carries.",
+        'path "auth/token/renew-self" {',
+        '  capabilities = ["update"]',
+        "}",
+        "",
+        'path "auth/token/lookup-self" {',
+        '  capabilities = ["read"]',
+        "}",
+        "",
       ].join("\n"),
     );
   });
 
-  it("grants nothing outside its own credentials path and its own leases", () => {
+  it("grants nothing outside its own credentials path, its own leases and its own token", () => {
     const { resource } = synthPolicy();
 
     const policy = String(resource.policy);
@@ -68,8 +77,10 @@ describe("AppPolicy", () => {
       "database/creds/app-db": ["read"],
       "sys/leases/renew/database/creds/app-db/*": ["update"],
       "sys/leases/revoke/database/creds/app-db/*": ["update"],
+      "auth/token/renew-self": ["update"],
+      "auth/token/lookup-self": ["read"],
     });
-    expect(policy.match(/\bpath\b\s*"/g)).toHaveLength(3);
+    expect(policy.match(/\bpath\b\s*"/g)).toHaveLength(5);
     expect(rest(policy)).toBe("");
   });
 
@@ -86,6 +97,8 @@ describe("AppPolicy", () => {
       "keybuzz-db/creds/app-db": ["read"],
       "sys/leases/renew/keybuzz-db/creds/app-db/*": ["update"],
       "sys/leases/revoke/keybuzz-db/creds/app-db/*": ["update"],
+      "auth/token/renew-self": ["update"],
+      "auth/token/lookup-self": ["read"],
     });
     expect(resource.policy).not.toContain("database/");
   });

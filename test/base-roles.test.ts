@@ -200,7 +200,7 @@ describe("BaseRoles", () => {
       role: ref(baseRoles.role("worker").resource),
       owner: ref(baseRoles.role("api").resource),
     };
-    const defaults = resources(json, "postgresql_default_privileges");
+    const defaults = resources(json, "postgresql_default_privileges").filter((d) => d.role !== "public");
     expect(defaults).toHaveLength(2);
     expect(defaults).toContainEqual(expect.objectContaining({ ...on, object_type: "table", privileges: ["SELECT"] }));
     expect(defaults).toContainEqual(expect.objectContaining({ ...on, object_type: "sequence", privileges: ["USAGE"] }));
@@ -210,15 +210,52 @@ describe("BaseRoles", () => {
     const { baseRoles } = synthRoles([{ name: "app", schemas: { app: { owned: true }, shared: { tables: ["SELECT"] } } }]);
 
     const grants = baseRoles.role("app").grants.map(dependency);
-    expect(grants).toHaveLength(4);
+    expect(grants).toHaveLength(5);
     expect(grants).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^postgresql_grant\..*Connect/),
+        expect.stringMatching(/^postgresql_default_privileges\..*RevokePublicExecute/),
         expect.stringMatching(/^postgresql_schema\./),
         expect.stringMatching(/^postgresql_grant\..*shared_Schema/),
         expect.stringMatching(/^postgresql_grant\..*shared_Tables/),
       ]),
     );
+  });
+
+  it("revokes PUBLIC's EXECUTE on the functions each base role creates, in every schema", () => {
+    const { json, baseRoles } = synthRoles([{ name: "api" }, { name: "worker" }]);
+
+    const revoked = resources(json, "postgresql_default_privileges").filter((d) => d.role === "public");
+    expect(revoked).toEqual(
+      ["api", "worker"].map((name) => ({
+        database: ref(baseRoles.database),
+        role: "public",
+        owner: ref(baseRoles.role(name).resource),
+        object_type: "function",
+        privileges: [],
+      })),
+    );
+  });
+
+  it("closes postgres and template1 to PUBLIC by default, and the databases given otherwise", () => {
+    const closed = (json: ReturnType<typeof synthRoles>["json"]) =>
+      resources(json, "postgresql_grant").filter((g) => g.role === "public" && g.database !== ref(baseRoles.database));
+    const { json, baseRoles } = synthRoles([{ name: "app" }]);
+    expect(closed(json)).toEqual(
+      ["postgres", "template1"].map((database) => ({ database, role: "public", object_type: "database", privileges: [] })),
+    );
+    expect(baseRoles.closedDatabases).toHaveLength(2);
+
+    const other = synthStack((s) => new BaseRoles(s, "BaseRoles", { roles: [{ name: "app" }], closeDatabases: ["legacy"] }));
+    expect(resources(other.json, "postgresql_grant").filter((g) => g.database === "legacy")).toHaveLength(1);
+    expect(resources(other.json, "postgresql_grant").filter((g) => g.database === "postgres")).toHaveLength(0);
+  });
+
+  it.each([
+    [["keybuzz"], 'closeDatabases must not name the application database "keybuzz"'],
+    [["Bad-Name"], 'closeDatabases must hold database names, got "Bad-Name"'],
+  ])("fails when closeDatabases is %j", (closeDatabases, message) => {
+    expect(() => synthStack((s) => new BaseRoles(s, "BaseRoles", { roles: [{ name: "app" }], closeDatabases }))).toThrow(message);
   });
 
   it("scopes each role's resources under its name, so the IDs do not depend on the order", () => {

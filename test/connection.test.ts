@@ -18,7 +18,11 @@ function build(stack: TerraformStack, { roles = ["app-db"], admin: adminProps, .
     database: "keybuzz",
     ...props,
   });
-  for (const role of roles) connection.addRole(role);
+  for (const role of roles) {
+    connection.addRole(role);
+    // what a DynamicRole also does: the functions must serve at least one application.
+    f.functions.addApplication({ vaultRole: role, baseRoles: [f.baseRoles.role("app")], connectionLimit: 20, maxTtlSeconds: 86400 });
+  }
   return { ...f, connection };
 }
 
@@ -113,7 +117,7 @@ describe("Connection", () => {
     const { json, built } = synthStack((stack) => {
       const f = build(stack, { roles: [] });
       const roles = ["api-db", "worker-db", "chat-db"].map(
-        (name) => new DynamicRole(stack, name, { connection: f.connection, name, baseRoles: [f.baseRoles.role("app")] }),
+        (name) => new DynamicRole(stack, name, { connection: f.connection, functions: f.functions, name, baseRoles: [f.baseRoles.role("app")] }),
       );
       return { ...f, roles };
     });

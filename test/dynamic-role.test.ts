@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { TerraformVariable, type TerraformStack } from "cdktf";
 import { Connection } from "../constructs/connection";
-import { DynamicRole, dynamicRoleStatements, type DynamicRoleProps } from "../constructs/dynamic-role";
+import { DynamicRole, type DynamicRoleProps } from "../constructs/dynamic-role";
 import { connectionBlock, dependency, fixture, onlyResource, ref, synthStack } from "./helpers";
 
-type Options = Partial<Omit<DynamicRoleProps, "baseRoles" | "connection">> & {
+type Options = Partial<Omit<DynamicRoleProps, "baseRoles" | "connection" | "functions">> & {
   /** Names of the base roles to grant, from those created by the fixture. */
   grant?: readonly string[];
   mountPath?: string;
@@ -22,6 +22,7 @@ function build(stack: TerraformStack, { grant = ["app"], mountPath, ...props }: 
   });
   const role = new DynamicRole(stack, "Role", {
     connection,
+    functions: f.functions,
     name: "app-db",
     baseRoles: grant.map((name) => f.baseRoles.role(name)),
     ...props,
@@ -51,48 +52,34 @@ describe("DynamicRole", () => {
     });
   });
 
-  it("creates the user with the runbook's CREATE ROLE and grants it the base role", () => {
+  it("creates, renews and drops users only through the credential functions, naming its Vault role", () => {
     const { resource } = synthRole();
 
+    // no identifier in Vault's SQL: the base roles and limits are fixed in the functions, by Vault role.
     expect(resource.creation_statements).toEqual([
-      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
-      `GRANT app TO "{{name}}";`,
-      `ALTER ROLE "{{name}}" SET role = app;`,
+      `SELECT keybuzz_vault.create_user('{{name}}', '{{password}}', '{{expiration}}', 'app-db');`,
     ]);
+    expect(resource.renew_statements).toEqual([`SELECT keybuzz_vault.renew_user('{{name}}', '{{expiration}}');`]);
+    expect(resource.revocation_statements).toEqual([`SELECT keybuzz_vault.drop_user('{{name}}', 'app-db');`]);
   });
 
-  it("grants every base role given, and logs in as the first", () => {
-    const { resource, role } = synthRole({ grant: ["worker", "app"] });
+  it("registers its base roles, connection limit and max TTL with the functions", () => {
+    const { json, role } = synthRole({ grant: ["worker", "app"], connectionLimit: 5, maxTtlSeconds: 7200 });
 
-    expect(resource.creation_statements).toEqual(
-      expect.arrayContaining([`GRANT worker TO "{{name}}";`, `GRANT app TO "{{name}}";`, `ALTER ROLE "{{name}}" SET role = worker;`]),
-    );
+    const body = Object.values(json.resource.postgresql_function as Record<string, { body: string }>)[0].body;
+    expect(body).toContain(`('app-db', 'worker', ARRAY['worker', 'app']::pg_catalog.text[], 5, 7200)`);
     expect(role.baseRole).toBe("worker");
   });
 
-  it("moves VALID UNTIL on renewal", () => {
-    const { resource } = synthRole();
+  it("limits each issued user to 20 sessions by default", () => {
+    const { json } = synthRole();
 
-    expect(resource.renew_statements).toEqual([`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}';`]);
+    const body = Object.values(json.resource.postgresql_function as Record<string, { body: string }>)[0].body;
+    expect(body).toContain(`('app-db', 'app', ARRAY['app']::pg_catalog.text[], 20, 86400)`);
   });
 
-  it("revokes by refusing logins, ending sessions, handing objects to the base role and dropping the user", () => {
-    const { resource } = synthRole();
-
-    expect(resource.revocation_statements).toEqual([
-      `ALTER ROLE "{{name}}" NOLOGIN;`,
-      `GRANT "{{name}}" TO CURRENT_USER;`,
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}' AND pid <> pg_backend_pid();`,
-      `REASSIGN OWNED BY "{{name}}" TO app;`,
-      `DROP OWNED BY "{{name}}";`,
-      `DROP ROLE IF EXISTS "{{name}}";`,
-    ]);
-  });
-
-  it("reassigns what the user owned to its first base role", () => {
-    const { resource } = synthRole({ grant: ["worker", "app"] });
-
-    expect(resource.revocation_statements).toContain(`REASSIGN OWNED BY "{{name}}" TO worker;`);
+  it.each([0, -1, 2.5])("fails when the connection limit is %d", (connectionLimit) => {
+    expect(() => synthRole({ connectionLimit })).toThrow(`connectionLimit must be a positive whole number, got ${connectionLimit}`);
   });
 
   it("leases for 1h, at most 24h, by default", () => {
@@ -107,11 +94,11 @@ describe("DynamicRole", () => {
     expect(resource).toMatchObject({ default_ttl: 900, max_ttl: 900 });
   });
 
-  it("waits for its base roles and every grant that gives them their rights", () => {
-    const { resource, baseRoles } = synthRole();
+  it("waits for its base roles, every grant that gives them their rights, and the functions", () => {
+    const { resource, baseRoles, functions } = synthRole();
 
     const app = baseRoles.role("app");
-    expect(resource.depends_on).toEqual([app.resource, ...app.grants].map(dependency));
+    expect(resource.depends_on).toEqual([app.resource, ...app.grants, ...functions.resources].map(dependency));
     expect(resource.depends_on).not.toContain(dependency(baseRoles.role("worker").resource));
   });
 
@@ -171,22 +158,9 @@ describe("DynamicRole", () => {
   it("fails when the same Vault role is created twice on a connection", () => {
     expect(() =>
       synthStack((s) => {
-        const { connection, baseRoles } = build(s);
-        new DynamicRole(s, "Again", { connection, name: "app-db", baseRoles: [baseRoles.role("app")] });
+        const { connection, baseRoles, functions } = build(s);
+        new DynamicRole(s, "Again", { connection, functions, name: "app-db", baseRoles: [baseRoles.role("app")] });
       }),
     ).toThrow('role "app-db" is already attached to connection "keybuzz-postgres"');
-  });
-});
-
-describe("dynamicRoleStatements", () => {
-  it("fails when no base role is given", () => {
-    expect(() => dynamicRoleStatements([])).toThrow("baseRoles must name at least one base role, got none");
-  });
-
-  it("quotes the generated user name everywhere it appears", () => {
-    const sql = dynamicRoleStatements(["app"]);
-
-    const all = [...sql.creation, ...sql.renew, ...sql.revocation].join("\n");
-    expect(all.match(/\{\{name\}\}/g)?.length).toBe(all.match(/"\{\{name\}\}"|'\{\{name\}\}'/g)?.length);
   });
 });

@@ -14,6 +14,7 @@ import { VaultProvider } from "@cdktf/provider-vault/lib/provider";
 import { AppPolicy } from "../constructs/app-policy";
 import { BaseRoles, type BaseRoleOptions } from "../constructs/base-roles";
 import { Connection } from "../constructs/connection";
+import { CredentialFunctions } from "../constructs/credential-functions";
 import { DynamicRole } from "../constructs/dynamic-role";
 import { SecretsMount } from "../constructs/secrets-mount";
 import { VaultAdmin, type VaultAdminProps } from "../constructs/vault-admin";
@@ -115,6 +116,7 @@ export function passwordVariable(scope: Construct): TerraformVariable {
 /** What a connection or a dynamic role needs: base roles, the admin, the mount and the password reference. */
 export interface Fixture {
   readonly baseRoles: BaseRoles;
+  readonly functions: CredentialFunctions;
   readonly admin: VaultAdmin;
   readonly mount: SecretsMount;
   readonly password: string;
@@ -127,9 +129,10 @@ export function fixture(
 ): Fixture {
   const password = passwordVariable(scope).stringValue;
   const baseRoles = new BaseRoles(scope, "BaseRoles", { roles: options.roles ?? [{ name: "app" }] });
-  const admin = new VaultAdmin(scope, "VaultAdmin", { baseRoles, password, ...options.admin });
+  const functions = new CredentialFunctions(scope, "CredentialFunctions", { baseRoles });
+  const admin = new VaultAdmin(scope, "VaultAdmin", { baseRoles, functions, password, ...options.admin });
   const mount = new SecretsMount(scope, "Mount", { path: options.mountPath });
-  return { baseRoles, admin, mount, password };
+  return { baseRoles, functions, admin, mount, password };
 }
 
 /** A dynamic role to build on: its Vault role name and, optionally, its TTLs. */
@@ -151,7 +154,7 @@ export function dynamicRoles(
   const f = fixture(scope, { mountPath: options.mountPath });
   const connection = new Connection(scope, "Connection", { mount: f.mount, admin: f.admin, host: "10.0.0.11", port: 5432, database: "keybuzz" });
   const built = roles.map(
-    (r) => new DynamicRole(scope, r.name, { connection, baseRoles: [f.baseRoles.role("app")], ...r }),
+    (r) => new DynamicRole(scope, r.name, { connection, functions: f.functions, baseRoles: [f.baseRoles.role("app")], ...r }),
   );
   return { ...f, connection, roles: built };
 }

@@ -48,6 +48,11 @@ function synthVariant(change: (config: TfJson) => void, environment = "local"): 
   return { json: JSON.parse(Testing.synth(stack)) as TfJson, stack };
 }
 
+/** The schemas that hold the applications' data: all but the credential functions' schema. */
+function dataSchemas(json: TfJson) {
+  return resources(json, "postgresql_schema").filter((s) => s.name !== "keybuzz_vault");
+}
+
 describe("KeybuzzStack, per environment file", () => {
   const out = tempDir("stack-out");
   const again = tempDir("stack-again");
@@ -101,12 +106,13 @@ describe("KeybuzzStack, per environment file", () => {
       for (const role of base) expect(role).toMatchObject({ login: false });
     });
 
-    it("creates vault_admin: LOGIN, CREATEROLE, not SUPERUSER, password from the variable only", () => {
+    it("creates vault_admin: LOGIN, no role attribute, password from the variable only", () => {
+      const admin = resources(json, "postgresql_role").find((r) => r.name === "vault_admin");
+      expect(admin).not.toHaveProperty("create_role");
       expect(resources(json, "postgresql_role")).toContainEqual(
         expect.objectContaining({
           name: "vault_admin",
           login: true,
-          create_role: true,
           superuser: false,
           password_wo: "${var.vault_admin_password}",
           password_wo_version: "1",
@@ -114,11 +120,20 @@ describe("KeybuzzStack, per environment file", () => {
       );
     });
 
-    it("gives vault_admin each base role WITH ADMIN OPTION", () => {
-      const grants = resources(json, "postgresql_grant_role");
+    it("gives vault_admin no membership, only EXECUTE on the credential functions", () => {
+      expect(resources(json, "postgresql_grant_role")).toEqual([]);
+      expect(resources(json, "postgresql_function").map((f) => f.name).sort()).toEqual(["create_user", "drop_user", "renew_user"]);
+      for (const f of resources(json, "postgresql_function")) expect(f).toMatchObject({ security_definer: true, schema: expect.any(String) });
+      expect(resources(json, "postgresql_grant")).toContainEqual(
+        expect.objectContaining({ object_type: "function", privileges: ["EXECUTE"], role: expect.stringContaining("postgresql_role.VaultAdmin") }),
+      );
+    });
 
-      expect(grants).toHaveLength(4);
-      for (const grant of grants) expect(grant).toMatchObject({ with_admin_option: true });
+    it("closes postgres and template1 to PUBLIC, so issued users stay in keybuzz", () => {
+      const closed = resources(json, "postgresql_grant").filter((g) => g.role === "public" && g.object_type === "database");
+
+      expect(closed.map((g) => g.database).sort()).toEqual(["${postgresql_database.BaseRoles_Database_A3666F27.name}", "postgres", "template1"]);
+      for (const g of closed) expect(g.privileges).toEqual([]);
     });
 
     it("mounts the database secrets engine at database", () => {
@@ -142,18 +157,18 @@ describe("KeybuzzStack, per environment file", () => {
       expect(resources(json, "vault_database_secret_backend_connection")).toEqual([]);
     });
 
-    it("makes the mount wait for vault_admin, its grants, the database, the base roles, their schemas and grants", () => {
+    it("makes the mount wait for vault_admin, its grants, the database, the base roles, their schemas and grants, the functions", () => {
       // on destroy the mount goes first, Vault revoking every lease, while all it needs for that still exists;
       // only PUBLIC's revoke is not needed.
       const needed = addresses(json, /^postgresql_/).filter((a) => !a.startsWith("postgresql_grant.BaseRoles_RevokePublic"));
 
-      expect(needed).toEqual(expect.arrayContaining([expect.stringMatching(/^postgresql_schema\./), expect.stringMatching(/^postgresql_grant_role\./)]));
+      expect(needed).toEqual(expect.arrayContaining([expect.stringMatching(/^postgresql_schema\./), expect.stringMatching(/^postgresql_function\./)]));
       expect([...(onlyResource(json, "vault_database_secrets_mount").depends_on as string[])].sort()).toEqual([...needed].sort());
     });
 
     it("protects the database and every schema from destroy, schemas dropped RESTRICT", () => {
       expect(onlyResource(json, "postgresql_database").lifecycle).toEqual({ prevent_destroy: true });
-      const schemas = resources(json, "postgresql_schema");
+      const schemas = dataSchemas(json);
       expect(schemas.length).toBeGreaterThan(0);
       for (const schema of schemas) expect(schema).toMatchObject({ lifecycle: { prevent_destroy: true }, drop_cascade: false });
     });
@@ -162,8 +177,10 @@ describe("KeybuzzStack, per environment file", () => {
       const role = resources(json, "vault_database_secret_backend_role").find((r) => r.name === app.vaultRole);
 
       expect(role).toMatchObject({ default_ttl: 3600, max_ttl: 86400 });
-      expect(role?.creation_statements).toContain(`GRANT ${app.baseRole} TO "{{name}}";`);
-      expect(role?.revocation_statements).toContain(`REASSIGN OWNED BY "{{name}}" TO ${app.baseRole};`);
+      expect(role?.creation_statements).toEqual([`SELECT keybuzz_vault.create_user('{{name}}', '{{password}}', '{{expiration}}', '${app.vaultRole}');`]);
+      expect(role?.revocation_statements).toEqual([`SELECT keybuzz_vault.drop_user('{{name}}', '${app.vaultRole}');`]);
+      const body = String(resources(json, "postgresql_function").find((f) => f.name === "create_user")?.body);
+      expect(body).toContain(`('${app.vaultRole}', '${app.baseRole}', ARRAY['${app.baseRole}']::pg_catalog.text[], 20, 86400)`);
     });
 
     it("creates no other dynamic role", () => {
@@ -197,7 +214,13 @@ describe("KeybuzzStack, per environment file", () => {
       for (const app of APPLICATIONS) {
         const text = String(policies.find((p) => p.name === app.vaultRole)?.policy);
         const creds = `database/creds/${app.vaultRole}`;
-        expect(policyPaths(text)).toEqual([creds, `sys/leases/renew/${creds}/*`, `sys/leases/revoke/${creds}/*`]);
+        expect(policyPaths(text)).toEqual([
+          creds,
+          `sys/leases/renew/${creds}/*`,
+          `sys/leases/revoke/${creds}/*`,
+          "auth/token/renew-self",
+          "auth/token/lookup-self",
+        ]);
         for (const other of APPLICATIONS.filter((o) => o !== app)) expect(text).not.toContain(other.vaultRole);
       }
     });
@@ -297,9 +320,9 @@ describe("KeybuzzStack", () => {
 
     // THEN
     const workers = resources(json, "vault_database_secret_backend_role").find((r) => r.name === "workers-db");
-    expect(workers?.creation_statements).toEqual(
-      expect.arrayContaining([`GRANT keybuzz_workers TO "{{name}}";`, `GRANT keybuzz_api TO "{{name}}";`]),
-    );
+    const body = String(resources(json, "postgresql_function").find((f) => f.name === "create_user")?.body);
+    expect(String(workers?.creation_statements)).toContain("'workers-db'");
+    expect(body).toContain(`('workers-db', 'keybuzz_workers', ARRAY['keybuzz_workers', 'keybuzz_api']::pg_catalog.text[], 20, 86400)`);
     expect(json.output.applications.value.workers.base_role).toBe("keybuzz_workers");
   });
 
@@ -331,14 +354,14 @@ describe("KeybuzzStack", () => {
     const { json } = synthVariant(() => undefined);
 
     expect(onlyResource(json, "postgresql_database").lifecycle).toEqual({ prevent_destroy: false });
-    for (const schema of resources(json, "postgresql_schema")) expect(schema).toMatchObject({ lifecycle: { prevent_destroy: false }, drop_cascade: true });
+    for (const schema of dataSchemas(json)) expect(schema).toMatchObject({ lifecycle: { prevent_destroy: false }, drop_cascade: true });
   });
 
   it("passes postgres.protectData to the base roles", () => {
     const { json } = synthVariant((c) => (c.postgres.protectData = true));
 
     expect(onlyResource(json, "postgresql_database").lifecycle).toEqual({ prevent_destroy: true });
-    for (const schema of resources(json, "postgresql_schema")) expect(schema).toMatchObject({ lifecycle: { prevent_destroy: true }, drop_cascade: false });
+    for (const schema of dataSchemas(json)) expect(schema).toMatchObject({ lifecycle: { prevent_destroy: true }, drop_cascade: false });
   });
 
   it("protects the data when postgres.protectData is left out", () => {

@@ -1,14 +1,18 @@
 import { describe, expect, it } from "vitest";
 import type { TerraformStack } from "cdktf";
 import { BaseRoles } from "../constructs/base-roles";
+import { CredentialFunctions } from "../constructs/credential-functions";
 import { VaultAdmin, type VaultAdminProps } from "../constructs/vault-admin";
 import { dependency, passwordVariable, ref, resources, synthStack } from "./helpers";
 
 function build(stack: TerraformStack, props: Partial<VaultAdminProps> = {}, roles = ["app"]) {
   const baseRoles = new BaseRoles(stack, "BaseRoles", { roles: roles.map((name) => ({ name })) });
+  const functions = new CredentialFunctions(stack, "CredentialFunctions", { baseRoles });
+  // what a DynamicRole does: one application for the functions to serve.
+  functions.addApplication({ vaultRole: "app-db", baseRoles: [baseRoles.role(roles[0])], connectionLimit: 20, maxTtlSeconds: 86400 });
   const password = passwordVariable(stack).stringValue;
-  const admin = new VaultAdmin(stack, "VaultAdmin", { baseRoles, password, ...props });
-  return { baseRoles, admin };
+  const admin = new VaultAdmin(stack, "VaultAdmin", { baseRoles, functions, password, ...props });
+  return { baseRoles, functions, admin };
 }
 
 function synthAdmin(props: Partial<VaultAdminProps> = {}, roles = ["app"]) {
@@ -36,38 +40,31 @@ describe("VaultAdmin", () => {
     expect(role).toMatchObject({ name: "vault_keybuzz" });
   });
 
-  it("is CREATEROLE, not SUPERUSER, by default", () => {
-    const { role, admin } = synthAdmin();
+  it("holds no role attribute and no membership by default", () => {
+    const { json, role, admin } = synthAdmin({}, ["app", "worker"]);
 
-    expect(role).toMatchObject({ create_role: true, superuser: false });
+    expect(role).toMatchObject({ superuser: false });
+    expect(role).not.toHaveProperty("create_role");
+    expect(role).not.toHaveProperty("create_database");
+    expect(resources(json, "postgresql_grant_role")).toEqual([]);
     expect(admin.superuser).toBe(false);
   });
 
-  it("holds each base role WITH ADMIN OPTION", () => {
-    // WHEN
-    const { json, baseRoles, admin } = synthAdmin({}, ["app", "worker"]);
+  it("gets CONNECT on the application database, USAGE on the functions' schema and EXECUTE on the functions only", () => {
+    const { json, baseRoles, functions, admin } = synthAdmin();
 
-    // THEN
-    const grants = resources(json, "postgresql_grant_role");
-    expect(grants).toHaveLength(2);
-    for (const name of ["app", "worker"]) {
-      expect(grants).toContainEqual({
-        role: ref(admin.resource),
-        grant_role: ref(baseRoles.role(name).resource),
-        with_admin_option: true,
-      });
-    }
+    const own = resources(json, "postgresql_grant").filter((g) => g.role === ref(admin.resource));
+    expect(own).toEqual([
+      { database: ref(baseRoles.database), role: ref(admin.resource), object_type: "database", privileges: ["CONNECT"] },
+      { database: ref(baseRoles.database), role: ref(admin.resource), schema: ref(functions.schema), object_type: "schema", privileges: ["USAGE"] },
+      expect.objectContaining({ schema: ref(functions.schema), object_type: "function", privileges: ["EXECUTE"] }),
+    ]);
   });
 
-  it("gets CONNECT on the application database", () => {
-    const { json, baseRoles, admin } = synthAdmin();
+  it("joins pg_use_reserved_connections when reservedConnections is set", () => {
+    const { json, admin } = synthAdmin({ reservedConnections: true });
 
-    expect(resources(json, "postgresql_grant")).toContainEqual({
-      database: ref(baseRoles.database),
-      role: ref(admin.resource),
-      object_type: "database",
-      privileges: ["CONNECT"],
-    });
+    expect(resources(json, "postgresql_grant_role")).toEqual([{ role: ref(admin.resource), grant_role: "pg_use_reserved_connections" }]);
   });
 
   it("ignores changes to its role memberships, which Vault and the grants manage", () => {
@@ -90,46 +87,39 @@ describe("VaultAdmin", () => {
     expect(admin.passwordVersion).toBe(2);
   });
 
-  it("is a SUPERUSER without CREATEROLE, CONNECT or admin grants when superuser is set", () => {
+  it("is a SUPERUSER without CONNECT or function grants when superuser is set", () => {
     // WHEN
     const { json, role, admin } = synthAdmin({ superuser: true }, ["app", "worker"]);
 
     // THEN
-    expect(role).toMatchObject({ superuser: true, create_role: false });
+    expect(role).toMatchObject({ superuser: true });
     expect(resources(json, "postgresql_grant_role")).toEqual([]);
     expect(resources(json, "postgresql_grant")).not.toContainEqual(expect.objectContaining({ role: ref(admin.resource) }));
   });
 
-  it("lists the role, the database, CONNECT and the admin grants as what Vault needs first", () => {
-    const { admin, baseRoles } = synthAdmin({}, ["app", "worker"]);
-
-    const dependables = admin.dependables.map(dependency);
-    expect(dependables).toEqual(expect.arrayContaining([dependency(admin.resource), dependency(baseRoles.database)]));
-    expect(dependables.filter((d) => d.startsWith("postgresql_grant.VaultAdmin_Connect"))).toHaveLength(1);
-    expect(dependables.filter((d) => d.startsWith("postgresql_grant_role."))).toHaveLength(2);
-  });
-
-  it("lists every base role with its grants and owned schemas, which must outlive Vault's connection", () => {
+  it("lists every base role with its grants, the closed databases and the functions, which must outlive Vault's connection", () => {
     // WHEN
-    const { json, admin, baseRoles } = synthAdmin({}, ["app", "worker"]);
+    const { json, admin, baseRoles, functions } = synthAdmin({}, ["app", "worker"]);
 
     // THEN
     const dependables = admin.dependables.map(dependency);
     const baseRoleResources = baseRoles.allRoles.flatMap((r) => [r.resource, ...r.grants]).map(dependency);
-    expect(dependables).toEqual(expect.arrayContaining(baseRoleResources));
-    expect(dependables.filter((d) => d.startsWith("postgresql_schema."))).toHaveLength(resources(json, "postgresql_schema").length);
-    // the admin's own resources (role, CONNECT, two admin grants), the database and the base roles': nothing else.
-    expect(dependables).toHaveLength(4 + 1 + baseRoleResources.length);
+    const others = [...baseRoles.closedDatabases, ...functions.resources].map(dependency);
+    expect(dependables).toEqual(expect.arrayContaining([dependency(admin.resource), dependency(baseRoles.database), ...baseRoleResources, ...others]));
+    expect(dependables.filter((d) => d.startsWith("postgresql_schema.BaseRoles"))).toHaveLength(
+      resources(json, "postgresql_schema").length - 1,
+    );
+    // the admin's own resources (role, CONNECT, USAGE, EXECUTE), the database, the base roles', the rest: nothing else.
+    expect(dependables).toHaveLength(4 + 1 + baseRoleResources.length + others.length);
   });
 
-  it("lists the database, the base roles and their grants as what Vault needs first when superuser too", () => {
-    const { admin, baseRoles } = synthAdmin({ superuser: true });
+  it("needs the same resources, without its own grants, when superuser", () => {
+    const { admin, baseRoles, functions } = synthAdmin({ superuser: true });
 
     const app = baseRoles.role("app");
     expect(admin.dependables.map(dependency)).toEqual(
-      [admin.resource, baseRoles.database, app.resource, ...app.grants].map(dependency),
+      [admin.resource, baseRoles.database, app.resource, ...app.grants, ...baseRoles.closedDatabases, ...functions.resources].map(dependency),
     );
-    expect(app.grants.map(dependency)).toContainEqual(expect.stringMatching(/^postgresql_schema\./));
   });
 
   it("fails when the password is a literal", () => {

@@ -40,13 +40,13 @@ describe("compare", () => {
       c.dev.applications.push({ name: "billing", baseRole: "billing", vaultRole: "billing-db" }),
     );
 
-    it("adds its base role, schema, grants, admin grant, Vault role and policy", () => {
+    it("adds its base role, schema, grants, Vault role and policy, and a row to the credential functions", () => {
       const added = dev.resources.filter((r) => r.kind === "added").map((r) => `${r.type} ${r.label}`);
 
       expect(added.sort()).toEqual(
         [
           "postgresql_grant billing on database",
-          "postgresql_grant_role billing to vault_admin",
+          "postgresql_default_privileges public on function",
           "postgresql_role billing",
           "postgresql_schema billing",
           "vault_database_secret_backend_role billing-db",
@@ -73,15 +73,19 @@ describe("compare", () => {
       const reasons = findings.map((f) => f.reason);
 
       expect(reasons).toContain("privileges added: billing on database");
-      expect(reasons).toContain("role membership added: billing to vault_admin");
+      expect(reasons).toContain("default privileges added: public on function");
+      expect(reasons).toContainEqual(expect.stringContaining('Vault\'s admin may now create users for Vault role "billing-db", in billing'));
       expect(reasons).toContain('new Vault role "billing-db" issues credentials');
     });
 
     it("reports only dev, with the other environments in one line", () => {
       expect(stacks.filter((s) => s.resources.length).map((s) => s.stack)).toEqual(["keybuzz-dev"]);
-      expect(report).toContain("## keybuzz-dev: 6 to add, 1 to change, 0 to replace, 0 to destroy");
+      expect(report).toContain("## keybuzz-dev: 6 to add, 4 to change, 0 to replace, 0 to destroy");
       expect(report).toContain("Unchanged: keybuzz-local, keybuzz-prod, keybuzz-staging.");
-      expect(report).toContain("+ GRANT billing TO \"{{name}}\";");
+      expect(report).toContain("SELECT keybuzz_vault.create_user('{{name}}', '{{password}}', '{{expiration}}', 'billing-db');");
+      // the function bodies show as the lines that changed, not whole.
+      expect(report).toContain("  +       ('billing-db', 'billing', ARRAY['billing']::pg_catalog.text[], 20, 86400)");
+      expect(report).not.toContain("CREATE ROLE %I");
     });
   });
 
@@ -103,6 +107,7 @@ describe("compare", () => {
 
     it("flags both as TTL increases", () => {
       expect(findings.map((f) => f.reason)).toEqual([
+        'longest VALID UNTIL of "chatwoot-db" users raised: 86400s → 172800s',
         "TTL raised: max_ttl 86400 → 172800",
         "TTL raised: max_lease_ttl_seconds 86400 → 172800",
       ]);
