@@ -214,6 +214,7 @@ export class CredentialFunctions extends Construct {
   /** Ends sessions, in this database, of roles that no longer exist and of issued users left NOLOGIN. */
   private sweep(): string {
     return [
+      `  PERFORM pg_catalog.pg_stat_clear_snapshot();`,
       `  PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a`,
       `   WHERE a.backend_type = 'client backend' AND a.pid <> pg_catalog.pg_backend_pid() AND a.usesysid IS NOT NULL`,
       `     AND (a.datname = pg_catalog.current_database() AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = a.usesysid)`,
@@ -335,7 +336,9 @@ ${this.refusePowers(fn)}
   EXCEPTION WHEN OTHERS THEN
     RAISE WARNING '${this.schemaName}.${fn}: "%" is revoked (NOLOGIN, no membership, no session) but could not be dropped: %', p_name, SQLERRM;
   END;
-  -- a session that logged in while this ran, before the NOLOGIN above commits.
+  -- a session that logged in while this ran, before the NOLOGIN above commits. pg_stat_activity is read
+  -- once per transaction unless its snapshot is cleared: without this, that session would not be seen.
+  PERFORM pg_catalog.pg_stat_clear_snapshot();
   PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a
    WHERE a.usesysid = u.oid AND a.pid <> pg_catalog.pg_backend_pid();
 ${this.sweep()}

@@ -108,11 +108,11 @@ export class VaultAdmin extends Construct {
     const role = this.resource.name;
     if (!this.superuser) {
       const schema = props.functions.schema.name;
-      const functions = Object.values(props.functions.functions);
       dependables.push(
         new Grant(this, "Connect", { database, role, objectType: "database", privileges: ["CONNECT"] }),
         new Grant(this, "FunctionsSchema", { database, role, schema, objectType: "schema", privileges: ["USAGE"] }),
-        new Grant(this, "Functions", { database, role, schema, objectType: "function", privileges: ["EXECUTE"], dependsOn: functions }),
+        // after PUBLIC's revoke: two grants on the same functions at once fail ("tuple concurrently updated").
+        new Grant(this, "Functions", { database, role, schema, objectType: "function", privileges: ["EXECUTE"], dependsOn: [...props.functions.resources] }),
       );
     }
     if (props.reservedConnections) {

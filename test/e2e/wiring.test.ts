@@ -7,7 +7,8 @@
  *
  * After the deploy, credentials are issued, used, renewed, revoked and rotated through the server's HTTP
  * API and the result is checked in PostgreSQL's catalog; the destroy runs with credentials still out and
- * with tables the issued users created, and must leave the catalog as it was before the deploy.
+ * with tables the issued users created, and must leave the catalog as it was before the deploy, but for
+ * PUBLIC's CONNECT on postgres and template1, which stays revoked.
  *
  * The steps depend on one another and run in order; afterAll stops every server and removes every temp
  * folder, also when a step fails.
@@ -67,9 +68,12 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
   const v = (method: string, path: string, body?: unknown, token?: string) => env.v(method, path, body, token);
   const issue = (role: string, token?: string): Promise<Creds> => env.issue(role, { token });
 
-  /** A connected client to the application database as `user`; closed in afterAll. */
-  async function connect(user: string, password: string): Promise<Client> {
-    const c = env.pg.client(env.databaseName, user, password);
+  /**
+   * A connected client to the application database as `user`, with `role` set at login as an application
+   * does (connection options), so that what it creates belongs to its base role; closed in afterAll.
+   */
+  async function connect(user: string, password: string, role?: string): Promise<Client> {
+    const c = new Client({ ...env.pg.config(env.databaseName, user, password), ...(role ? { options: `-c role=${role}` } : {}) });
     c.on("error", () => undefined); // a terminated session must not crash the run
     clients.push(c);
     await c.connect();
@@ -120,16 +124,14 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
     const [admin] = await env.pg.query<{ rolsuper: boolean; rolcreaterole: boolean; rolcanlogin: boolean }>(
       "SELECT rolsuper, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = 'vault_admin'",
     );
-    expect(admin).toEqual({ rolsuper: false, rolcreaterole: true, rolcanlogin: true });
+    expect(admin).toEqual({ rolsuper: false, rolcreaterole: false, rolcanlogin: true });
+    const memberships = await env.pg.query("SELECT 1 FROM pg_auth_members WHERE member = 'vault_admin'::regrole");
+    expect(memberships, "vault_admin is a member of nothing").toEqual([]);
+    const [functions] = await asSuperuser("SELECT has_function_privilege('vault_admin', 'keybuzz_vault.create_user(text,text,text,text)', 'EXECUTE') AS ok");
+    expect(functions).toEqual({ ok: true });
     for (const app of APPS) {
       const [role] = await env.pg.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", [app.baseRole]);
       expect(role, app.baseRole).toEqual({ rolcanlogin: false });
-      const [member] = await env.pg.query(
-        `SELECT a.admin_option FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
-         WHERE r.rolname = $1 AND m.rolname = 'vault_admin'`,
-        [app.baseRole],
-      );
-      expect(member, `vault_admin admin of ${app.baseRole}`).toEqual({ admin_option: true });
       const [schema] = await asSuperuser("SELECT nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = $1", [app.schema]);
       expect(schema).toEqual({ owner: app.baseRole });
       const [connect] = await env.pg.query("SELECT has_database_privilege($1, 'keybuzz', 'CONNECT') AS ok", [app.baseRole]);
@@ -171,7 +173,7 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
       step(`e. ${app.name}: reading database/creds/${app.vaultRole} and logging in`);
       const creds = await issue(app.vaultRole);
       expect(creds.username).toMatch(/^v-/);
-      const c = await connect(creds.username, creds.password);
+      const c = await connect(creds.username, creds.password, app.baseRole);
       const { rows } = await c.query("SELECT session_user AS s, current_user AS u, current_database() AS d");
       expect(rows[0]).toEqual({ s: creds.username, u: app.baseRole, d: "keybuzz" });
       for (const other of APPS) {
@@ -197,7 +199,7 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
     }
     step("e. workers: SELECT on a table keybuzz_api creates after deploy (default privileges), no INSERT");
     const api = await issue(API.vaultRole);
-    const apiClient = await connect(api.username, api.password);
+    const apiClient = await connect(api.username, api.password, API.baseRole);
     await apiClient.query("CREATE TABLE keybuzz_api.after_deploy (id int)");
     await apiClient.query("INSERT INTO keybuzz_api.after_deploy VALUES (1)");
     const workers = await issue(WORKERS.vaultRole);
@@ -209,7 +211,7 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
   it("f. revocation ends the session, reassigns what the user owned and drops it", async () => {
     step("f. revoking an issued keybuzz-api user with an open session and objects of its own");
     const creds = await issue(API.vaultRole);
-    const c = await connect(creds.username, creds.password);
+    const c = await connect(creds.username, creds.password, API.baseRole);
     await c.query("CREATE TABLE keybuzz_api.e_as_base (id int)");
     await c.query("SET ROLE NONE");
     await c.query("CREATE TABLE keybuzz_api.e_as_self (id int)");
@@ -324,11 +326,11 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
     expect(diff.output).toMatch(/No changes\./);
   });
 
-  it("k. cdktf destroy with credentials out and tables their users made: the catalog is as before the deploy", async () => {
+  it("k. cdktf destroy with credentials out and tables their users made: the catalog is as before the deploy, postgres and template1 still closed", async () => {
     step("k. two users with open sessions and tables (one as the base role, one as itself), then cdktf destroy");
     for (const app of [API, CHATWOOT]) {
       const creds = await issue(app.vaultRole);
-      const c = await connect(creds.username, creds.password);
+      const c = await connect(creds.username, creds.password, app.baseRole);
       await c.query(`CREATE TABLE ${app.schema}.k_base (id int)`);
       await c.query("SET ROLE NONE");
       await c.query(`CREATE TABLE ${app.schema}.k_self (id int)`);
@@ -344,6 +346,16 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
     const mounts = await v("GET", "sys/mounts");
     expect(Object.keys(mounts.body.data)).not.toContain("database/");
     expect(Object.keys((await v("GET", "sys/auth")).body.data)).not.toContain("approle/");
-    expect(await env.catalog()).toEqual(before);
+    // the one thing a destroy leaves: postgres and template1 stay closed to PUBLIC (BaseRolesProps.closeDatabases).
+    const after = await env.catalog();
+    const reopened = after.databases.map((d) => d.replace(/^(postgres|template1) acl=.*$/, "$1 acl=<closed>"));
+    expect(after.databases.filter((d) => /^(postgres|template1) /.test(d))).toEqual([
+      "postgres acl={postgres=CTc/postgres}",
+      "template1 acl={postgres=CTc/postgres}",
+    ]);
+    expect({ ...after, databases: reopened }).toEqual({
+      ...before,
+      databases: before.databases.map((d) => d.replace(/^(postgres|template1) acl=.*$/, "$1 acl=<closed>")),
+    });
   });
 });
