@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import type { TerraformResource } from "cdktf";
+import { dependable, type TerraformResource } from "cdktf";
 import { Database } from "@cdktf/provider-postgresql/lib/database";
 import { DefaultPrivileges } from "@cdktf/provider-postgresql/lib/default-privileges";
 import { Grant } from "@cdktf/provider-postgresql/lib/grant";
@@ -158,8 +158,7 @@ export class BaseRoles extends Construct {
       assertIdentifier("role name", options.name);
       if (this.roles.has(options.name)) throw new Error(`base role "${options.name}" is defined twice`);
       const scope = new Construct(rolesScope, options.name);
-      // created after the database and destroyed before it; what the role owns in it (its schemas) goes first.
-      const resource = new Role(scope, "Resource", { name: options.name, login: false, dependsOn: [this.database] });
+      const resource = new Role(scope, "Resource", { name: options.name, login: false });
       const grants: TerraformResource[] = [];
       scopes.set(options.name, scope);
       grantLists.set(options.name, grants);
@@ -187,6 +186,10 @@ export class BaseRoles extends Construct {
     for (const options of props.roles) {
       this.grantPrivileges(scopes.get(options.name)!, options, grantLists.get(options.name)!);
     }
+    // the database is dropped before the roles, taking with it what only a role's own drop could not: the
+    // default privileges that revoke PUBLIC's EXECUTE (a revoke from PUBLIC is not PostgreSQL's default, so
+    // the provider's delete leaves it, and DROP ROLE refuses while it exists) and what users left there.
+    this.database.dependsOn = [...this.roles.values()].map((r) => dependable(r.resource));
   }
 
   private grantPrivileges(scope: Construct, options: BaseRoleOptions, grants: TerraformResource[]): void {

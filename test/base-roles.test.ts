@@ -16,8 +16,19 @@ describe("BaseRoles", () => {
   it("creates the database, keybuzz by default", () => {
     const { json, baseRoles } = synthRoles([{ name: "app" }]);
 
-    expect(onlyResource(json, "postgresql_database")).toEqual({ name: "keybuzz", lifecycle: { prevent_destroy: true } });
+    expect(onlyResource(json, "postgresql_database")).toEqual({
+      name: "keybuzz",
+      lifecycle: { prevent_destroy: true },
+      depends_on: [dependency(baseRoles.role("app").resource)],
+    });
     expect(baseRoles.databaseName).toBe("keybuzz");
+  });
+
+  it("drops the database before the roles: it takes with it what would keep a role from being dropped", () => {
+    const { json, baseRoles } = synthRoles([{ name: "api" }, { name: "worker" }]);
+
+    expect(onlyResource(json, "postgresql_database").depends_on).toEqual(baseRoles.allRoles.map((r) => dependency(r.resource)));
+    for (const role of resources(json, "postgresql_role")) expect(role).not.toHaveProperty("depends_on");
   });
 
   it("creates the database under the given name", () => {

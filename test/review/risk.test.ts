@@ -112,6 +112,45 @@ describe("risk", () => {
     expect(reasons(changed(type, [{ path: attr, before: "a", after: "b" }]))).toEqual([reason]);
   });
 
+  describe("the credential functions", () => {
+    const row = (role: string, roles: string, limit: number, ttl: number) =>
+      `      ('${role}', '${roles.split(",")[0]}', ARRAY[${roles.split(",").map((r) => `'${r}'`).join(", ")}]::pg_catalog.text[], ${limit}, ${ttl})`;
+    const body = (...rows: string[]) => `\nBEGIN\n  SELECT * INTO spec FROM (VALUES\n${rows.join(",\n")}\n    ) AS app(vault_role, base_role, roles, connection_limit, max_ttl)\nEND\n`;
+    const createUser = (before: string, after: string) => changed("postgresql_function", [{ path: "body", before, after }], "create_user");
+
+    it("flags a raised connection limit, a longer VALID UNTIL and more roles for a Vault role's users", () => {
+      const before = body(row("chatwoot-db", "chatwoot", 20, 86400));
+      const after = body(row("chatwoot-db", "chatwoot,n8n", 100, 172800));
+
+      expect(reasons(createUser(before, after))).toEqual([
+        'users of "chatwoot-db" get other roles: chatwoot → chatwoot, n8n',
+        'connection limit of each "chatwoot-db" user raised: 20 → 100',
+        'longest VALID UNTIL of "chatwoot-db" users raised: 86400s → 172800s',
+      ]);
+    });
+
+    it("flags a new Vault role that may create users, and nothing else when only a row is added", () => {
+      const before = body(row("chatwoot-db", "chatwoot", 20, 86400));
+      const after = body(row("chatwoot-db", "chatwoot", 20, 86400), row("billing-db", "billing", 20, 86400));
+
+      expect(reasons(createUser(before, after))).toEqual(['Vault\'s admin may now create users for Vault role "billing-db", in billing']);
+      expect(reasons(changed("postgresql_function", [{ path: "body", before, after }], "drop_user"))).toEqual([]);
+    });
+
+    it("does not flag a lowered connection limit", () => {
+      expect(reasons(createUser(body(row("a-db", "a", 20, 60)), body(row("a-db", "a", 5, 60))))).toEqual([]);
+    });
+
+    it("flags any other change of the SQL, in any of the three functions", () => {
+      const before = body(row("a-db", "a", 20, 60));
+      const after = before.replace("BEGIN", "BEGIN\n  EXECUTE 'ALTER ROLE vault_admin SUPERUSER';");
+
+      expect(reasons(changed("postgresql_function", [{ path: "body", before, after }], "drop_user"))).toEqual([
+        "the SQL Vault's admin runs through drop_user changed",
+      ]);
+    });
+  });
+
   it("flags a state backend change at stack level", () => {
     const stack: StackDiff = {
       stack: "keybuzz-prod",
