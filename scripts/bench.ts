@@ -338,6 +338,9 @@ async function credentialsOn(toolchain: Toolchain, binary: string): Promise<Serv
       `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
       `GRANT keybuzz_api TO "{{name}}";`,
     ];
+    // the runbook's bare statements need the runbook's SUPERUSER vault_admin (the project's holds no attribute);
+    // the project's statements run through the credential functions, as their owner, either way.
+    await pg.query("ALTER ROLE vault_admin SUPERUSER");
     await writeConnection(projectPool);
     const projectPoolRead = await readPool();
     await must("POST", "database/roles/bare-db", {
@@ -435,7 +438,7 @@ async function credentials(report: string[], toolchain: Toolchain | undefined, m
       `${CRED_REPEATS} repeats per variant, interleaved; median and min–max.`,
     "",
     ...servers.map((sv) => `- ${sv.server}: project pool (as synthesized, read back): ${sv.pools.project}; default pool (read back): ${sv.pools.default}`),
-    "- `bare-db`: creation statements = the runbook's two (`CREATE ROLE … VALID UNTIL …;` `GRANT keybuzz_api TO …;`), " +
+    "- `bare-db`: creation statements = the runbook's two (`CREATE ROLE … VALID UNTIL …;` `GRANT keybuzz_api TO …;`), run by the runbook's SUPERUSER `vault_admin` (the bench makes it one; the project's statements call the credential functions, which act as their owner either way), " +
       "no renew or revocation statements (the server's default revocation), same TTLs and connection; `allowed_roles` gets `bare-db` " +
       "in every variant, so the connection differs between variants only in its pool settings.",
     "",

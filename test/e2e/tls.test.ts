@@ -120,7 +120,7 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
     const apply = await env.terraform(["apply", "-auto-approve", "-input=false"]);
     expect(apply.code, apply.output).toBe(0);
     const [admin] = await env.pg.query<{ rolcreaterole: boolean }>("SELECT rolcreaterole FROM pg_roles WHERE rolname = 'vault_admin'");
-    expect(admin).toEqual({ rolcreaterole: true });
+    expect(admin).toEqual({ rolcreaterole: false });
     const config = await v("GET", "database/config/keybuzz-postgres");
     expect(config.status, errors(config)).toBe(200);
     expect(config.body.data.connection_details.connection_url).toMatch(/\?sslmode=verify-full$/);
