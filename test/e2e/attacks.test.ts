@@ -55,6 +55,19 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
         [name],
       )
     ).map((x) => x.r);
+  /** Runs each statement; returns those that went through, and checks that the others failed as expected. */
+  async function attempt(client: Client, statements: readonly [string, RegExp][]): Promise<string[]> {
+    const through: string[] = [];
+    for (const [statement, error] of statements) {
+      try {
+        await client.query(statement);
+        through.push(statement);
+      } catch (err) {
+        expect((err as Error).message, statement).toMatch(error);
+      }
+    }
+    return through;
+  }
   const sessionsOf = async (name: string) =>
     Number((await env.pg.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE usename = $1", [name]))[0].n);
 
@@ -119,7 +132,7 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
       ["CREATE TABLE keybuzz_vault.t (id int)", /permission denied/],
       ["CREATE OR REPLACE FUNCTION keybuzz_vault.create_user(text, text, text, text) RETURNS void LANGUAGE sql AS ''", /must be owner|permission denied/],
     ];
-    for (const [statement, error] of refused) await expect(admin.query(statement), statement).rejects.toThrow(error);
+    expect(await attempt(admin, refused), "what vault_admin could do").toEqual([]);
 
     expect(await memberOf("vault_admin")).toEqual(reserved ? ["pg_use_reserved_connections"] : []);
     expect(await roleExists("attacker")).toBe(false);
@@ -141,7 +154,7 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
       [`SELECT keybuzz_vault.drop_user('postgres', 'chatwoot-db')`, /not a name Vault issues/],
       [`SELECT keybuzz_vault.renew_user('vault_admin', 'infinity')`, /not a name Vault issues/],
     ];
-    for (const [statement, error] of refused) await expect(admin.query(statement), statement).rejects.toThrow(error);
+    expect(await attempt(admin, refused), "what the functions let through").toEqual([]);
     expect(await env.pg.query("SELECT rolname FROM pg_roles WHERE rolname IN ('attacker', 'v-forever', 'v-long', 'v-reader')")).toEqual([]);
 
     step("a user name made to break out of its quotes is created under that exact name, and nothing else happens");
