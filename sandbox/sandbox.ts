@@ -94,6 +94,7 @@ export class Sandbox {
     const psql = onPath("psql") || !existsSync(join(tools.pgBinDir, "psql")) ? "psql" : join(tools.pgBinDir, "psql");
     const helper = join(PROJECT_ROOT, "sandbox", "creds-env.mjs");
     const apps = (env.tf.output.applications.value ?? {}) as Record<string, { credentials_path: string; base_role?: string }>;
+    const apiBase = apps["keybuzz-api"]?.base_role ?? "keybuzz_api";
     const lines = [
       `Sandbox ready: ${env.vault.label} on ${env.vault.address}, PostgreSQL ${env.pg.serverVersion.split(" ")[1]} on 127.0.0.1:${env.pg.port};`,
       `keybuzz-local deployed with cdktf (${this.resources} resources, ${this.deploySeconds.toFixed(0)} s).`,
@@ -110,7 +111,7 @@ export class Sandbox {
       "",
       "  # one keybuzz-api credential into PGUSER, PGPASSWORD and LEASE_ID; log in; renew; revoke",
       `  eval "$(${cli} read -format=json ${apps["keybuzz-api"]?.credentials_path ?? "database/creds/keybuzz-api-db"} | node ${helper})"`,
-      `  PGOPTIONS='-c role=${apps["keybuzz-api"]?.base_role ?? "keybuzz_api"}' ${psql} -c 'SELECT session_user, current_user'   # role set at login: what it creates is keybuzz_api's`,
+      `  PGOPTIONS='-c role=${apiBase}' ${psql} -c 'SELECT session_user, current_user'   # role set at login: what it creates is ${apiBase}'s`,
       `  ${cli} lease renew "$LEASE_ID"`,
       `  ${cli} lease revoke "$LEASE_ID"`,
       `  ${psql} -c 'SELECT 1'   # refused now: the revocation dropped the user`,
