@@ -36,7 +36,7 @@ function lineDiff(b: readonly string[], a: readonly string[]): string[] {
     if (i < b.length && j < a.length && b[i] === a[j]) {
       out.push(`  ${b[i++]}`);
       j++;
-    } else if (j < a.length && (i === b.length || lcs[i][j + 1] >= lcs[i + 1][j])) {
+    } else if (j < a.length && (i === b.length || lcs[i][j + 1] > lcs[i + 1][j])) {
       out.push(`+ ${a[j++]}`);
     } else {
       out.push(`- ${b[i++]}`);

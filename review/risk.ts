@@ -145,10 +145,26 @@ function attributeFindings(r: ResourceChange, a: AttributeChange): string[] {
   return reasons;
 }
 
+/** A grant that takes every privilege on a database from PUBLIC (`privileges: []`). */
+function isPublicDatabaseRevoke(r: ResourceChange): boolean {
+  const before = (path: string) => r.attributes.find((a) => a.path === path)?.before;
+  const privileges = before("privileges");
+  return before("role") === "public" && before("object_type") === "database" && Array.isArray(privileges) && privileges.length === 0;
+}
+
 /** The findings of one resource change. */
 export function resourceFindings(stack: string, r: ResourceChange): Finding[] {
   const reasons: string[] = [];
   if (r.kind === "removed") reasons.push("would be destroyed");
+  if (r.kind === "removed" && r.type === "postgresql_grant" && isPublicDatabaseRevoke(r)) {
+    reasons.push(
+      `this stack no longer keeps PUBLIC out of database ${r.attributes.find((a) => a.path === "database")?.before ?? "?"}: ` +
+        "issued users of a new cluster could log in there (an existing one stays closed: a destroy does not grant back)",
+    );
+  }
+  if (r.kind === "removed" && r.type === "postgresql_grant_role" && r.label.startsWith("pg_use_reserved_connections ")) {
+    reasons.push("Vault's admin loses its reserved connections: issued users filling every slot would keep it out");
+  }
   if (r.kind === "replaced") {
     if (r.renamedFrom) {
       reasons.push(

@@ -151,6 +151,28 @@ describe("risk", () => {
     });
   });
 
+  it("says what is lost when a closed database or the reserved connections leave the stack", () => {
+    const removed = (type: string, label: string, attrs: Record<string, unknown>): ResourceChange => ({
+      address: `${type}.X`,
+      type,
+      label,
+      kind: "removed",
+      attributes: Object.entries(attrs).map(([path, before]) => ({ path, before })),
+    });
+
+    expect(reasons(removed("postgresql_grant", "public on database", { database: "template1", role: "public", object_type: "database", privileges: [] }))).toEqual([
+      "would be destroyed",
+      "this stack no longer keeps PUBLIC out of database template1: issued users of a new cluster could log in there (an existing one stays closed: a destroy does not grant back)",
+    ]);
+    expect(reasons(removed("postgresql_grant_role", "pg_use_reserved_connections to vault_admin", { role: "vault_admin", grant_role: "pg_use_reserved_connections" }))).toEqual([
+      "would be destroyed",
+      "Vault's admin loses its reserved connections: issued users filling every slot would keep it out",
+    ]);
+    expect(reasons(removed("postgresql_grant", "app on database", { database: "keybuzz", role: "app", object_type: "database", privileges: ["CONNECT"] }))).toEqual([
+      "would be destroyed",
+    ]);
+  });
+
   it("flags a state backend change at stack level", () => {
     const stack: StackDiff = {
       stack: "keybuzz-prod",
