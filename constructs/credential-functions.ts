@@ -61,7 +61,8 @@ const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
  *   `v-`, in exactly the base roles configured for that Vault role, with its connection limit, and a
  *   VALID UNTIL no later than now() + its max TTL (no permanent login);
  * - `renew_user(name, valid_until)` moves VALID UNTIL of such a user, within the same bound;
- * - `drop_user(name, vault_role)` revokes one: first what must hold whatever happens next (NOLOGIN, every
+ * - `drop_user(name, vault_role)` revokes one of that Vault role's users (or one an earlier revocation left
+ *   in no role): first what must hold whatever happens next (NOLOGIN, every
  *   membership revoked, its sessions ended), then, in a sub-transaction with a lock timeout, hands what it
  *   owns to its base role and drops it. When the drop fails (something the user owns in another
  *   database), the user stays, NOLOGIN with no membership, a WARNING says why, and the revocation
@@ -311,6 +312,13 @@ ${this.sweep().replace(/^/gm, "  ")}
     RETURN;
   END IF;
 ${this.refusePowers(fn)}
+  -- only a user of this Vault role, or one an earlier revocation left in no role: not another stack's.
+  IF EXISTS (SELECT FROM pg_catalog.pg_auth_members am WHERE am.member = u.oid)
+     AND NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members am JOIN pg_catalog.pg_roles b ON b.oid = am.roleid
+                      WHERE am.member = u.oid AND b.rolname = owner) THEN
+    RAISE EXCEPTION '${this.schemaName}.${fn}: "%" is not a user of Vault role %', p_name, p_vault_role
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
 
   -- what must hold even if the drop below fails: no login, no membership, no session.
   EXECUTE pg_catalog.format('ALTER ROLE %I NOLOGIN', p_name);

@@ -165,6 +165,9 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
     const [after] = await env.pg.query("SELECT rolsuper FROM pg_roles WHERE rolname = 'vault_admin'");
     expect(after).toEqual({ rolsuper: false });
     await expect(admin.query("SELECT keybuzz_vault.renew_user($1, (now() + interval '30 days')::text)", [evil])).rejects.toThrow(/beyond the max TTL/);
+    step("a user of one Vault role cannot be dropped in the name of another");
+    await expect(admin.query("SELECT keybuzz_vault.drop_user($1, 'keybuzz-api-db')", [evil])).rejects.toThrow(/is not a user of Vault role/);
+    expect(await memberOf(evil)).toEqual(["chatwoot"]);
     await admin.query("SELECT keybuzz_vault.drop_user($1, 'chatwoot-db')", [evil]);
     expect(await roleExists(evil)).toBe(false);
   });
