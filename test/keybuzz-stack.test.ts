@@ -307,7 +307,7 @@ describe("KeybuzzStack", () => {
     });
   });
 
-  it("makes vault_admin the runbook's SUPERUSER, without admin grants, when configured", () => {
+  it("makes vault_admin the runbook's SUPERUSER, with no membership, when configured", () => {
     const { json } = synthVariant((c) => (c.vaultAdmin = { superuser: true }));
 
     expect(resources(json, "postgresql_role")).toContainEqual(expect.objectContaining({ name: "vault_admin", superuser: true }));
