@@ -42,14 +42,6 @@ export interface CredentialStatements {
   readonly revocation: string[];
 }
 
-interface Spec {
-  readonly vaultRole: string;
-  readonly owner: string;
-  readonly roles: readonly string[];
-  readonly connectionLimit: number;
-  readonly maxTtlSeconds: number;
-}
-
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /**
@@ -84,15 +76,13 @@ const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 export class CredentialFunctions extends Construct {
   /** The schema the functions live in. */
   public readonly schemaName: string;
-  /** The database they live in. */
-  public readonly databaseName: string;
   /** The postgresql_schema resource. */
   public readonly schema: Schema;
   /** The postgresql_function resources, by SQL name. */
   public readonly functions: Readonly<Record<"create_user" | "renew_user" | "drop_user", PgFunction>>;
   /** Every resource Vault's statements need: the schema, the functions and PUBLIC's revoked EXECUTE. */
   public readonly resources: readonly TerraformResource[];
-  private readonly specs = new Map<string, Spec>();
+  private readonly specs = new Map<string, IssuedUserSpec>();
 
   constructor(scope: Construct, id: string, props: CredentialFunctionsProps) {
     super(scope, id);
@@ -101,7 +91,6 @@ export class CredentialFunctions extends Construct {
       throw new Error(`schemaName must be a lower-case PostgreSQL identifier, got "${this.schemaName}"`);
     }
     const database = props.baseRoles.database.name;
-    this.databaseName = props.baseRoles.databaseName;
     // owned by the role Terraform connects as, like the functions; PUBLIC gets no USAGE on a new schema.
     this.schema = new Schema(this, "Schema", { name: this.schemaName, database, dropCascade: true });
     const schema = this.schema.name;
@@ -151,13 +140,7 @@ export class CredentialFunctions extends Construct {
     if (known(spec.connectionLimit) && (!Number.isInteger(spec.connectionLimit) || spec.connectionLimit < 1)) {
       throw new Error(`connectionLimit must be a positive whole number, got ${spec.connectionLimit}`);
     }
-    this.specs.set(spec.vaultRole, {
-      vaultRole: spec.vaultRole,
-      owner: login.name,
-      roles: spec.baseRoles.map((r) => r.name),
-      connectionLimit: spec.connectionLimit,
-      maxTtlSeconds: spec.maxTtlSeconds,
-    });
+    this.specs.set(spec.vaultRole, spec);
     const s = this.schemaName;
     const role = sqlString(spec.vaultRole);
     return {
@@ -172,10 +155,10 @@ export class CredentialFunctions extends Construct {
    * one line each, so that a review shows which application's row changed.
    */
   private applications(): string {
-    const rows = [...this.specs.values()].map(
-      (a) =>
-        `      (${sqlString(a.vaultRole)}, ${sqlString(a.owner)}, ARRAY[${a.roles.map(sqlString).join(", ")}]::pg_catalog.text[], ${a.connectionLimit}, ${a.maxTtlSeconds})`,
-    );
+    const rows = [...this.specs.values()].map((a) => {
+      const roles = a.baseRoles.map((r) => sqlString(r.name));
+      return `      (${sqlString(a.vaultRole)}, ${roles[0]}, ARRAY[${roles.join(", ")}]::pg_catalog.text[], ${a.connectionLimit}, ${a.maxTtlSeconds})`;
+    });
     return `(VALUES\n${rows.join(",\n")}\n    ) AS app(vault_role, base_role, roles, connection_limit, max_ttl)`;
   }
 
@@ -212,15 +195,22 @@ export class CredentialFunctions extends Construct {
     ].join("\n");
   }
 
-  /** Ends sessions, in this database, of roles that no longer exist and of issued users left NOLOGIN. */
-  private sweep(): string {
+  /**
+   * Ends sessions, in this database, of roles that no longer exist and of issued users left NOLOGIN, and,
+   * given `revoked` (an oid expression), every session of that user in any database. pg_stat_activity is
+   * read once per transaction unless its snapshot is cleared: without that, a session that logged in while
+   * the caller's transaction ran would not be seen.
+   */
+  private sweep(revoked?: string): string {
     return [
       `  PERFORM pg_catalog.pg_stat_clear_snapshot();`,
       `  PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a`,
       `   WHERE a.backend_type = 'client backend' AND a.pid <> pg_catalog.pg_backend_pid() AND a.usesysid IS NOT NULL`,
       `     AND (a.datname = pg_catalog.current_database() AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = a.usesysid)`,
       `          OR EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = a.usesysid AND NOT r.rolcanlogin`,
-      `                     AND pg_catalog.left(r.rolname, ${ISSUED_USER_PREFIX.length}) = '${ISSUED_USER_PREFIX}'));`,
+      `                     AND pg_catalog.left(r.rolname, ${ISSUED_USER_PREFIX.length}) = '${ISSUED_USER_PREFIX}')`,
+      ...(revoked ? [`          OR a.usesysid = ${revoked}`] : []),
+      `         );`,
     ].join("\n");
   }
 
@@ -344,12 +334,8 @@ ${this.refusePowers(fn)}
   EXCEPTION WHEN OTHERS THEN
     RAISE WARNING '${this.schemaName}.${fn}: "%" is revoked (NOLOGIN, no membership, no session) but could not be dropped: %', p_name, SQLERRM;
   END;
-  -- a session that logged in while this ran, before the NOLOGIN above commits. pg_stat_activity is read
-  -- once per transaction unless its snapshot is cleared: without this, that session would not be seen.
-  PERFORM pg_catalog.pg_stat_clear_snapshot();
-  PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a
-   WHERE a.usesysid = u.oid AND a.pid <> pg_catalog.pg_backend_pid();
-${this.sweep()}
+  -- again, for a session that logged in while this ran, before the NOLOGIN above commits.
+${this.sweep("u.oid")}
 END
 `;
   }
