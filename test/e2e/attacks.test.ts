@@ -9,7 +9,7 @@
  * costs.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Client } from "pg";
+import type { Client } from "pg";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import type { PostgresServer } from "../../sandbox/toolchain";
 import type { TfJson } from "../../sandbox/stack";
@@ -34,10 +34,7 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
 
   /** A connected client to `database` (keybuzz by default); closed in afterAll. `role` goes in its options. */
   async function connect(user: string, password: string, opts: { database?: string; role?: string } = {}): Promise<Client> {
-    const c = new Client({
-      ...env.pg.config(opts.database ?? env.databaseName, user, password),
-      ...(opts.role ? { options: `-c role=${opts.role}` } : {}),
-    });
+    const c = env.pg.client(opts.database ?? env.databaseName, user, password, opts.role);
     c.on("error", () => undefined); // a terminated session must not crash the run
     clients.push(c);
     await c.connect();
@@ -242,7 +239,7 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
     await c.query("SET ROLE NONE");
     await c.query("CREATE TABLE chatwoot.held (id int)");
     step("holding a lock on the user's table: the revocation stops at its drop, after NOLOGIN and the first kill");
-    const holder = new Client(env.pg.config(env.databaseName));
+    const holder = env.pg.client(env.databaseName);
     clients.push(holder);
     await holder.connect();
     await holder.query("BEGIN");

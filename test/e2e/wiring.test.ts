@@ -15,7 +15,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Client } from "pg";
+import type { Client } from "pg";
 import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
 import type { PostgresServer } from "../../sandbox/toolchain";
 import { apartFromClosedDatabases, closedDatabaseAcls } from "./fixture/catalog";
@@ -74,7 +74,7 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
    * does (connection options), so that what it creates belongs to its base role; closed in afterAll.
    */
   async function connect(user: string, password: string, role?: string): Promise<Client> {
-    const c = new Client({ ...env.pg.config(env.databaseName, user, password), ...(role ? { options: `-c role=${role}` } : {}) });
+    const c = env.pg.client(env.databaseName, user, password, role);
     c.on("error", () => undefined); // a terminated session must not crash the run
     clients.push(c);
     await c.connect();
