@@ -13,8 +13,8 @@ export interface AppPolicyProps {
 }
 
 /**
- * The policy text for one application: read its own credentials, renew and revoke its own leases, renew
- * and look up its own token, and nothing else.
+ * The policy text for one application: read its own credentials, renew and revoke its own leases, renew,
+ * look up and revoke its own token, and nothing else.
  *
  * The auth roles set `token_no_default_policy`, so the token's own endpoints must be granted here:
  * without `auth/token/renew-self` a token dies at its TTL, and Vault revokes every credential it read with
@@ -26,6 +26,7 @@ export interface AppPolicyProps {
  *
  * @see https://developer.hashicorp.com/vault/api-docs/system/leases#renew-lease
  * @see https://developer.hashicorp.com/vault/api-docs/auth/token#renew-a-token-self
+ * @see https://developer.hashicorp.com/vault/api-docs/auth/token#revoke-a-token-self
  */
 export function policyDocument(credentialsPath: string): string {
   return [
@@ -50,6 +51,11 @@ export function policyDocument(credentialsPath: string): string {
     ``,
     `path "auth/token/lookup-self" {`,
     `  capabilities = ["read"]`,
+    `}`,
+    ``,
+    `# end its own token, and with it every credential it read (the agent's service does at stop).`,
+    `path "auth/token/revoke-self" {`,
+    `  capabilities = ["update"]`,
     `}`,
     ``,
   ].join("\n");
@@ -87,8 +93,9 @@ export class AppPolicy extends Construct {
   }
 
   /**
-   * Checks the TTLs of a token that carries this policy: positive, TTL within max TTL, and neither above
-   * the credentials' max TTL (a token outliving every credential it may read only widens exposure).
+   * Checks the TTLs of a token that carries this policy: positive, TTL within max TTL, neither above the
+   * credentials' max TTL (a token outliving every credential it may read only widens exposure), and a max
+   * TTL not below the credentials' default TTL (the token's end revokes what it read, cutting leases short).
    * Returns the TTLs, defaulted to the credentials' own default TTL (capped at the max TTL given) and max
    * TTL. Values only known at apply time (tokens) are left to Vault to check.
    */
@@ -107,6 +114,12 @@ export class AppPolicy extends Construct {
       }
     }
     if (t > m) throw new Error(`${what}: tokenTtlSeconds must not exceed tokenMaxTtlSeconds, got ${t} > ${m}`);
+    if (m < this.role.defaultTtlSeconds) {
+      // Vault revokes a credential with the token that read it: such a token cuts every lease short.
+      throw new Error(
+        `${what}: tokenMaxTtlSeconds must be at least the credentials' default TTL (${this.role.defaultTtlSeconds}s), since Vault revokes credentials with the token that read them, got ${m}s`,
+      );
+    }
     return { ttl: t, maxTtl: m };
   }
 }

@@ -37,7 +37,7 @@ describe("AppPolicy", () => {
     expect(json).toMatchSnapshot();
   });
 
-  it("reads the application's credentials, renews and revokes its leases, renews and looks up its token, in these exact words", () => {
+  it("reads the application's credentials, renews and revokes its leases, renews, looks up and revokes its token, in these exact words", () => {
     const { resource } = synthPolicy();
 
     expect(resource.policy).toBe(
@@ -65,6 +65,11 @@ describe("AppPolicy", () => {
         '  capabilities = ["read"]',
         "}",
         "",
+        "# end its own token, and with it every credential it read (the agent's service does at stop).",
+        'path "auth/token/revoke-self" {',
+        '  capabilities = ["update"]',
+        "}",
+        "",
       ].join("\n"),
     );
   });
@@ -79,8 +84,9 @@ describe("AppPolicy", () => {
       "sys/leases/revoke/database/creds/app-db/*": ["update"],
       "auth/token/renew-self": ["update"],
       "auth/token/lookup-self": ["read"],
+      "auth/token/revoke-self": ["update"],
     });
-    expect(policy.match(/\bpath\b\s*"/g)).toHaveLength(5);
+    expect(policy.match(/\bpath\b\s*"/g)).toHaveLength(6);
     expect(rest(policy)).toBe("");
   });
 
@@ -99,6 +105,7 @@ describe("AppPolicy", () => {
       "sys/leases/revoke/keybuzz-db/creds/app-db/*": ["update"],
       "auth/token/renew-self": ["update"],
       "auth/token/lookup-self": ["read"],
+      "auth/token/revoke-self": ["update"],
     });
     expect(resource.policy).not.toContain("database/");
   });
@@ -145,8 +152,10 @@ describe("AppPolicy.tokenTtls", () => {
     expect(policyOf(1800, 900).tokenTtls("token")).toEqual({ ttl: 900, maxTtl: 1800 });
   });
 
-  it("defaults the TTL to the max TTL given when that is under the credentials' default TTL", () => {
-    expect(policyOf().tokenTtls("token", undefined, 1800)).toEqual({ ttl: 1800, maxTtl: 1800 });
+  it("fails when the max TTL is under the credentials' default TTL, which would cut every lease short", () => {
+    expect(() => policyOf().tokenTtls("token", undefined, 1800)).toThrow(
+      "token: tokenMaxTtlSeconds must be at least the credentials' default TTL (3600s), since Vault revokes credentials with the token that read them, got 1800s",
+    );
   });
 
   it("takes the TTLs given", () => {

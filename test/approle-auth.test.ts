@@ -61,9 +61,9 @@ describe("AppRoleAuth", () => {
   });
 
   it("takes the TTLs", () => {
-    const { resource } = synthAppRole({ tokenTtlSeconds: 900, tokenMaxTtlSeconds: 1800, secretIdTtlSeconds: 600 });
+    const { resource } = synthAppRole({ tokenTtlSeconds: 900, tokenMaxTtlSeconds: 7200, secretIdTtlSeconds: 600 });
 
-    expect(resource).toMatchObject({ token_ttl: 900, token_max_ttl: 1800, secret_id_ttl: 600 });
+    expect(resource).toMatchObject({ token_ttl: 900, token_max_ttl: 7200, secret_id_ttl: 600 });
   });
 
   it("keeps tokens within the credentials' max TTL by default", () => {

@@ -220,6 +220,7 @@ describe("KeybuzzStack, per environment file", () => {
           `sys/leases/revoke/${creds}/*`,
           "auth/token/renew-self",
           "auth/token/lookup-self",
+          "auth/token/revoke-self",
         ]);
         for (const other of APPLICATIONS.filter((o) => o !== app)) expect(text).not.toContain(other.vaultRole);
       }

@@ -92,9 +92,9 @@ describe("KubernetesAuth", () => {
   });
 
   it("takes the TTLs", () => {
-    const { resource } = synthKubernetes({ tokenTtlSeconds: 600, tokenMaxTtlSeconds: 1200 });
+    const { resource } = synthKubernetes({ tokenTtlSeconds: 600, tokenMaxTtlSeconds: 7200 });
 
-    expect(resource).toMatchObject({ token_ttl: 600, token_max_ttl: 1200 });
+    expect(resource).toMatchObject({ token_ttl: 600, token_max_ttl: 7200 });
   });
 
   it("gives each application's role its own policy", () => {
