@@ -7,4 +7,5 @@ export * from "./dynamic-role";
 export * from "./app-policy";
 export * from "./approle-auth";
 export * from "./kubernetes-auth";
+export * from "./agent-config";
 export * from "./names";

@@ -8,6 +8,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { z } from "zod";
+import { ENCRYPTING_SSLMODES, annotationProblem, templateProblem } from "../constructs/agent-config";
 import { isCidr } from "../constructs/approle-auth";
 import { VAULT_NAME } from "../constructs/names";
 
@@ -90,6 +91,34 @@ const defaultPrivilege = z
   })
   .describe("ALTER DEFAULT PRIVILEGES: rights on objects another base role creates later.");
 
+/** An absolute path on an application's host: letters, digits and `._/-` (it goes into HCL and unit files). */
+const hostPath = z.string().regex(/^\/[A-Za-z0-9._/-]*$/, "must be an absolute path of letters, digits and ._/- (no spaces or quotes)");
+
+const applicationAgent = z
+  .strictObject({
+    format: z
+      .enum(["libpq", "chatwoot", "n8n"])
+      .default("libpq")
+      .describe(
+        "How the credentials are rendered: libpq (pg_service.conf, section named after the application; PGSERVICEFILE + PGSERVICE), chatwoot (env file with POSTGRES_*), n8n (env file with DB_POSTGRESDB_*). Default libpq.",
+      ),
+    template: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("A Go template of your own instead of the format's; it may read only this application's credentials path."),
+    command: z
+      .array(z.string().min(1).regex(/^[^\n\r]*$/, "must be one line"))
+      .default([])
+      .describe("Run by the agent after each render (new credentials), e.g. [\"systemctl\", \"reload\", \"keybuzz-api\"]: the application switches to them. Default: none."),
+    annotations: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("More Vault Agent injector annotations for this application's pods (vault.hashicorp.com/...), e.g. agent-limits-mem. Default: none."),
+    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, "must be a system user name").optional().describe("User the agent's systemd unit runs as. Default: the application's name."),
+  })
+  .describe("How the agent delivers this application's credentials (files in <outdir>/stacks/<stack>/agent/<application>/).");
+
 const application = z
   .strictObject({
     name: vaultName.describe("Application name, e.g. keybuzz-api. Also the stable ID of its resources: renaming it replaces them."),
@@ -114,6 +143,7 @@ const application = z
       .optional()
       .describe("Per-schema privileges of the base role. Default: one schema named after the base role, owned by it."),
     defaultPrivileges: z.array(defaultPrivilege).default([]).describe("Rights on objects other base roles create later."),
+    agent: applicationAgent.default({ format: "libpq", command: [], annotations: {} }),
   })
   .describe("One application: its base role, its Vault dynamic role and its privileges.");
 
@@ -304,6 +334,18 @@ export const environmentSchema = z
       .default({ name: "keybuzz-postgres", maxOpenConnections: 4, maxIdleConnections: 4, maxConnectionLifetime: 300 }),
     backend,
     auth,
+    agent: z
+      .strictObject({
+        configDirectory: hostPath.default("/etc/keybuzz-agent").describe("On each host: <dir>/<application>/ holds agent.hcl, role-id and secret-id. Default /etc/keybuzz-agent."),
+        runDirectory: hostPath
+          .default("/run/keybuzz-agent")
+          .describe("On each host: <dir>/<application>/ holds the agent's token and the rendered credentials; keep it on tmpfs. Default /run/keybuzz-agent."),
+        binary: hostPath.default("/usr/bin/vault").describe("The agent program (vault, or OpenBao's bao). Default /usr/bin/vault."),
+        vaultCaCertPath: hostPath.optional().describe("On each host: the CA that signed Vault's certificate. Default: the system trust store."),
+        postgresCaCertPath: hostPath.optional().describe("On each host: the CA that signed PostgreSQL's certificate (sslrootcert). Default: libpq's ~/.postgresql/root.crt."),
+      })
+      .default({ configDirectory: "/etc/keybuzz-agent", runDirectory: "/run/keybuzz-agent", binary: "/usr/bin/vault" })
+      .describe("Where Vault Agent runs on the application hosts; see the README's \"Using the credentials in an application\"."),
     applications: z
       .array(application)
       .min(1, "must define at least one application")
@@ -407,8 +449,41 @@ export const environmentSchema = z
         if (b.tokenTtl !== undefined && b.tokenMaxTtl !== undefined && b.tokenTtl > b.tokenMaxTtl) {
           ctx.addIssue({ code: "custom", path: [...at, "tokenTtl"], message: `must not exceed tokenMaxTtl: ${b.tokenTtl}s > ${b.tokenMaxTtl}s` });
         }
+        if (b.tokenMaxTtl !== undefined && b.tokenMaxTtl < app.defaultTtl) {
+          ctx.addIssue({
+            code: "custom",
+            path: [...at, "tokenMaxTtl"],
+            message: `must be at least the credentials' defaultTtl of ${b.application} (${app.defaultTtl}s): Vault revokes credentials with the token that read them, so the agent's token would cut every lease short`,
+          });
+        }
       });
     }
+    env.applications.forEach((app, index) => {
+      const at = ["applications", index, "agent"];
+      const credentialsPath = `${env.vault.mountPath}/creds/${app.vaultRole}`;
+      const owner = (path: string) => env.applications.find((a) => `${env.vault.mountPath}/creds/${a.vaultRole}` === path)?.name;
+      const problem = app.agent.template === undefined ? undefined : templateProblem(app.agent.template, credentialsPath);
+      if (problem) {
+        const other = /^reads "([^"]+)"/.exec(problem)?.[1];
+        const whose = other && owner(other) ? ` (${owner(other)}'s credentials)` : "";
+        ctx.addIssue({ code: "custom", path: [...at, "template"], message: `${problem}${whose}` });
+      }
+      const kubernetes = env.auth.kubernetes?.bindings.some((b) => b.application === app.name);
+      const bound = kubernetes || env.auth.approle?.bindings.some((b) => b.application === app.name);
+      if (bound && app.agent.format === "n8n" && ENCRYPTING_SSLMODES.has(env.postgres.sslmode) && !env.agent.postgresCaCertPath) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "format"],
+          message: `n8n uses TLS only when given a CA: with postgres.sslmode "${env.postgres.sslmode}" set agent.postgresCaCertPath, or n8n would connect in clear`,
+        });
+      }
+      for (const [key, value] of Object.entries(app.agent.annotations)) {
+        const refused = kubernetes
+          ? annotationProblem(key, value, credentialsPath)
+          : "needs a Kubernetes binding of this application (auth.kubernetes.bindings)";
+        if (refused) ctx.addIssue({ code: "custom", path: [...at, "annotations", key], message: refused });
+      }
+    });
     if (env.vault.defaultLeaseTtl > env.vault.maxLeaseTtl) {
       ctx.addIssue({
         code: "custom",

@@ -3,6 +3,7 @@ import { Construct } from "constructs";
 import { App, Manifest, LocalBackend, PgBackend, RemoteBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import { PostgresqlProvider } from "@cdktf/provider-postgresql/lib/provider";
 import { VaultProvider } from "@cdktf/provider-vault/lib/provider";
+import { AgentConfig } from "../constructs/agent-config";
 import { AppPolicy } from "../constructs/app-policy";
 import { AppRoleAuth } from "../constructs/approle-auth";
 import { BaseRoles } from "../constructs/base-roles";
@@ -112,6 +113,7 @@ export class KeybuzzStack extends TerraformStack {
           forbidWildcards: isProduction(config.name),
         })
       : undefined;
+    const agentsScope = new Construct(this, "Agents");
     const applications: Record<string, Record<string, unknown>> = {};
     for (const app of config.applications) {
       const role = new DynamicRole(rolesScope, app.name, {
@@ -149,6 +151,33 @@ export class KeybuzzStack extends TerraformStack {
           tokenMaxTtlSeconds: k8sBinding.tokenMaxTtl,
         });
         auth.kubernetes = { path: r.loginPath, role: r.roleName };
+      }
+      if (auth.approle || auth.kubernetes) {
+        new AgentConfig(agentsScope, app.name, {
+          application: app.name,
+          policy,
+          vaultAddress: config.vault.address,
+          vaultCaCertPath: config.agent.vaultCaCertPath,
+          postgres: {
+            host: config.postgres.host,
+            port: config.postgres.port,
+            database: config.postgres.database,
+            sslmode: config.postgres.sslmode,
+            caCertPath: config.agent.postgresCaCertPath,
+          },
+          format: app.agent.format,
+          // the schema it owns (n8n creates its tables there).
+          schema: Object.entries(app.schemas ?? {}).find(([, access]) => access.owned)?.[0],
+          template: app.agent.template,
+          command: app.agent.command,
+          annotations: app.agent.annotations,
+          user: app.agent.user,
+          approle: auth.approle && { loginPath: auth.approle.path, roleName: auth.approle.role },
+          kubernetes: auth.kubernetes && { loginPath: auth.kubernetes.path, roleName: auth.kubernetes.role },
+          configDirectory: config.agent.configDirectory,
+          runDirectory: config.agent.runDirectory,
+          binary: config.agent.binary,
+        });
       }
       applications[app.name] = {
         vault_role: app.vaultRole,

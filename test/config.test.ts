@@ -535,6 +535,78 @@ const RULES: readonly Rule[] = [
     says: "must be an IPv4 CIDR block such as 10.0.0.0/24 (no leading zeros)",
     got: '"010.0.0.0/8"',
   },
+  {
+    rule: "an agent token that would end before the credentials' default TTL",
+    change: (c) => Object.assign(c.auth.approle.bindings[0], { tokenTtl: "30m", tokenMaxTtl: "30m" }),
+    field: `${approle}.tokenMaxTtl`,
+    says: "must be at least the credentials' defaultTtl of workers (3600s): Vault revokes credentials with the token that read them",
+    got: '"30m"',
+  },
+  {
+    rule: "an agent template that reads another application's credentials",
+    change: (c) => (c.applications[3].agent = { template: '{{ with secret "database/creds/n8n-db" }}{{ .Data.password }}{{ end }}' }),
+    field: "applications[3](workers).agent.template",
+    says: `reads "database/creds/n8n-db": an application's template may read only its own credentials (database/creds/workers-db) (n8n's credentials)`,
+    got: JSON.stringify('{{ with secret "database/creds/n8n-db" }}{{ .Data.password }}{{ end }}'),
+  },
+  {
+    rule: "an agent template that reads no secret",
+    change: (c) => (c.applications[3].agent = { template: "user=nobody" }),
+    field: "applications[3](workers).agent.template",
+    says: 'reads no secret: it must contain {{ with secret "database/creds/workers-db" }}',
+    got: '"user=nobody"',
+  },
+  {
+    rule: "an injector annotation that injects another application's credentials",
+    change: (c) => {
+      k8sBinding(c);
+      c.applications[0].agent = { annotations: { "vault.hashicorp.com/agent-inject-secret-chatwoot": "database/creds/chatwoot-db" } };
+    },
+    field: `${api}.agent.annotations.vault.hashicorp.com/agent-inject-secret-chatwoot`,
+    says: "would inject another secret: an application's pods receive only their own credentials",
+    got: '"database/creds/chatwoot-db"',
+  },
+  {
+    rule: "an injector annotation that names another application's credentials",
+    change: (c) => {
+      k8sBinding(c);
+      c.applications[0].agent = { annotations: { "vault.hashicorp.com/agent-inject-default-template": "database/creds/n8n-db" } };
+    },
+    field: `${api}.agent.annotations.vault.hashicorp.com/agent-inject-default-template`,
+    says: 'names "database/creds/n8n-db": an application may read only its own credentials (database/creds/keybuzz-api-db)',
+    got: '"database/creds/n8n-db"',
+  },
+  {
+    rule: "an injector annotation that turns off revocation at shutdown",
+    change: (c) => {
+      k8sBinding(c);
+      c.applications[0].agent = { annotations: { "vault.hashicorp.com/agent-revoke-on-shutdown": "false" } };
+    },
+    field: `${api}.agent.annotations.vault.hashicorp.com/agent-revoke-on-shutdown`,
+    says: "is set from the config (Vault, login, revocation); it cannot be overridden",
+    got: '"false"',
+  },
+  {
+    rule: "injector annotations for an application with no Kubernetes binding",
+    change: (c) => (c.applications[0].agent = { annotations: { "vault.hashicorp.com/agent-limits-mem": "64Mi" } }),
+    field: `${api}.agent.annotations.vault.hashicorp.com/agent-limits-mem`,
+    says: "needs a Kubernetes binding of this application (auth.kubernetes.bindings)",
+    got: '"64Mi"',
+  },
+  {
+    rule: "n8n's agent with an encrypting sslmode and no CA for it (n8n would connect in clear)",
+    change: (c) => c.auth.approle.bindings.push({ application: "n8n" }),
+    field: "applications[2](n8n).agent.format",
+    says: 'n8n uses TLS only when given a CA: with postgres.sslmode "verify-full" set agent.postgresCaCertPath',
+    got: '"n8n"',
+  },
+  {
+    rule: "an agent folder that is not an absolute path",
+    change: (c) => (c.agent = { runDirectory: "run/keybuzz" }),
+    field: "agent.runDirectory",
+    says: "must be an absolute path of letters, digits and ._/-",
+    got: '"run/keybuzz"',
+  },
 ];
 
 /** Rules only prod.json must follow; each breaks prod.json in one way. */

@@ -486,6 +486,8 @@ describe("KeybuzzStack, verifying PostgreSQL against a CA file", () => {
   beforeAll(() => {
     const data = JSON.parse(readFileSync(join(CONFIG_DIR, "local.json"), "utf8")) as TfJson;
     Object.assign(data.postgres, { sslmode: "verify-full", caCertFile: "tls/ca.pem" });
+    // where the hosts keep that CA: n8n's agent file needs it to use TLS at all.
+    data.agent = { postgresCaCertPath: "/etc/ssl/keybuzz/postgres-ca.pem" };
     mkdirSync(join(config.path, "tls"));
     writeFileSync(join(config.path, "local.json"), JSON.stringify(data));
     writeFileSync(join(config.path, "tls", "ca.pem"), CA_PEM);
@@ -525,7 +527,10 @@ describe("KeybuzzStack, verifying PostgreSQL against a CA file", () => {
   });
 
   it("leaves sslrootcert and tls_ca out without a CA file", () => {
-    const { json: plain } = synthVariant((c) => (c.postgres.sslmode = "verify-full"));
+    const { json: plain } = synthVariant((c) => {
+      c.postgres.sslmode = "verify-full";
+      c.agent = { postgresCaCertPath: "/etc/ssl/keybuzz/postgres-ca.pem" };
+    });
 
     expect(plain.provider.postgresql[0]).not.toHaveProperty("sslrootcert");
     expect(connectionBlock(plain)).not.toHaveProperty("tls_ca");

@@ -80,6 +80,8 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
       postgres: { ssl: good },
       patchConfig: (c) => {
         Object.assign(c.postgres, { sslmode: "verify-full", caCertFile: "keybuzz-ca.pem" });
+        // where application hosts would keep the CA: n8n's agent file needs one to use TLS at all.
+        c.agent = { postgresCaCertPath: "/etc/ssl/keybuzz/postgres-ca.pem" };
         c.connection = { maxConnectionLifetime: poolLifetime };
       },
       log: "[e2e tls]",

@@ -1,0 +1,452 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Construct } from "constructs";
+import { TerraformStack, type ISynthesisSession } from "cdktf";
+// cdktf's own hook for files written with a stack (TerraformAsset uses it); not re-exported by its index.
+import { addCustomSynthesis } from "cdktf/lib/synthesize/synthesizer";
+import type { AppPolicy } from "./app-policy";
+import { VAULT_NAME } from "./names";
+
+/**
+ * How an application reads its credentials:
+ * - `libpq`: a connection service file (`pg_service.conf`, one section named after the application), for
+ *   anything built on libpq (psql, Ruby's pg, psycopg, pgx): `PGSERVICEFILE=<file> PGSERVICE=<application>`.
+ * - `chatwoot`: an env file with Chatwoot's `POSTGRES_*` variables, and libpq's `PGSSLMODE` / `PGOPTIONS`.
+ * - `n8n`: an env file with n8n's `DB_TYPE` and `DB_POSTGRESDB_*` variables, and `PGOPTIONS`.
+ *
+ * Every form logs in with `--role=<base role>` in the connection options, so that what the application
+ * creates is owned by its base role, not by the short-lived user.
+ *
+ * @see https://www.postgresql.org/docs/current/libpq-pgservice.html
+ * @see https://developers.chatwoot.com/self-hosted/configuration/environment-variables
+ * @see https://docs.n8n.io/hosting/configuration/environment-variables/database/
+ */
+export type CredentialsFormat = "libpq" | "chatwoot" | "n8n";
+
+/** The file each format renders, in the agent's run folder or the pod's `/vault/secrets`. */
+export const CREDENTIALS_FILE: Readonly<Record<CredentialsFormat, string>> = {
+  libpq: "pg_service.conf",
+  chatwoot: "chatwoot.env",
+  n8n: "n8n.env",
+};
+
+/** Where applications reach PostgreSQL (HAProxy in front of the cluster). */
+export interface AgentPostgres {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  /** libpq sslmode. */
+  readonly sslmode: string;
+  /** CA file on the application's host that signed PostgreSQL's certificate. @default - libpq's default (~/.postgresql/root.crt) */
+  readonly caCertPath?: string;
+}
+
+/** Props of {@link AgentConfig}. */
+export interface AgentConfigProps {
+  /** The application; its files go to `agent/<application>/` in the stack's output folder. */
+  readonly application: string;
+  /** The application's policy: its dynamic role names the credentials, and nothing else may be read. */
+  readonly policy: AppPolicy;
+  /** Vault's address, as the agent reaches it. */
+  readonly vaultAddress: string;
+  /** CA file on the application's host that signed Vault's certificate. @default - the system trust store */
+  readonly vaultCaCertPath?: string;
+  /** Where the application connects. */
+  readonly postgres: AgentPostgres;
+  /** @default "libpq" */
+  readonly format?: CredentialsFormat;
+  /** Schema the application works in (n8n's `DB_POSTGRESDB_SCHEMA`). @default - the base role's name */
+  readonly schema?: string;
+  /**
+   * A Go template of your own instead of the format's; it may read only this application's credentials.
+   * @default - the format's template
+   */
+  readonly template?: string;
+  /** Run after each render (new credentials): signal or restart the application. @default - none */
+  readonly command?: readonly string[];
+  /** The AppRole login outside Kubernetes: writes `agent.hcl` and a systemd unit. @default - none */
+  readonly approle?: { readonly loginPath: string; readonly roleName: string };
+  /** The Kubernetes login: writes the pod annotations for the Vault Agent injector. @default - none */
+  readonly kubernetes?: { readonly loginPath: string; readonly roleName: string };
+  /** More injector annotations (`vault.hashicorp.com/...`), e.g. resources or TLS. @default - none */
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** Holds `<application>/agent.hcl`, `role-id` and `secret-id` on the host. @default "/etc/keybuzz-agent" */
+  readonly configDirectory?: string;
+  /** Holds `<application>/` with the token and the rendered credentials (tmpfs). @default "/run/keybuzz-agent" */
+  readonly runDirectory?: string;
+  /** The agent program: `vault` or OpenBao's `bao`. @default "/usr/bin/vault" */
+  readonly binary?: string;
+  /** The system user the agent runs as, who can read the rendered file. @default - the application's name */
+  readonly user?: string;
+}
+
+/** The annotation prefix of the Vault Agent injector. */
+const ANNOTATION = "vault.hashicorp.com/";
+/** The name of the injected secret: `/vault/secrets/<file>` via agent-inject-file-database. */
+const SECRET = "database";
+const ABSOLUTE_PATH = /^\/[A-Za-z0-9._/-]*$/;
+/** The sslmodes that promise encryption: n8n must then be given a CA, or it connects in clear. */
+export const ENCRYPTING_SSLMODES: ReadonlySet<string> = new Set(["require", "verify-ca", "verify-full"]);
+
+/** The Vault paths a Go template reads with `secret "<path>"` (or `secret `<path>``). */
+export function templateReads(template: string): string[] {
+  return [...template.matchAll(/\bsecret\s+(?:"([^"]*)"|`([^`]*)`)/g)].map((m) => m[1] ?? m[2]);
+}
+
+/**
+ * Why a template would read something other than `credentialsPath` (the policy denies it at run time, in a
+ * retry loop; here it is an error before anything is written), or undefined when it reads only that.
+ */
+export function templateProblem(template: string, credentialsPath: string): string | undefined {
+  const reads = templateReads(template);
+  if (reads.length === 0) return `reads no secret: it must contain {{ with secret "${credentialsPath}" }}`;
+  const other = reads.find((p) => p !== credentialsPath);
+  if (other !== undefined) return `reads "${other}": an application's template may read only its own credentials (${credentialsPath})`;
+  if (/^EOT$/m.test(template)) return "must not contain a line EOT (it ends the template in agent.hcl)";
+  return undefined;
+}
+
+/** The annotations {@link AgentConfig} sets from the config (besides the `-database` ones of the secret). */
+const GENERATED_ANNOTATIONS = [
+  "agent-inject",
+  "service",
+  "ca-cert",
+  "auth-path",
+  "role",
+  "agent-cache-enable",
+  "agent-revoke-on-shutdown",
+  "template-config-exit-on-retry-failure",
+].map((name) => `${ANNOTATION}${name}`);
+
+/** Why an extra annotation is refused (another application's credentials, or one set from the config), or undefined. */
+export function annotationProblem(key: string, value: string, credentialsPath: string): string | undefined {
+  if (!key.startsWith(ANNOTATION)) return `"${key}" is not a Vault Agent injector annotation (${ANNOTATION}...)`;
+  if (GENERATED_ANNOTATIONS.includes(key)) return `"${key}" is set from the config (Vault, login, revocation); it cannot be overridden`;
+  if (/^vault\.hashicorp\.com\/agent-inject-(secret|template|template-file|command|file)-/.test(key)) {
+    return `"${key}" would inject another secret: an application's pods receive only their own credentials`;
+  }
+  const creds = /\b[a-z0-9-]+\/creds\/[a-z0-9-]+/.exec(value)?.[0];
+  if (creds !== undefined && creds !== credentialsPath) {
+    return `"${key}" names "${creds}": an application may read only its own credentials (${credentialsPath})`;
+  }
+  return undefined;
+}
+
+/**
+ * How one application gets its credentials from Vault, as files written with the stack
+ * (`<outdir>/stacks/<stack>/agent/<application>/`), reviewed with the plan and holding no secret:
+ * - with AppRole, `agent.hcl` for Vault Agent (or `bao agent`) and `vault-agent-<application>.service`;
+ * - with Kubernetes, `kubernetes-annotations.yaml` for the pod template, read by the Vault Agent injector.
+ *
+ * The agent logs in, renders the credentials (0600), renews the lease, fetches new credentials before the
+ * lease's max TTL, runs `command` after each render so the application switches, and exits if it cannot
+ * render. Its token stays in memory and in a 0600 file of the run folder only so that, when the service stops,
+ * `vault token revoke -self` revokes it and with it every credential it read (the injector's
+ * `agent-revoke-on-shutdown` does the same in a pod). Templates name paths, never values.
+ *
+ * These are files, not Terraform resources: nothing of them belongs in state, they change nothing in Vault
+ * or PostgreSQL, and hosts and pods are provisioned by other tools that take them from the output folder.
+ *
+ * @see https://developer.hashicorp.com/vault/docs/agent-and-proxy/agent
+ * @see https://developer.hashicorp.com/vault/docs/platform/k8s/injector/annotations
+ */
+export class AgentConfig extends Construct {
+  /** The application. */
+  public readonly application: string;
+  /** What the templates read, e.g. `database/creds/chatwoot-db`. */
+  public readonly credentialsPath: string;
+  /** The rendered file's name (`pg_service.conf`, `chatwoot.env`, `n8n.env`). */
+  public readonly credentialsFile: string;
+  /** File name → contents, as written under `agent/<application>/`. */
+  public readonly files: Readonly<Record<string, string>>;
+
+  constructor(scope: Construct, id: string, props: AgentConfigProps) {
+    super(scope, id);
+    const what = `agent of "${props.application}"`;
+    if (!VAULT_NAME.test(props.application)) throw new Error(`${what}: application must be a Vault path segment`);
+    const paths = {
+      configDirectory: props.configDirectory ?? "/etc/keybuzz-agent",
+      runDirectory: props.runDirectory ?? "/run/keybuzz-agent",
+      binary: props.binary ?? "/usr/bin/vault",
+      vaultCaCertPath: props.vaultCaCertPath,
+      "postgres.caCertPath": props.postgres.caCertPath,
+    };
+    for (const [field, value] of Object.entries(paths)) {
+      if (value !== undefined && !ABSOLUTE_PATH.test(value)) {
+        throw new Error(`${what}: ${field} must be an absolute path of letters, digits and ._/-, got "${value}"`);
+      }
+    }
+    const format = props.format ?? "libpq";
+    if (!props.approle && !props.kubernetes) throw new Error(`${what}: needs an AppRole or a Kubernetes login to render anything`);
+    const command = [...(props.command ?? [])];
+    if (command.some((arg) => arg === "" || /[\n\r]/.test(arg))) throw new Error(`${what}: command arguments must be non-empty single lines`);
+
+    if (format === "n8n" && ENCRYPTING_SSLMODES.has(props.postgres.sslmode) && !props.postgres.caCertPath) {
+      // n8n turns TLS on only when given a CA: without one it would connect in clear whatever sslmode says.
+      throw new Error(`${what}: n8n uses TLS only with a CA file: sslmode "${props.postgres.sslmode}" needs postgres.caCertPath`);
+    }
+    const role = props.policy.role;
+    this.application = props.application;
+    this.credentialsPath = role.credentialsPath;
+    this.credentialsFile = CREDENTIALS_FILE[format];
+    const template = props.template ?? credentialsTemplate(format, {
+      application: props.application,
+      credentialsPath: role.credentialsPath,
+      baseRole: role.baseRole,
+      schema: props.schema ?? role.baseRole,
+      postgres: props.postgres,
+    });
+    const problem = templateProblem(template, role.credentialsPath);
+    if (problem) throw new Error(`${what}: template ${problem}`);
+
+    const files: Record<string, string> = {};
+    const header = `generated by \`cdktf synth\` for ${props.application} (${TerraformStack.of(this).node.id}); holds no secret`;
+    if (props.approle) {
+      const dir = {
+        config: `${paths.configDirectory}/${props.application}`,
+        run: `${paths.runDirectory}/${props.application}`,
+      };
+      files["agent.hcl"] = agentHcl({ header, dir, template, command, file: this.credentialsFile, login: props.approle, vaultAddress: props.vaultAddress, vaultCaCertPath: props.vaultCaCertPath });
+      files[`vault-agent-${props.application}.service`] = systemdUnit({
+        header,
+        dir,
+        application: props.application,
+        user: props.user ?? props.application,
+        binary: paths.binary,
+        vaultAddress: props.vaultAddress,
+        vaultCaCertPath: props.vaultCaCertPath,
+      });
+    }
+    if (props.kubernetes) {
+      const annotations = injectorAnnotations({ template, command, file: this.credentialsFile, credentialsPath: role.credentialsPath, login: props.kubernetes, vaultAddress: props.vaultAddress, vaultCaCertPath: props.vaultCaCertPath });
+      for (const [key, value] of Object.entries(props.annotations ?? {})) {
+        const refused = annotationProblem(key, value, role.credentialsPath);
+        if (refused) throw new Error(`${what}: annotation ${refused}`);
+        annotations[key] = value;
+      }
+      files["kubernetes-annotations.yaml"] = annotationsYaml(header, annotations);
+    } else if (props.annotations && Object.keys(props.annotations).length > 0) {
+      throw new Error(`${what}: annotations need a Kubernetes login (auth.kubernetes binding)`);
+    }
+    this.files = files;
+
+    addCustomSynthesis(this, {
+      onSynthesize: (session: ISynthesisSession) => {
+        const stack = TerraformStack.of(this);
+        const dir = join(session.outdir, session.manifest.forStack(stack).workingDirectory, "agent", props.application);
+        mkdirSync(dir, { recursive: true });
+        for (const [name, text] of Object.entries(this.files)) writeFileSync(join(dir, name), text);
+      },
+    });
+  }
+}
+
+interface TemplateInput {
+  readonly application: string;
+  readonly credentialsPath: string;
+  readonly baseRole: string;
+  readonly schema: string;
+  readonly postgres: AgentPostgres;
+}
+
+/** The Go template of a format: the fixed settings, and the user and password of one lease. */
+export function credentialsTemplate(format: CredentialsFormat, input: TemplateInput): string {
+  const { postgres: pg } = input;
+  const verifying = pg.sslmode === "verify-full" || pg.sslmode === "verify-ca";
+  const role = `--role=${input.baseRole}`;
+  const lines: string[] = (() => {
+    switch (format) {
+      case "libpq":
+        return [
+          `[${input.application}]`,
+          `host=${pg.host}`,
+          `port=${pg.port}`,
+          `dbname=${pg.database}`,
+          "user={{ .Data.username }}",
+          "password={{ .Data.password }}",
+          `sslmode=${pg.sslmode}`,
+          ...(pg.caCertPath ? [`sslrootcert=${pg.caCertPath}`] : []),
+          `options=${role}`,
+        ];
+      case "chatwoot":
+        return [
+          `POSTGRES_HOST=${pg.host}`,
+          `POSTGRES_PORT=${pg.port}`,
+          `POSTGRES_DATABASE=${pg.database}`,
+          "POSTGRES_USERNAME={{ .Data.username }}",
+          "POSTGRES_PASSWORD={{ .Data.password }}",
+          `PGSSLMODE=${pg.sslmode}`,
+          ...(pg.caCertPath ? [`PGSSLROOTCERT=${pg.caCertPath}`] : []),
+          `PGOPTIONS=${role}`,
+        ];
+      case "n8n":
+        return [
+          "DB_TYPE=postgresdb",
+          `DB_POSTGRESDB_HOST=${pg.host}`,
+          `DB_POSTGRESDB_PORT=${pg.port}`,
+          `DB_POSTGRESDB_DATABASE=${pg.database}`,
+          "DB_POSTGRESDB_USER={{ .Data.username }}",
+          "DB_POSTGRESDB_PASSWORD={{ .Data.password }}",
+          `DB_POSTGRESDB_SCHEMA=${input.schema}`,
+          // n8n turns TLS on only with a CA (the constructor requires one when sslmode asks for encryption).
+          ...(pg.caCertPath ? [`DB_POSTGRESDB_SSL_CA=${pg.caCertPath}`, `DB_POSTGRESDB_SSL_REJECT_UNAUTHORIZED=${verifying}`] : []),
+          `PGOPTIONS=${role}`,
+        ];
+    }
+  })();
+  return [`{{ with secret "${input.credentialsPath}" -}}`, ...lines, "{{ end -}}", ""].join("\n");
+}
+
+interface AgentHclInput {
+  readonly header: string;
+  readonly dir: { readonly config: string; readonly run: string };
+  readonly template: string;
+  readonly command: readonly string[];
+  readonly file: string;
+  readonly login: { readonly loginPath: string; readonly roleName: string };
+  readonly vaultAddress: string;
+  readonly vaultCaCertPath?: string;
+}
+
+const q = (s: string) => JSON.stringify(s);
+
+/** Vault Agent's configuration (HCL) for an AppRole login. */
+function agentHcl(input: AgentHclInput): string {
+  const { dir } = input;
+  const mountPath = input.login.loginPath.replace(/\/login$/, "");
+  return [
+    `# Vault Agent: ${input.header}.`,
+    `# Needs ${dir.config}/role-id and ${dir.config}/secret-id (AppRole "${input.login.roleName}"), written by your provisioning.`,
+    "",
+    `pid_file = ${q(`${dir.run}/agent.pid`)}`,
+    "",
+    "vault {",
+    `  address = ${q(input.vaultAddress)}`,
+    ...(input.vaultCaCertPath ? [`  ca_cert = ${q(input.vaultCaCertPath)}`] : []),
+    "}",
+    "",
+    "auto_auth {",
+    `  method "approle" {`,
+    `    mount_path = ${q(mountPath)}`,
+    "    config = {",
+    `      role_id_file_path                   = ${q(`${dir.config}/role-id`)}`,
+    `      secret_id_file_path                 = ${q(`${dir.config}/secret-id`)}`,
+    "      remove_secret_id_file_after_reading = false",
+    "    }",
+    "  }",
+    "",
+    "  # for `vault token revoke -self` when the service stops (HOME is this folder): the token and every",
+    "  # credential it read end with the agent.",
+    `  sink "file" {`,
+    "    config = {",
+    `      path = ${q(`${dir.run}/.vault-token`)}`,
+    "      mode = 384 # 0600",
+    "    }",
+    "  }",
+    "}",
+    "",
+    "template_config {",
+    "  # a template that cannot render stops the agent (and the service restarts it) instead of leaving old credentials.",
+    "  exit_on_retry_failure = true",
+    "}",
+    "",
+    "template {",
+    `  destination          = ${q(`${dir.run}/${input.file}`)}`,
+    `  perms                = "0600"`,
+    "  error_on_missing_key = true",
+    "  contents             = <<EOT",
+    input.template.replace(/\n$/, ""),
+    "EOT",
+    ...(input.command.length
+      ? ["", "  # after each render: the application switches to the new credentials.", "  exec {", `    command = [${input.command.map(q).join(", ")}]`, "  }"]
+      : []),
+    "}",
+    "",
+  ].join("\n");
+}
+
+interface UnitInput {
+  readonly header: string;
+  readonly dir: { readonly config: string; readonly run: string };
+  readonly application: string;
+  readonly user: string;
+  readonly binary: string;
+  readonly vaultAddress: string;
+  readonly vaultCaCertPath?: string;
+}
+
+/** A systemd unit that runs the agent and revokes its token, and so its credentials, when it stops. */
+function systemdUnit(input: UnitInput): string {
+  const { dir } = input;
+  const tls = input.vaultCaCertPath ? ` -ca-cert=${input.vaultCaCertPath}` : "";
+  // under /run, systemd makes the folder (0700, owned by User) and removes it, token included, at stop.
+  const runtime = dir.run.startsWith("/run/") ? [`RuntimeDirectory=${dir.run.slice("/run/".length)}`, "RuntimeDirectoryMode=0700"] : [];
+  return [
+    `# systemd unit: ${input.header}.`,
+    "[Unit]",
+    `Description=Vault Agent: PostgreSQL credentials of ${input.application}`,
+    "Wants=network-online.target",
+    "After=network-online.target",
+    "",
+    "[Service]",
+    `User=${input.user}`,
+    `Environment=HOME=${dir.run}`,
+    ...runtime,
+    `ExecStart=${input.binary} agent -config=${dir.config}/agent.hcl`,
+    `ExecStopPost=-${input.binary} token revoke -address=${input.vaultAddress}${tls} -self`,
+    "Restart=on-failure",
+    "RestartSec=5",
+    "NoNewPrivileges=true",
+    "ProtectSystem=strict",
+    "ProtectHome=true",
+    "PrivateTmp=true",
+    `ReadWritePaths=${dir.run}`,
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
+
+interface AnnotationsInput {
+  readonly template: string;
+  readonly command: readonly string[];
+  readonly file: string;
+  readonly credentialsPath: string;
+  readonly login: { readonly loginPath: string; readonly roleName: string };
+  readonly vaultAddress: string;
+  readonly vaultCaCertPath?: string;
+}
+
+/** The injector annotations of a pod template: one secret, rendered to `/vault/secrets/<file>`. */
+function injectorAnnotations(input: AnnotationsInput): Record<string, string> {
+  const a = (name: string) => `${ANNOTATION}${name}`;
+  return {
+    [a("agent-inject")]: "true",
+    [a("service")]: input.vaultAddress,
+    ...(input.vaultCaCertPath ? { [a("ca-cert")]: input.vaultCaCertPath } : {}),
+    [a("auth-path")]: input.login.loginPath.replace(/\/login$/, ""),
+    [a("role")]: input.login.roleName,
+    [a(`agent-inject-secret-${SECRET}`)]: input.credentialsPath,
+    [a(`agent-inject-file-${SECRET}`)]: input.file,
+    [a(`agent-inject-template-${SECRET}`)]: input.template,
+    ...(input.command.length ? { [a(`agent-inject-command-${SECRET}`)]: input.command.join(" ") } : {}),
+    // the init container and the sidecar share one token and one lease instead of reading two.
+    [a("agent-cache-enable")]: "true",
+    [a("agent-revoke-on-shutdown")]: "true",
+    [a("template-config-exit-on-retry-failure")]: "true",
+  };
+}
+
+/** Annotations as YAML for `spec.template.metadata.annotations`; multi-line values as literal blocks. */
+function annotationsYaml(header: string, annotations: Record<string, string>): string {
+  const lines = [`# Vault Agent injector annotations: ${header}.`, "# Put them under spec.template.metadata.annotations of the application's pods."];
+  for (const [key, value] of Object.entries(annotations)) {
+    if (value.includes("\n")) {
+      lines.push(`${key}: |2${value.endsWith("\n") ? "" : "-"}`, ...value.replace(/\n$/, "").split("\n").map((l) => (l ? `  ${l}` : "")));
+    } else {
+      lines.push(`${key}: ${q(value)}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
