@@ -56,6 +56,11 @@ describe("AppPolicy", () => {
         '  capabilities = ["update"]',
         "}",
         "",
+        "# renew with the lease ID in the body, as Vault Agent does (as Vault's default policy allows; never past max TTL).",
+        'path "sys/leases/renew" {',
+        '  capabilities = ["update"]',
+        "}",
+        "",
         "# keep its own token alive up to its max TTL, and read what it carries.",
         'path "auth/token/renew-self" {',
         '  capabilities = ["update"]',
@@ -81,12 +86,13 @@ describe("AppPolicy", () => {
     expect(grants(policy)).toEqual({
       "database/creds/app-db": ["read"],
       "sys/leases/renew/database/creds/app-db/*": ["update"],
+      "sys/leases/renew": ["update"],
       "sys/leases/revoke/database/creds/app-db/*": ["update"],
       "auth/token/renew-self": ["update"],
       "auth/token/lookup-self": ["read"],
       "auth/token/revoke-self": ["update"],
     });
-    expect(policy.match(/\bpath\b\s*"/g)).toHaveLength(6);
+    expect(policy.match(/\bpath\b\s*"/g)).toHaveLength(7);
     expect(rest(policy)).toBe("");
   });
 
@@ -102,6 +108,7 @@ describe("AppPolicy", () => {
     expect(grants(String(resource.policy))).toEqual({
       "keybuzz-db/creds/app-db": ["read"],
       "sys/leases/renew/keybuzz-db/creds/app-db/*": ["update"],
+      "sys/leases/renew": ["update"],
       "sys/leases/revoke/keybuzz-db/creds/app-db/*": ["update"],
       "auth/token/renew-self": ["update"],
       "auth/token/lookup-self": ["read"],

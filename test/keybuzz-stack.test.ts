@@ -218,6 +218,7 @@ describe("KeybuzzStack, per environment file", () => {
           creds,
           `sys/leases/renew/${creds}/*`,
           `sys/leases/revoke/${creds}/*`,
+          "sys/leases/renew",
           "auth/token/renew-self",
           "auth/token/lookup-self",
           "auth/token/revoke-self",

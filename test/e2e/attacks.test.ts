@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "pg";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
+import { waitFor } from "../../sandbox/processes";
 import type { PostgresServer } from "../../sandbox/toolchain";
 import type { TfJson } from "../../sandbox/stack";
 
@@ -349,7 +350,7 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
     await env.revoke(creds.leaseId);
   });
 
-  it("a token renews and looks up itself, and carries its application's policy only", async () => {
+  it("a token renews and looks up itself, renews its own leases, revokes itself and what it read, and carries its application's policy only", async () => {
     const roleId = await env.v("GET", "auth/approle/role/chatwoot/role-id");
     const secretId = await env.v("POST", "auth/approle/role/chatwoot/secret-id", {});
     const login = await env.v("POST", "auth/approle/login", { role_id: roleId.body.data.role_id, secret_id: secretId.body.data.secret_id });
@@ -362,6 +363,19 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
     expect(self.body.data.policies).toEqual(["chatwoot-db"]);
     expect((await env.v("GET", "sys/policies/acl", undefined, token)).status).toBe(403);
     expect((await env.v("GET", `database/creds/${API.vaultRole}`, undefined, token)).status).toBe(403);
+    // its own lease renews in the body form too, as Vault Agent renews; another's lease cannot be revoked in it.
+    const own = await env.issue("chatwoot-db", { token });
+    const renewBody = await env.v("PUT", "sys/leases/renew", { lease_id: own.leaseId }, token);
+    expect(renewBody.status, JSON.stringify(renewBody.body)).toBe(200);
+    const other = await env.issue(API.vaultRole);
+    expect((await env.v("PUT", "sys/leases/revoke", { lease_id: other.leaseId }, token)).status).toBe(403);
+    expect(await roleExists(other.username)).toBe(true);
+    // revoke-self ends the token and every credential it read: the agent's service does this at stop.
+    const revokeSelf = await env.v("PUT", "auth/token/revoke-self", {}, token);
+    expect(revokeSelf.status, JSON.stringify(revokeSelf.body)).toBe(204);
+    expect((await env.v("GET", "auth/token/lookup-self", undefined, token)).status).toBe(403);
+    await waitFor(`${own.username} dropped with the token`, async () => !(await roleExists(own.username)), 15_000);
+    await env.revoke(other.leaseId);
   });
 
   it("a base role named after an SQL keyword (order) issues, logs in and revokes", async () => {

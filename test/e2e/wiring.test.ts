@@ -296,14 +296,18 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
     expect((await v("GET", "database/config/keybuzz-postgres", undefined, token)).status).toBe(403);
     expect((await v("POST", "database/rotate-root/keybuzz-postgres", {}, token)).status).toBe(403);
 
-    step("i. renewing and revoking its own lease (lease in the path); not chatwoot's");
+    step("i. renewing (lease in the path or the body) and revoking (in the path) its own lease; not chatwoot's");
     const renew = await v("PUT", `sys/leases/renew/${own.leaseId}`, {}, token);
     expect(renew.status, JSON.stringify(renew.body)).toBe(200);
+    // the body form too, as Vault Agent renews; revocation stays lease-in-path only.
+    const renewBody = await v("PUT", "sys/leases/renew", { lease_id: own.leaseId }, token);
+    expect(renewBody.status, JSON.stringify(renewBody.body)).toBe(200);
     const revoke = await v("PUT", `sys/leases/revoke/${own.leaseId}`, {}, token);
     expect(revoke.status, JSON.stringify(revoke.body)).toBe(204);
     expect(await env.pg.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [own.username])).toEqual([]);
     const other = await issue(CHATWOOT.vaultRole);
     expect((await v("PUT", `sys/leases/revoke/${other.leaseId}`, {}, token)).status).toBe(403);
+    expect((await v("PUT", "sys/leases/revoke", { lease_id: other.leaseId }, token)).status).toBe(403);
     expect(await env.pg.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [other.username])).toHaveLength(1);
 
     step("i. a token with only the default policy cannot read credentials");
