@@ -27,8 +27,10 @@ describe("secrets", () => {
     expect(listFiles(out.path).filter((f) => f.endsWith("cdk.tf.json"))).toHaveLength(4);
   });
 
-  it("writes no secret to any synthesized file", () => {
-    expect(scanForSecrets(listFiles(out.path), Object.values(CANARIES))).toEqual([]);
+  it("writes no secret to any synthesized file, the agents' configurations included", () => {
+    const files = listFiles(out.path);
+    expect(files.filter((f) => /\/agent\/[^/]+\/(agent\.hcl|vault-agent-.*\.service)$/.test(f)).length).toBeGreaterThanOrEqual(2 * 4);
+    expect(scanForSecrets(files, Object.values(CANARIES))).toEqual([]);
   });
 
   it("keeps no secret in any snapshot or config file", () => {
