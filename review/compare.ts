@@ -20,6 +20,8 @@ export interface StackJson {
   readonly output?: Record<string, unknown>;
   readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
   readonly moved?: readonly { from: string; to: string }[];
+  /** Not in cdk.tf.json: the agents' files beside it (`agent/<application>/<file>`), by `<application>/<file>`. */
+  readonly agentFiles?: Record<string, string>;
 }
 
 /** Reads every stack in a synth output folder (`cdktf.out`, or a folder holding `stacks/`). */
@@ -29,9 +31,20 @@ export function loadStacks(outDir: string): Map<string, StackJson> {
   if (!existsSync(stacksDir)) return stacks;
   for (const name of readdirSync(stacksDir).sort()) {
     const file = join(stacksDir, name, "cdk.tf.json");
-    if (existsSync(file)) stacks.set(name, JSON.parse(readFileSync(file, "utf8")) as StackJson);
+    if (existsSync(file)) stacks.set(name, { ...(JSON.parse(readFileSync(file, "utf8")) as StackJson), agentFiles: agentFiles(join(stacksDir, name)) });
   }
   return stacks;
+}
+
+/** The files AgentConfig writes beside a stack's JSON (`agent/<application>/<file>`), by `<application>/<file>`. */
+function agentFiles(stackDir: string): Record<string, string> | undefined {
+  const dir = join(stackDir, "agent");
+  if (!existsSync(dir)) return undefined;
+  const files: Record<string, string> = {};
+  for (const app of readdirSync(dir).sort()) {
+    for (const f of readdirSync(join(dir, app)).sort()) files[`${app}/${f}`] = readFileSync(join(dir, app, f), "utf8");
+  }
+  return files;
 }
 
 /**
@@ -166,6 +179,8 @@ function stackSettings(before: StackJson | undefined, after: StackJson | undefin
     provider: unwrapProviders(s?.provider),
     variable: s?.variable,
     output: s?.output,
+    // what each application's hosts and pods run (AgentConfig): not Terraform's, but reviewed with it.
+    agent: s?.agentFiles,
   });
   return attributeChanges(
     JSON.parse(JSON.stringify(pick(before))) as Record<string, unknown>,

@@ -72,8 +72,10 @@ function textDiff(path: string, before: string, after: string): string {
 }
 
 function attributeLine(a: AttributeChange): string {
-  if (typeof a.before === "string" && typeof a.after === "string" && (a.before.includes("\n") || a.after.includes("\n"))) {
-    return textDiff(a.path, a.before, a.after);
+  // multi-line text (a function body, an agent's file) as a line diff, also when it is new or gone.
+  const text = (v: unknown) => typeof v === "string" || v === undefined;
+  if (text(a.before) && text(a.after) && [a.before, a.after].some((v) => typeof v === "string" && v.includes("\n"))) {
+    return textDiff(a.path, (a.before as string | undefined) ?? "", (a.after as string | undefined) ?? "");
   }
   if ((isStringList(a.before) || a.before === undefined) && (isStringList(a.after) || a.after === undefined) && (a.before ?? a.after) !== undefined && Array.isArray(a.before ?? a.after)) {
     return listDiff(a.path, a.before, a.after);

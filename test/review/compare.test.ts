@@ -129,7 +129,11 @@ describe("compare", () => {
         "Terraform's postgresql provider: sslmode weakened: verify-full → disable",
         "Vault's sslmode weakened: verify-full → disable",
       ]);
-      expect(dev.settings).toEqual([{ path: "provider.postgresql.sslmode", before: "verify-full", after: "disable" }]);
+      expect(dev.settings).toEqual([
+        // the workers' agent renders the weaker sslmode into their service file too.
+        { path: "agent.workers/agent.hcl", before: expect.stringContaining("\nsslmode=verify-full\n"), after: expect.stringContaining("\nsslmode=disable\n") },
+        { path: "provider.postgresql.sslmode", before: "verify-full", after: "disable" },
+      ]);
     });
 
     it("shows the change inside the mount's connection block attribute by attribute, and flags it there", () => {
@@ -256,6 +260,25 @@ describe("compare", () => {
       expect(reason).toContain("its construct ID changed (DynamicRoles/n8n/Resource → DynamicRoles/n8n-automation/Resource)");
       expect(reason).toMatch(/moveFromId\("vault_database_secret_backend_role\.DynamicRoles_n8n_[0-9A-F]+"\)/);
       expect(report).toContain("was `vault_database_secret_backend_role.DynamicRoles_n8n_");
+    });
+  });
+
+  describe("an agent's command changed", () => {
+    const { dev, report } = review((c) => {
+      const workers = c.dev.applications.find((a: RawConfig) => a.name === "workers");
+      workers.agent = { command: ["systemctl", "reload", "keybuzz-workers"] };
+    });
+
+    it("reports the agent's file as a stack setting, and nothing else", () => {
+      expect(dev.resources).toEqual([]);
+      expect(dev.settings.map((s) => s.path)).toEqual(["agent.workers/agent.hcl"]);
+    });
+
+    it("shows the change as a line diff of the file", () => {
+      expect(report).toContain("- `agent.workers/agent.hcl`:");
+      expect(report).toContain("  ```diff");
+      expect(report).toContain("  +   # after each render: the application switches to the new credentials.");
+      expect(report).toContain('  +     command = ["systemctl", "reload", "keybuzz-workers"]');
     });
   });
 
