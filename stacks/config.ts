@@ -110,7 +110,7 @@ const applicationAgent = z
     command: z
       .array(z.string().min(1).regex(/^[^\n\r]*$/, "must be one line"))
       .default([])
-      .describe("Run by the agent after each render (new credentials), e.g. [\"systemctl\", \"reload\", \"keybuzz-api\"]: the application switches to them. Default: none."),
+      .describe("Run by the agent after each render (new credentials), as the agent's user, e.g. [\"pkill\", \"-HUP\", \"-x\", \"keybuzz-api\"]: the application switches to them. Default: none."),
     annotations: z
       .record(z.string(), z.string())
       .default({})
