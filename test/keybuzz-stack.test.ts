@@ -1,8 +1,9 @@
 import { hostname, homedir, tmpdir } from "node:os";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { App, TerraformStack, Testing } from "cdktf";
+import { AgentConfig } from "../constructs/agent-config";
 import { loadEnvironments, parseEnvironment } from "../stacks/config";
 import { KeybuzzStack, stackName } from "../stacks/keybuzz-stack";
 import { CA_PEM, ROOT, connectionBlock, onlyResource, resources, synthEnvironments, tempDir, testApp, type TfJson, type TfResource } from "./helpers";
@@ -67,6 +68,27 @@ describe("KeybuzzStack, per environment file", () => {
 
   it("covers the four environments", () => {
     expect(ENVIRONMENTS).toEqual(["dev", "local", "prod", "staging"]);
+  });
+
+  it.each([
+    ["local", ["chatwoot", "keybuzz-api", "n8n", "workers"]],
+    ["prod", ["workers"]],
+  ])("writes %s's agent files beside its JSON for the applications that log in with AppRole: %j", (env, apps) => {
+    const agentDir = join(out.path, "stacks", `keybuzz-${env}`, "agent");
+
+    expect(readdirSync(agentDir).sort()).toEqual(apps);
+    for (const app of apps) expect(readdirSync(join(agentDir, app)).sort()).toEqual(["agent.hcl", `vault-agent-${app}.service`]);
+  });
+
+  it("renders each application's credentials in its own format: Chatwoot's and n8n's variables, a service file for the others", () => {
+    const hcl = (app: string) => readFileSync(join(out.path, "stacks", "keybuzz-local", "agent", app, "agent.hcl"), "utf8");
+
+    expect(hcl("chatwoot")).toContain("\nPOSTGRES_USERNAME={{ .Data.username }}\n");
+    expect(hcl("chatwoot")).toContain('{{ with secret "database/creds/chatwoot-db" -}}');
+    expect(hcl("n8n")).toContain("\nDB_POSTGRESDB_USER={{ .Data.username }}\n");
+    expect(hcl("n8n")).toContain("\nDB_POSTGRESDB_SCHEMA=n8n\n");
+    expect(hcl("keybuzz-api")).toContain("\n[keybuzz-api]\n");
+    expect(hcl("workers")).toContain("\noptions=--role=keybuzz_workers\n");
   });
 
   it.each(ENVIRONMENTS)("synthesizes %s as in its snapshot", async (env) => {
@@ -399,6 +421,15 @@ describe("KeybuzzStack, with AppRole and Kubernetes auth", () => {
     json = JSON.parse(Testing.synth(stack)) as TfJson;
   });
   afterAll(() => dir.remove());
+
+  it("writes pod annotations for the applications bound to Kubernetes, and only for them", () => {
+    const agents = stack.node.findAll().filter((c): c is AgentConfig => c instanceof AgentConfig);
+
+    expect(agents.filter((a) => "kubernetes-annotations.yaml" in a.files).map((a) => a.application).sort()).toEqual([...KUBERNETES].sort());
+    const api = agents.find((a) => a.application === "keybuzz-api")!.files["kubernetes-annotations.yaml"];
+    expect(api).toContain('vault.hashicorp.com/auth-path: "auth/k8s"');
+    expect(api).toContain('vault.hashicorp.com/role: "keybuzz-api"');
+  });
 
   it("passes cdktf's validations", () => {
     expect(() => Testing.synth(stack, true)).not.toThrow();
