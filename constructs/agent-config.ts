@@ -24,7 +24,7 @@ import { VAULT_NAME } from "./names";
 export type CredentialsFormat = "libpq" | "chatwoot" | "n8n";
 
 /** The file each format renders, in the agent's run folder or the pod's `/vault/secrets`. */
-export const CREDENTIALS_FILE: Readonly<Record<CredentialsFormat, string>> = {
+const CREDENTIALS_FILE: Readonly<Record<CredentialsFormat, string>> = {
   libpq: "pg_service.conf",
   chatwoot: "chatwoot.env",
   n8n: "n8n.env",
@@ -250,7 +250,7 @@ interface TemplateInput {
 }
 
 /** The Go template of a format: the fixed settings, and the user and password of one lease. */
-export function credentialsTemplate(format: CredentialsFormat, input: TemplateInput): string {
+function credentialsTemplate(format: CredentialsFormat, input: TemplateInput): string {
   const { postgres: pg } = input;
   const verifying = pg.sslmode === "verify-full" || pg.sslmode === "verify-ca";
   const role = `--role=${input.baseRole}`;
