@@ -5,6 +5,7 @@ import { TerraformStack, type ISynthesisSession } from "cdktf";
 // cdktf's own hook for files written with a stack (TerraformAsset uses it); not re-exported by its index.
 import { addCustomSynthesis } from "cdktf/lib/synthesize/synthesizer";
 import type { AppPolicy } from "./app-policy";
+import { ENCRYPTING_SSLMODES, VERIFYING_SSLMODES } from "./connection";
 import { VAULT_NAME } from "./names";
 
 /**
@@ -85,8 +86,6 @@ const ANNOTATION = "vault.hashicorp.com/";
 /** The name of the injected secret: `/vault/secrets/<file>` via agent-inject-file-database. */
 const SECRET = "database";
 const ABSOLUTE_PATH = /^\/[A-Za-z0-9._/-]*$/;
-/** The sslmodes that promise encryption: n8n must then be given a CA, or it connects in clear. */
-export const ENCRYPTING_SSLMODES: ReadonlySet<string> = new Set(["require", "verify-ca", "verify-full"]);
 
 /** The Vault paths a Go template reads with `secret "<path>"` (or `secret `<path>``). */
 export function templateReads(template: string): string[] {
@@ -252,7 +251,7 @@ interface TemplateInput {
 /** The Go template of a format: the fixed settings, and the user and password of one lease. */
 function credentialsTemplate(format: CredentialsFormat, input: TemplateInput): string {
   const { postgres: pg } = input;
-  const verifying = pg.sslmode === "verify-full" || pg.sslmode === "verify-ca";
+  const verifying = VERIFYING_SSLMODES.has(pg.sslmode);
   const role = `--role=${input.baseRole}`;
   const lines: string[] = (() => {
     switch (format) {

@@ -7,6 +7,12 @@ import { VAULT_NAME } from "./names";
 /** libpq sslmode values. */
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 
+/** The sslmodes that check the server's certificate against a CA (and so use one). */
+export const VERIFYING_SSLMODES: ReadonlySet<string> = new Set(["verify-ca", "verify-full"]);
+
+/** The sslmodes that promise encryption. */
+export const ENCRYPTING_SSLMODES: ReadonlySet<string> = new Set(["require", ...VERIFYING_SSLMODES]);
+
 /** Props of {@link Connection}. */
 export interface ConnectionProps {
   /** The database secrets engine this connection lives in. */
@@ -92,7 +98,7 @@ export class Connection extends Construct {
       }
       if (/PRIVATE KEY-----/.test(ca)) throw new Error("caCertificate must not hold a private key, got one beside the certificate");
     }
-    if (ca !== undefined && sslmode !== "verify-full" && sslmode !== "verify-ca") {
+    if (ca !== undefined && !VERIFYING_SSLMODES.has(sslmode)) {
       throw new Error(`caCertificate needs sslmode "verify-full" or "verify-ca", which check the server against it, got "${sslmode}"`);
     }
 

@@ -8,8 +8,9 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { z } from "zod";
-import { ENCRYPTING_SSLMODES, annotationProblem, templateProblem } from "../constructs/agent-config";
+import { annotationProblem, templateProblem, templateReads } from "../constructs/agent-config";
 import { isCidr } from "../constructs/approle-auth";
+import { ENCRYPTING_SSLMODES, VERIFYING_SSLMODES } from "../constructs/connection";
 import { VAULT_NAME } from "../constructs/names";
 
 /** A safe, unquoted PostgreSQL identifier: lower case, digits and `_`, at most 63 bytes, not `pg_`-reserved. */
@@ -249,8 +250,6 @@ const auth = z
   .describe("How applications log in to Vault. Each gets a policy reading only its own credentials.");
 
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
-/** The sslmodes that check the server's certificate against a CA (and so use postgres.caCertFile). */
-const VERIFYING_SSLMODES = new Set<string>(["verify-full", "verify-ca"]);
 
 /** The schema of one environment file. */
 export const environmentSchema = z
@@ -461,12 +460,11 @@ export const environmentSchema = z
     env.applications.forEach((app, index) => {
       const at = ["applications", index, "agent"];
       const credentialsPath = `${env.vault.mountPath}/creds/${app.vaultRole}`;
-      const owner = (path: string) => env.applications.find((a) => `${env.vault.mountPath}/creds/${a.vaultRole}` === path)?.name;
       const problem = app.agent.template === undefined ? undefined : templateProblem(app.agent.template, credentialsPath);
       if (problem) {
-        const other = /^reads "([^"]+)"/.exec(problem)?.[1];
-        const whose = other && owner(other) ? ` (${owner(other)}'s credentials)` : "";
-        ctx.addIssue({ code: "custom", path: [...at, "template"], message: `${problem}${whose}` });
+        const other = templateReads(app.agent.template!).find((p) => p !== credentialsPath);
+        const owner = env.applications.find((a) => `${env.vault.mountPath}/creds/${a.vaultRole}` === other)?.name;
+        ctx.addIssue({ code: "custom", path: [...at, "template"], message: owner ? `${problem} (${owner}'s credentials)` : problem });
       }
       const kubernetes = env.auth.kubernetes?.bindings.some((b) => b.application === app.name);
       const bound = kubernetes || env.auth.approle?.bindings.some((b) => b.application === app.name);
