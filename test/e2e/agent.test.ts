@@ -76,8 +76,6 @@ const SERVERS = toolchain
   : [];
 
 describe.skipIf(!toolchain)("Vault Agent delivers rotating credentials to a running application", () => {
-  const figures: Figures[] = [];
-
   it.concurrent.each(SERVERS)("$label: the application stays connected while its credentials rotate, and nothing is left", async ({ label, binary }) => {
     const work = mkdtempSync(join(tmpdir(), "keybuzz-agent-"));
     chmodSync(work, 0o711);
@@ -87,6 +85,8 @@ describe.skipIf(!toolchain)("Vault Agent delivers rotating credentials to a runn
     const agents: Started[] = [];
     let app: Started | undefined;
     let env: LocalEnvironment | undefined;
+    // printed in `finally`, so that a failed bound still shows what was measured.
+    let f: Figures | undefined;
     try {
       env = await LocalEnvironment.start({
         server: toolchain!.postgres[0],
@@ -215,7 +215,7 @@ describe.skipIf(!toolchain)("Vault Agent delivers rotating credentials to a runn
       // users whose lease has ended by now (rendered when issued; Vault drops them at the latest at max TTL).
       const ended = [...rendered.entries()].filter(([, r]) => r.at + (MAX_TTL + 5) * 1000 < endedAt).map(([user]) => user);
       const lives = [...alive.values()].map((l) => (l.last - l.first) / 1000);
-      figures.push({
+      f = {
         server: e.vault.label,
         queries: queries.length,
         failed: failed.length,
@@ -223,7 +223,7 @@ describe.skipIf(!toolchain)("Vault Agent delivers rotating credentials to a runn
         users: rendered.size,
         renewedLeases: renewed.size,
         longestUserLifeS: Math.max(...lives),
-      });
+      };
 
       // rotation happened more than once, after renewals, and the application followed every time.
       expect(rendered.size).toBeGreaterThanOrEqual(3);
@@ -265,7 +265,6 @@ describe.skipIf(!toolchain)("Vault Agent delivers rotating credentials to a runn
       for (const a of agents) a.signal("SIGKILL");
       await env?.stop();
       rmSync(work, { recursive: true, force: true });
-      const f = figures.find((x) => x.server.startsWith(label === "OpenBao" ? "OpenBao" : "Vault"));
       if (f) {
         process.stderr.write(
           [
