@@ -12,6 +12,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { postgresBinDir } from "./postgres";
+import type { HaPrograms } from "./patroni";
 import { PROJECT_ROOT } from "./stack";
 
 /** A PostgreSQL server to run. */
@@ -36,12 +37,16 @@ export interface Toolchain {
   readonly cliConfig: string;
   /** Every PostgreSQL server to test against: the machine's own first, then PostgreSQL 17 if asked for. */
   readonly postgres: readonly PostgresServer[];
+  /** Patroni, etcd and HAProxy for the high-availability topology, if asked for. */
+  readonly ha?: HaPrograms;
 }
 
 /** The tools/build.sh names of the suite's Go tools. */
 export const TOOLS = ["bao", "vault", "tofu", "provider-vault", "provider-postgresql"] as const;
 /** The tools/build.sh name of the Debian trixie root with PostgreSQL 17 (not a Go tool; needs root and debootstrap). */
 export const POSTGRES_17 = "postgres-17";
+/** The tools/build.sh name of Patroni, etcd and HAProxy (Debian packages, installed with apt-get when missing). */
+export const HA_TOPOLOGY = "ha-topology";
 
 /** The manifest tools/build.sh prints: one path per tool built, the mirror's CLI config, the PostgreSQL 17 root. */
 export interface BuildManifest {
@@ -52,6 +57,10 @@ export interface BuildManifest {
   readonly pluginMirror?: string;
   readonly postgres17Root?: string;
   readonly postgres17BinDir?: string;
+  readonly patroni?: string;
+  readonly patronictl?: string;
+  readonly etcd?: string;
+  readonly haproxy?: string;
 }
 
 /** The major version of the PostgreSQL server binaries in `binDir`, from `pg_ctl --version` (e.g. "pg_ctl (PostgreSQL) 15.20 ..."). */
@@ -113,7 +122,9 @@ export function buildTools(names: readonly string[], progress: (line: string) =>
  * missing. With `postgres17`, the same tools/build.sh call also makes the Debian trixie root with
  * PostgreSQL 17, and `postgres` lists it after the machine's own server.
  */
-export async function prepareToolchain(options: { postgres17?: boolean } = {}): Promise<{ toolchain?: Toolchain; missing?: string }> {
+export async function prepareToolchain(
+  options: { postgres17?: boolean; ha?: boolean } = {},
+): Promise<{ toolchain?: Toolchain; missing?: string }> {
   const pgBinDir = postgresBinDir();
   if (!pgBinDir) return { missing: "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR" };
   if (options.postgres17 && process.getuid?.() !== 0) {
@@ -123,7 +134,7 @@ export async function prepareToolchain(options: { postgres17?: boolean } = {}): 
         "(run as root, or set KEYBUZZ_E2E_PG17=0 to test the machine's PostgreSQL only)",
     };
   }
-  const names = [...TOOLS, ...(options.postgres17 ? [POSTGRES_17] : [])];
+  const names = [...TOOLS, ...(options.postgres17 ? [POSTGRES_17] : []), ...(options.ha ? [HA_TOPOLOGY] : [])];
   const started = Date.now();
   let manifest: BuildManifest;
   try {
@@ -138,9 +149,17 @@ export async function prepareToolchain(options: { postgres17?: boolean } = {}): 
     }
     postgres.push({ major: 17, binDir: manifest.postgres17BinDir, root: manifest.postgres17Root });
   }
+  let ha: HaPrograms | undefined;
+  if (options.ha) {
+    const { patroni, patronictl, etcd, haproxy } = manifest;
+    if (!patroni || !patronictl || !etcd || !haproxy) {
+      return { missing: `the HA topology: tools/build.sh ${HA_TOPOLOGY} gave no patroni, patronictl, etcd and haproxy in its manifest: ${JSON.stringify(manifest)}` };
+    }
+    ha = { patroni, patronictl, etcd, haproxy };
+  }
   process.stderr.write(`[e2e] toolchain ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   return {
-    toolchain: { tofu: manifest.tofu!, bao: manifest.bao!, vault: manifest.vault!, cliConfig: manifest.cliConfig!, postgres },
+    toolchain: { tofu: manifest.tofu!, bao: manifest.bao!, vault: manifest.vault!, cliConfig: manifest.cliConfig!, postgres, ha },
   };
 }
 

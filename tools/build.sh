@@ -2,10 +2,10 @@
 # Builds the pinned tools of this project and caches them, so that a second run reuses
 # them without rebuilding.
 #
-#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|postgres-17 ...]
+#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|postgres-17|ha-topology ...]
 #
-# No args: every Go tool of that list (postgres-17, not a Go tool, only when named: it
-# needs root and debootstrap; see "postgres-17" below).
+# No args: every Go tool of that list (postgres-17 and ha-topology, not Go tools, only when
+# named: they need root; see "postgres-17" and "ha-topology" below).
 #
 # Two kinds of Go tool:
 # - from the Go module proxy (vault, tofu): pinned by tools/<name>/go.mod + go.sum
@@ -31,13 +31,21 @@
 # stdout: one JSON object (the manifest), e.g.
 #   {"tofu": "/abs/tofu", "pluginMirror": "/abs/mirror", "cliConfig": "/abs/tofurc",
 #    "postgres17Root": "/abs/roots/postgres-17-<key>", "postgres17BinDir": "/usr/lib/postgresql/17/bin"}
-#   (postgres17BinDir is a path inside postgres17Root: run it with `chroot <root> ...`)
+#   (postgres17BinDir is a path inside postgres17Root: run it with `chroot <root> ...`);
+#   ha-topology adds "patroni", "patronictl", "etcd" and "haproxy" (paths on the machine).
 # stderr: progress. Exit status non-zero, naming the tool, if go is missing or a build fails.
 set -euo pipefail
 
 TOOLS_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}"
-ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql postgres-17)
+ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql postgres-17 ha-topology)
+
+# ha-topology: the runbook's high-availability topology for the real-server suite (test/e2e/ha.test.ts):
+# Patroni, etcd and HAProxy, from the machine's own Debian packages (bookworm: Patroni 3.0.2, etcd
+# 3.4.23, HAProxy 2.6.12), installed with apt-get when missing, without starting their services. Not
+# cached: apt-get installs into the machine. The Patroni nodes run the machine's PostgreSQL.
+HA_PACKAGES=(patroni etcd-server haproxy)
+HA_PROGRAMS=(patroni patronictl etcd haproxy) # manifest keys, found on PATH (+ /usr/sbin)
 
 # postgres-17: PostgreSQL 17 for the real-server suite, next to the machine's own PostgreSQL 15. Not a Go
 # tool: a Debian root made with debootstrap, in the tool cache, whose server runs with `chroot <root>`, so
@@ -71,6 +79,7 @@ tool_settings() {
   T_PROVIDER_VERSION=""
   T_CGO=0
   T_ROOT=0
+  T_APT=0
   T_SRC=""
   T_SRC_SHA256=""
   T_SRC_EXTRA=""
@@ -78,6 +87,11 @@ tool_settings() {
   T_SRC_REPLACE=()
   T_MOD=readonly
   case "$1" in
+    ha-topology)
+      T_APT=1
+      T_LABEL="Patroni, etcd and HAProxy (Debian packages ${HA_PACKAGES[*]})"
+      return 0
+      ;;
     postgres-17)
       T_ROOT=1
       T_LABEL="PostgreSQL 17 in a Debian $PG17_SUITE root ($PG17_PACKAGES)"
@@ -284,6 +298,32 @@ remove_tree() { # never follows into another file system
   rm -rf --one-file-system "$1"
 }
 
+# Installs the Debian packages of ha-topology unless their programs are all there; adds their paths
+# to the manifest. Services stay stopped: when the machine has no policy-rc.d, one that refuses every
+# start is put in place for the install and removed after it.
+ensure_packages() {
+  local name=$1 p missing=() policy=/usr/sbin/policy-rc.d own_policy=0
+  local PATH="$PATH:/usr/sbin:/sbin"
+  for p in "${HA_PROGRAMS[@]}"; do have "$p" || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    [[ $(id -u) == 0 ]] || die "$name: ${missing[*]} not found; installing ${HA_PACKAGES[*]} needs root (apt-get install ${HA_PACKAGES[*]})"
+    have apt-get || die "$name: ${missing[*]} not found, and there is no apt-get to install ${HA_PACKAGES[*]} with"
+    log "$name: installing ${HA_PACKAGES[*]} (apt-get install; their services are not started)"
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${HA_PACKAGES[@]}"; } >&2 ||
+      die "$name: apt-get install ${HA_PACKAGES[*]} failed (see above)"
+    if ((own_policy)); then rm -f "$policy"; trap - EXIT; fi
+  fi
+  for p in "${HA_PROGRAMS[@]}"; do
+    have "$p" || die "$name: $p is still not found after installing ${HA_PACKAGES[*]}"
+    manifest+="${manifest:+, }$(json_str "$p"): $(json_str "$(command -v "$p")")"
+  done
+  log "$name: $(patroni --version 2>&1 | head -n 1), etcd $(etcd --version 2>&1 | sed -n 's/^etcd Version: //p'), $(haproxy -v 2>&1 | head -n 1 | cut -d' ' -f1-3)"
+}
+
 # Builds the Debian root of postgres-17 unless cached; sets BUILT_PATH to the root.
 ensure_root() {
   local name=$1 key roots final tmp start pid stale
@@ -393,8 +433,8 @@ main() {
   local t
   if ((${#tools[@]} == 0)); then
     for t in "${ALL_TOOLS[@]}"; do
-      if [[ $t == postgres-17 ]]; then
-        log "$t skipped: not a Go tool; name it to build it (needs root and debootstrap)"
+      if [[ $t == postgres-17 || $t == ha-topology ]]; then
+        log "$t skipped: not a Go tool; name it to build it (needs root)"
       else
         tools+=("$t")
       fi
@@ -414,6 +454,10 @@ main() {
   local manifest="" want_mirror=0
   for t in "${tools[@]}"; do
     tool_settings "$t"
+    if ((T_APT)); then
+      ensure_packages "$t"
+      continue
+    fi
     if ((T_ROOT)); then
       ensure_root "$t"
       manifest+="${manifest:+, }\"postgres17Root\": $(json_str "$BUILT_PATH"), \"postgres17BinDir\": $(json_str "$PG17_BINDIR")"
