@@ -23,9 +23,28 @@ export interface Creds {
   readonly leaseId: string;
 }
 
-export interface EnvironmentOptions {
-  /** Which PostgreSQL server to run. */
-  readonly server: PostgresServer;
+/**
+ * What the environment needs of a PostgreSQL server: where it listens, its superuser, queries as the
+ * superuser, and a way to stop it. {@link PostgresCluster} (one throwaway server) is one; the Patroni
+ * cluster behind HAProxy (sandbox/patroni.ts) another.
+ */
+export interface PostgresEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly superuser: string;
+  readonly superuserPassword: string;
+  /** The server's major version. */
+  readonly version: number;
+  query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
+  tryLogin(database: string, user: string, password: string): Promise<{ ok: true } | { ok: false; message: string }>;
+  stop(): Promise<void>;
+}
+
+export interface EnvironmentOptions<P extends PostgresEndpoint = PostgresCluster> {
+  /** Which PostgreSQL server to run (a throwaway {@link PostgresCluster}); not with `startPostgres`. */
+  readonly server?: PostgresServer;
+  /** Starts another kind of PostgreSQL endpoint instead, its files under `parentDir` (e.g. a Patroni cluster). */
+  readonly startPostgres?: (parentDir: string) => Promise<P>;
   /** The Vault-API server binary: `bao` or `vault`. */
   readonly vaultBinary: string;
   /** The Terraform engine, and the providers' mirror (absent: the registry). */
@@ -46,7 +65,7 @@ export interface Catalog {
   readonly defaultAcls: string[];
 }
 
-export class LocalEnvironment {
+export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster> {
   readonly adminPassword = randomBytes(18).toString("base64url");
   /** Temp folder of this environment: config, synth output, Terraform's folder and state, HOME. */
   readonly dir: string;
@@ -54,14 +73,14 @@ export class LocalEnvironment {
   readonly stackDir: string;
   /** The local backend's state file. */
   readonly statePath: string;
-  pg!: PostgresCluster;
+  pg!: P;
   vault!: VaultServer;
   /** The synthesized cdk.tf.json of keybuzz-local (after {@link synth}). */
   tf!: TfJson;
   /** The application database. */
   readonly databaseName: string;
 
-  private constructor(private readonly options: EnvironmentOptions) {
+  private constructor(private readonly options: EnvironmentOptions<P>) {
     this.dir = mkdtempSync(join(tmpdir(), "keybuzz-env-"));
     // PostgreSQL runs as the postgres user when we are root: it must be able to pass through.
     chmodSync(this.dir, 0o711);
@@ -72,12 +91,16 @@ export class LocalEnvironment {
   }
 
   /** Starts both servers; {@link stop} undoes it. Call {@link deploy} (or {@link synth}) next. */
-  static async start(options: EnvironmentOptions): Promise<LocalEnvironment> {
-    const env = new LocalEnvironment(options);
+  static async start<P extends PostgresEndpoint = PostgresCluster>(options: EnvironmentOptions<P>): Promise<LocalEnvironment<P>> {
+    const env = new LocalEnvironment<P>(options);
+    const { server, startPostgres } = options;
     try {
-      env.log(`starting PostgreSQL ${options.server.major} and ${basename(options.vaultBinary)} on 127.0.0.1`);
+      if (!server === !startPostgres) throw new Error("give either server or startPostgres");
+      env.log(`starting ${server ? `PostgreSQL ${server.major}` : "PostgreSQL"} and ${basename(options.vaultBinary)} on 127.0.0.1`);
       const [pg, vault] = await Promise.allSettled([
-        PostgresCluster.start(options.server.binDir, { parentDir: env.dir, ...options.postgres, root: options.server.root }),
+        startPostgres
+          ? startPostgres(env.dir)
+          : (PostgresCluster.start(server!.binDir, { parentDir: env.dir, ...options.postgres, root: server!.root }) as Promise<PostgresEndpoint> as Promise<P>),
         VaultServer.start(options.vaultBinary, { parentDir: env.dir, ...options.vault }),
       ]);
       if (pg.status === "fulfilled") env.pg = pg.value;

@@ -1,0 +1,238 @@
+/**
+ * Credentials churned through a Patroni cluster behind HAProxy while its leader changes, and what the
+ * churn saw: used by the HA suite (test/e2e/ha.test.ts) and the benchmark (`BENCH_ONLY=ha`).
+ *
+ * {@link CredentialChurn} runs workers that each loop issue → log in through HAProxy and query → renew →
+ * revoke, recording every call with its start and end. {@link recoveryAfter} reads that record around
+ * an event (a switchover, a crash) and says how long issuance was unavailable.
+ */
+import type { LocalEnvironment, Creds } from "./environment";
+import type { PatroniCluster } from "./patroni";
+
+export type OpKind = "issue" | "login" | "renew" | "revoke";
+
+/** One call of the churn: when it started and ended (ms since the epoch), and how it went. */
+export interface Op {
+  readonly kind: OpKind;
+  readonly start: number;
+  readonly end: number;
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+/** What the churn saw around one event. */
+export interface Recovery {
+  /** The event's name, e.g. `switchover node1 → node2`. */
+  readonly event: string;
+  /**
+   * From the event to the end of the first successful issuance that started after the last failed one
+   * (after the event, when none failed): how long until Vault issued credentials again.
+   */
+  readonly issuanceBackMs: number;
+  /** The longest time, from the event on, in which no issuance completed successfully. */
+  readonly longestGapMs: number;
+  /** Calls that failed, by kind, from the event until the window's end. */
+  readonly failed: Readonly<Record<OpKind, number>>;
+  /** Calls made, by kind, in the same span. */
+  readonly made: Readonly<Record<OpKind, number>>;
+  /** The distinct error messages (first 160 characters), with counts. */
+  readonly errors: readonly string[];
+  /** From the event until Patroni reported the cluster healthy again (leader, streaming replica, HAProxy routing). */
+  readonly healthyAfterMs: number;
+}
+
+const KINDS: readonly OpKind[] = ["issue", "login", "renew", "revoke"];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A message worth counting: Vault's error list, or an exception's message, without per-call details. */
+function short(err: unknown): string {
+  let text = err instanceof Error ? err.message : String(err);
+  // env.issue and env.revoke throw "<path>: <status> <body>": keep the status and Vault's own errors.
+  const m = /^[^:]+: (\d{3}) (\{.*\})$/s.exec(text);
+  if (m) {
+    try {
+      text = `${m[1]} ${((JSON.parse(m[2]) as { errors?: string[] }).errors ?? []).join(" ")}`;
+    } catch {
+      // not JSON: keep the text.
+    }
+  }
+  return text
+    .replace(/v-[A-Za-z0-9_-]+/g, "v-…")
+    .replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:<port>")
+    .replace(/\d+ errors? occurred:/g, "")
+    .replace(/\s+/g, " ")
+    .trim()
+    .slice(0, 240);
+}
+
+export class CredentialChurn {
+  readonly ops: Op[] = [];
+  /** Leases a failed revocation left: revoked again by {@link stop}. */
+  private readonly unrevoked: string[] = [];
+  private running = false;
+  private workers: Promise<void>[] = [];
+
+  constructor(
+    private readonly env: LocalEnvironment<PatroniCluster>,
+    private readonly roles: readonly string[],
+    private readonly options: { workers?: number; pauseMs?: number } = {},
+  ) {}
+
+  private async call<T>(kind: OpKind, fn: () => Promise<T>): Promise<T | undefined> {
+    const start = Date.now();
+    try {
+      const value = await fn();
+      this.ops.push({ kind, start, end: Date.now(), ok: true });
+      return value;
+    } catch (err) {
+      this.ops.push({ kind, start, end: Date.now(), ok: false, error: short(err) });
+      return undefined;
+    }
+  }
+
+  private async worker(w: number): Promise<void> {
+    const { env } = this;
+    for (let i = 0; this.running; i++) {
+      const role = this.roles[(w + i) % this.roles.length];
+      const creds = await this.call("issue", () => env.issue(role));
+      if (creds) {
+        await this.call("login", async () => {
+          const res = await env.pg.tryLogin(env.databaseName, creds.username, creds.password);
+          if (!res.ok) throw new Error(res.message);
+        });
+        await this.call("renew", async () => {
+          const res = await env.v("PUT", "sys/leases/renew", { lease_id: creds.leaseId, increment: "10m" });
+          if (res.status !== 200) throw new Error(`renew: ${res.status} ${JSON.stringify(res.body.errors ?? res.body)}`);
+        });
+        const revoked = await this.call("revoke", () => env.revoke(creds.leaseId).then(() => true));
+        if (!revoked) this.unrevoked.push(creds.leaseId);
+      } else {
+        await sleep(100); // Vault or PostgreSQL is down: an application backs off a little.
+      }
+      await sleep(this.options.pauseMs ?? 100);
+    }
+  }
+
+  start(): void {
+    this.running = true;
+    this.workers = Array.from({ length: this.options.workers ?? 2 }, (_, w) => this.worker(w));
+  }
+
+  /** Stops the workers, then revokes what a failed revocation left (retrying for up to `retryMs`); returns how many it revoked. */
+  async stop(retryMs = 60_000): Promise<number> {
+    this.running = false;
+    await Promise.all(this.workers);
+    const deadline = Date.now() + retryMs;
+    let revoked = 0;
+    while (this.unrevoked.length > 0) {
+      const lease = this.unrevoked[0];
+      try {
+        await this.env.revoke(lease);
+        this.unrevoked.shift();
+        revoked++;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`cannot revoke ${lease} after the churn: ${short(err)}`);
+        await sleep(500);
+      }
+    }
+    return revoked;
+  }
+
+  /** Counts of calls made and failed so far, by kind. */
+  totals(): { made: Record<OpKind, number>; failed: Record<OpKind, number> } {
+    return this.count(this.ops);
+  }
+
+  private count(ops: readonly Op[]): { made: Record<OpKind, number>; failed: Record<OpKind, number> } {
+    const made = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<OpKind, number>;
+    const failed = { ...made };
+    for (const op of ops) {
+      made[op.kind]++;
+      if (!op.ok) failed[op.kind]++;
+    }
+    return { made, failed };
+  }
+
+  /**
+   * What the churn saw from `at` (the event) until `until` (when the cluster was healthy again, plus a
+   * margin for the calls under way): see {@link Recovery}.
+   */
+  recoveryAfter(event: string, at: number, healthyAt: number, until: number): Recovery {
+    const window = this.ops.filter((op) => op.end >= at && op.start <= until);
+    const issues = window.filter((op) => op.kind === "issue");
+    const lastFailed = Math.max(at, ...issues.filter((op) => !op.ok).map((op) => op.end));
+    const back = issues.filter((op) => op.ok && op.start >= lastFailed).sort((a, b) => a.end - b.end)[0];
+    if (!back) throw new Error(`${event}: no issuance succeeded between the event and ${new Date(until).toISOString()}`);
+    const successes = [at, ...issues.filter((op) => op.ok).map((op) => op.end).filter((t) => t >= at).sort((a, b) => a - b)];
+    let longestGapMs = 0;
+    for (let i = 1; i < successes.length; i++) longestGapMs = Math.max(longestGapMs, successes[i] - successes[i - 1]);
+    const messages = new Map<string, number>();
+    for (const op of window) if (op.error) messages.set(`${op.kind}: ${op.error}`, (messages.get(`${op.kind}: ${op.error}`) ?? 0) + 1);
+    return {
+      event,
+      issuanceBackMs: back.end - at,
+      longestGapMs,
+      ...this.count(window),
+      errors: [...messages].map(([m, n]) => `${n}× ${m}`),
+      healthyAfterMs: healthyAt - at,
+    };
+  }
+}
+
+/** Issues one credential per role and waits until every node has its user (replicated), so that an event cannot lose it. */
+export async function issueReplicated(env: LocalEnvironment<PatroniCluster>, roles: readonly string[]): Promise<Creds[]> {
+  const creds: Creds[] = [];
+  for (const role of roles) creds.push(await env.issue(role));
+  const names = creds.map((c) => c.username);
+  for (const node of env.pg.nodeNames) {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const rows = await env.pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_roles WHERE rolname = ANY($1)", [names], undefined, node);
+      if (rows[0].n === names.length) break;
+      if (Date.now() > deadline) throw new Error(`${node} did not replicate ${names.join(", ")} within 30 s`);
+      await sleep(100);
+    }
+  }
+  return creds;
+}
+
+/**
+ * Runs `event` (which returns what it did, e.g. `node1 → node2`) while credentials churn, after
+ * issuing one replicated credential per role (`before`, for the caller to check after the event). Waits
+ * until the cluster is healthy again and a few more seconds of churn, then says what the churn saw.
+ */
+export async function churnThrough(
+  env: LocalEnvironment<PatroniCluster>,
+  roles: readonly string[],
+  name: string,
+  event: () => Promise<string>,
+  options: { settleMs?: number; healthyWithinMs?: number } = {},
+): Promise<{ recovery: Recovery; before: Creds[] }> {
+  const settleMs = options.settleMs ?? 3000;
+  const before = await issueReplicated(env, roles);
+  const churn = new CredentialChurn(env, roles, { workers: 2, pauseMs: 100 });
+  churn.start();
+  try {
+    await sleep(settleMs);
+    const at = Date.now();
+    const label = `${name} ${await event()}`;
+    await env.pg.waitHealthy(options.healthyWithinMs ?? 120_000);
+    const healthyAt = Date.now();
+    await sleep(settleMs);
+    return { recovery: churn.recoveryAfter(label, at, healthyAt, Date.now()), before };
+  } finally {
+    await churn.stop();
+  }
+}
+
+/** One line: the event, when issuance was back, the longest gap, when the cluster was healthy, what failed. */
+export function formatRecovery(r: Recovery): string {
+  const failed = KINDS.filter((k) => r.failed[k] > 0)
+    .map((k) => `${k} ${r.failed[k]}/${r.made[k]}`)
+    .join(", ");
+  return (
+    `${r.event}: issuance back after ${(r.issuanceBackMs / 1000).toFixed(1)} s (longest gap ${(r.longestGapMs / 1000).toFixed(1)} s), ` +
+    `cluster healthy after ${(r.healthyAfterMs / 1000).toFixed(1)} s; failed calls: ${failed || "none"}` +
+    (r.errors.length ? `; ${r.errors.join("; ")}` : "")
+  );
+}
