@@ -14,8 +14,14 @@
  *    providers), again after `cdktf destroy` (initialized), and with nothing to change; wall time split
  *    into the app's synth, the engine (every `tofu` process cdktf ran, timed by a wrapper) and cdktf's own.
  *
+ * 4. Behind HAProxy: the `local` stack deployed through HAProxy to a two-node Patroni cluster
+ *    (sandbox/patroni.ts), asynchronous and synchronous replication, OpenBao and Vault; per combination,
+ *    repeated switchovers and crashes of the leader while credentials churn (sandbox/failover.ts): how long
+ *    until Vault issues credentials again, the longest gap, when the cluster was healthy again.
+ *
  * Environment: BENCH_SYNTH_RUNS (default 5), BENCH_CRED_REPEATS (default 3), BENCH_CREDS (default 500),
- * BENCH_DEPLOY_REPEATS (default 3), BENCH_ONLY=synth|creds|deploy (run one part).
+ * BENCH_DEPLOY_REPEATS (default 3), BENCH_HA_REPEATS (default 3), BENCH_ONLY=synth|creds|deploy|ha (run
+ * one part: its section of BENCHMARKS.md is replaced, the others kept).
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir, release } from "node:os";
@@ -27,11 +33,14 @@ import { prepareToolchain, type Toolchain } from "../sandbox/toolchain";
 import type { VaultResponse } from "../sandbox/vault";
 import { PROJECT_ROOT, type TfJson } from "../sandbox/stack";
 import { LocalEnvironment } from "../sandbox/environment";
+import { PatroniCluster, PATRONI_TIMING, HAPROXY_CHECK, type ReplicationMode } from "../sandbox/patroni";
+import { churnThrough, type Recovery } from "../sandbox/failover";
 
 const SYNTH_RUNS = Number(process.env.BENCH_SYNTH_RUNS ?? 5);
 const CRED_REPEATS = Number(process.env.BENCH_CRED_REPEATS ?? 3);
 const CREDS = Number(process.env.BENCH_CREDS ?? 500);
 const DEPLOY_REPEATS = Number(process.env.BENCH_DEPLOY_REPEATS ?? 3);
+const HA_REPEATS = Number(process.env.BENCH_HA_REPEATS ?? 3);
 const CONCURRENCY = 16;
 const ONLY = process.env.BENCH_ONLY;
 
@@ -582,6 +591,106 @@ async function deploys(report: string[], toolchain: Toolchain | undefined, missi
   report.push("");
 }
 
+// ---------------------------------------------------------------------------------------------- HA
+
+const HA_ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
+
+async function haOn(toolchain: Toolchain, binary: string, replication: ReplicationMode): Promise<{ label: string; runs: Recovery[] }> {
+  const log = `[bench] ha ${replication}:`;
+  const env = await LocalEnvironment.start({
+    startPostgres: (parentDir) =>
+      PatroniCluster.start({ binDir: toolchain.postgres[0].binDir, programs: toolchain.ha!, replication, parentDir, log: (m) => progress(`ha ${m}`) }),
+    vaultBinary: binary,
+    tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
+    log,
+  });
+  try {
+    await env.deploy();
+    const runs: Recovery[] = [];
+    for (let rep = 1; rep <= HA_REPEATS; rep++) {
+      for (const name of ["switchover", "crash"] as const) {
+        const { recovery, before } = await churnThrough(env, HA_ROLES, name, async () =>
+          name === "switchover" ? (({ from, to }) => `${from} → ${to}`)(await env.pg.switchover()) : `of ${(await env.pg.crashLeader()).name}`,
+        );
+        for (const c of before) await env.revoke(c.leaseId);
+        progress(`ha ${env.vault.product} ${replication} ${rep}/${HA_REPEATS}: ${recovery.event}: issuance back after ${recovery.issuanceBackMs} ms`);
+        runs.push(recovery);
+      }
+    }
+    return { label: env.vault.label, runs };
+  } finally {
+    await env.stop();
+  }
+}
+
+async function ha(report: string[], toolchain: Toolchain | undefined, missing: string | undefined): Promise<void> {
+  report.push("## 4. Behind HAProxy: switchover and failover", "");
+  if (!toolchain?.ha) {
+    report.push(`❌ not run: missing ${missing ?? "the HA topology (tools/build.sh ha-topology)"}`, "");
+    return;
+  }
+  const rows: string[] = [];
+  const seconds = (xs: number[]) => `${(median(xs) / 1000).toFixed(1)} s | ${(Math.min(...xs) / 1000).toFixed(1)}–${(Math.max(...xs) / 1000).toFixed(1)} s`;
+  for (const replication of ["async", "sync"] as const) {
+    for (const binary of [toolchain.bao, toolchain.vault]) {
+      const { label, runs } = await haOn(toolchain, binary, replication);
+      for (const name of ["switchover", "crash"]) {
+        const of = runs.filter((r) => r.event.startsWith(name));
+        const failedIssues = of.map((r) => `${r.failed.issue}/${r.made.issue}`).join(", ");
+        rows.push(
+          `| ${label} | ${replication} | ${name === "crash" ? "crash of the leader (SIGKILL)" : "`patronictl switchover`"} | ` +
+            `${seconds(of.map((r) => r.issuanceBackMs))} | ${seconds(of.map((r) => r.longestGapMs))} | ${seconds(of.map((r) => r.healthyAfterMs))} | ${failedIssues} |`,
+        );
+      }
+    }
+  }
+  report.push(
+    `Measured ${new Date().toISOString()}. Two PostgreSQL ${toolchain.postgres[0].major} nodes managed by Patroni (Debian's package), one etcd member, HAProxy routing to the node whose ` +
+      "Patroni REST API answers `/primary` (`sandbox/patroni.ts`), everything on 127.0.0.1; the `local` stack deployed through HAProxy's port. " +
+      `Patroni: leader TTL ${PATRONI_TIMING.ttl} s, loop_wait ${PATRONI_TIMING.loop_wait} s, \`primary_start_timeout: 0\` (a crashed primary is failed over, not restarted); ` +
+      `HAProxy checks every ${HAPROXY_CHECK.inter} ms, down after ${HAPROXY_CHECK.fall}, \`on-marked-down shutdown-sessions\`. ` +
+      "While two workers loop issue → log in through HAProxy → renew → revoke (100 ms pause), the event happens; " +
+      `${HA_REPEATS} switchovers and ${HA_REPEATS} crashes per row, alternated (the leader moves each time; sandbox/failover.ts).`,
+    "",
+    "- **issuance back**: from the event until Vault issued again: the end of the first successful `GET database/creds/<role>` that started after the last failed one, or of the longest gap, whichever is later.",
+    "- **longest gap**: the longest time from the event on in which no issuance succeeded (also counts calls that only waited).",
+    "- **healthy**: until Patroni reported a running leader and a streaming replica and HAProxy sent connections to a primary (for a crash: the old leader rewound and back as a replica).",
+    "- **failed issues**: failed / made, per run, from the event until 3 s after healthy.",
+    "",
+    "| server | replication | event | issuance back, median | min–max | longest gap, median | min–max | healthy, median | min–max | failed issues per run |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ...rows,
+    "",
+  );
+}
+
+/**
+ * The report's sections (`## <n>. …` up to the next one), so that one part run alone (BENCH_ONLY) replaces
+ * only its own section of an existing BENCHMARKS.md.
+ */
+function mergeSections(previous: string, fresh: string[]): string[] {
+  const sections = (lines: string[]) => {
+    const out = new Map<string, string[]>();
+    let key = "";
+    for (const line of lines) {
+      const m = /^## (\d+)\. /.exec(line);
+      if (m) key = m[1];
+      if (key && !/^Total bench time/.test(line)) out.set(key, [...(out.get(key) ?? []), line]);
+    }
+    return out;
+  };
+  const merged = sections(previous.split("\n"));
+  for (const [key, lines] of sections(fresh)) merged.set(key, lines);
+  // the earlier run's header (its date and machine), and a line saying which section this run replaced.
+  const headOf = (lines: string[]) => lines.slice(0, lines.findIndex((l) => /^## \d+\. /.test(l)));
+  const before = headOf(previous.split("\n"));
+  const date = headOf(fresh).find((l) => l.startsWith("- date: "));
+  const replaced = [...sections(fresh).keys()].map((k) => `section ${k}`).join(", ");
+  const listEnd = before.findIndex((l, i) => i > 0 && l === "" && before[i - 1].startsWith("- "));
+  const head = [...before.slice(0, listEnd), `- ${replaced} re-measured alone (BENCH_ONLY=${ONLY}) on ${date?.slice("- date: ".length)}`, ...before.slice(listEnd)];
+  return [...head, ...[...merged.keys()].sort((a, b) => Number(a) - Number(b)).flatMap((k) => merged.get(k)!)];
+}
+
 // ---------------------------------------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -608,17 +717,20 @@ async function main(): Promise<void> {
       rmSync(scratch, { recursive: true, force: true });
     }
   }
-  if (ONLY === undefined || ONLY === "creds" || ONLY === "deploy") {
+  if (ONLY === undefined || ONLY === "creds" || ONLY === "deploy" || ONLY === "ha") {
     progress("preparing the toolchain (tools/build.sh)");
-    const { toolchain, missing } = await prepareToolchain();
-    if (ONLY !== "deploy") await credentials(report, toolchain, missing);
-    if (ONLY !== "creds") await deploys(report, toolchain, missing);
+    const { toolchain, missing } = await prepareToolchain({ ha: ONLY === undefined || ONLY === "ha" });
+    if (ONLY === undefined || ONLY === "creds") await credentials(report, toolchain, missing);
+    if (ONLY === undefined || ONLY === "deploy") await deploys(report, toolchain, missing);
+    if (ONLY === undefined || ONLY === "ha") await ha(report, toolchain, missing);
   }
-  report.push(`Total bench time: ${((Date.now() - started) / 60000).toFixed(1)} min.`, "");
-  const text = report.join("\n");
+  const file = join(PROJECT_ROOT, "BENCHMARKS.md");
+  const lines = ONLY !== undefined && existsSync(file) ? mergeSections(readFileSync(file, "utf8"), report) : report;
+  lines.push(`Total bench time${ONLY ? ` (${ONLY} only)` : ""}: ${((Date.now() - started) / 60000).toFixed(1)} min.`, "");
+  const text = lines.join("\n");
   process.stdout.write(`${text}\n`);
-  writeFileSync(join(PROJECT_ROOT, "BENCHMARKS.md"), text);
-  progress(`wrote ${join(PROJECT_ROOT, "BENCHMARKS.md")}`);
+  writeFileSync(file, text);
+  progress(`wrote ${file}`);
 }
 
 main().catch((err) => {
