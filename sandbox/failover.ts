@@ -25,11 +25,11 @@ export interface Recovery {
   /** The event's name, e.g. `switchover node1 → node2`. */
   readonly event: string;
   /**
-   * From the event to the end of the first successful issuance that started after the last failed one
-   * (after the event, when none failed): how long until Vault issued credentials again.
+   * How long until Vault issued credentials again: from the event to the later of the end of the first
+   * successful issuance that started after the last failed one, and the end of the longest gap.
    */
   readonly issuanceBackMs: number;
-  /** The longest time, from the event on, in which no issuance completed successfully. */
+  /** The longest time, from the event on, in which no issuance completed successfully (failed or only waiting). */
   readonly longestGapMs: number;
   /** Calls that failed, by kind, from the event until the window's end. */
   readonly failed: Readonly<Record<OpKind, number>>;
@@ -165,12 +165,15 @@ export class CredentialChurn {
     if (!back) throw new Error(`${event}: no issuance succeeded between the event and ${new Date(until).toISOString()}`);
     const successes = [at, ...issues.filter((op) => op.ok).map((op) => op.end).filter((t) => t >= at).sort((a, b) => a - b)];
     let longestGapMs = 0;
-    for (let i = 1; i < successes.length; i++) longestGapMs = Math.max(longestGapMs, successes[i] - successes[i - 1]);
+    let gapEnd = at;
+    for (let i = 1; i < successes.length; i++) {
+      if (successes[i] - successes[i - 1] > longestGapMs) [longestGapMs, gapEnd] = [successes[i] - successes[i - 1], successes[i]];
+    }
     const messages = new Map<string, number>();
     for (const op of window) if (op.error) messages.set(`${op.kind}: ${op.error}`, (messages.get(`${op.kind}: ${op.error}`) ?? 0) + 1);
     return {
       event,
-      issuanceBackMs: back.end - at,
+      issuanceBackMs: Math.max(back.end, gapEnd) - at,
       longestGapMs,
       ...this.count(window),
       errors: [...messages].map(([m, n]) => `${n}× ${m}`),
