@@ -1,7 +1,7 @@
 /**
- * The runbook's topology on loopback: one etcd member, two or three PostgreSQL nodes managed by Patroni
+ * The runbook's topology on loopback: one etcd member, two (or more) PostgreSQL nodes managed by Patroni
  * (streaming replication, asynchronous or synchronous), and HAProxy in front, sending connections to
- * whichever node Patroni's REST API calls the primary (`option httpchk GET /primary`). Clients (Vault,
+ * whichever node Patroni's REST API calls the primary (`option httpchk OPTIONS /primary`). Clients (Vault,
  * Terraform's providers, applications) see one address: HAProxy's port, {@link PatroniCluster.port}.
  *
  * Everything comes from Debian's packages (`patroni`, `etcd-server`, `haproxy`: `tools/build.sh
@@ -11,6 +11,8 @@
  *
  * Patroni is tuned for a test, not for production: a 10 s leader TTL checked every second, and
  * `primary_start_timeout: 0`, so a crashed primary is failed over at once instead of restarted in place.
+ * Patroni logs warnings only; KEYBUZZ_PATRONI_LOG=INFO shows its every decision, and a failed start
+ * quotes the last KEYBUZZ_PATRONI_TAIL (default 15) lines of each process's output.
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -71,7 +73,7 @@ interface Node {
 export const PATRONI_TIMING = { ttl: 10, loop_wait: 1, retry_timeout: 4 } as const;
 /** HAProxy's health checks: every `inter` ms, down after `fall` failures, up after `rise` successes. */
 export const HAPROXY_CHECK = { inter: 1000, fall: 2, rise: 1 } as const;
-/** HAProxy's idle timeouts (`timeout client/server`) unless given: Vault's max_connection_lifetime must stay below them. */
+/** HAProxy's idle timeouts (`timeout client/server`) unless given: 30 min, above Vault's max_connection_lifetime (5 min). */
 export const HAPROXY_IDLE_TIMEOUT_S = 1800;
 
 export class PatroniCluster {
