@@ -14,11 +14,11 @@
  * Patroni logs warnings only; KEYBUZZ_PATRONI_LOG=INFO shows its every decision, and a failed start
  * quotes the last KEYBUZZ_PATRONI_TAIL (default 15) lines of each process's output.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, type SpawnOptions } from "node:child_process";
 import { Client, type ClientConfig } from "pg";
 import { freePort, run, runOk, startProcess, waitFor, type Started } from "./processes";
 
@@ -42,6 +42,13 @@ export interface PatroniOptions {
   readonly nodes?: number;
   /** Where the cluster's folder goes; the `postgres` user must be able to pass through it. @default the temp folder */
   readonly parentDir?: string;
+  /**
+   * Serve TLS on every node with this certificate and key (copied into each node's folder, the key 0600 and
+   * the server's), and accept TCP logins over TLS only (`hostssl`). HAProxy passes TLS through (`mode tcp`),
+   * so a client checks the node's certificate against the name it dialled. With `caFile`, the cluster's own
+   * clients ({@link PatroniCluster.config}) verify it too; without, they encrypt without checking.
+   */
+  readonly ssl?: { readonly certFile: string; readonly keyFile: string; readonly caFile?: string };
   /** HAProxy's `timeout client` and `timeout server`: how long an idle connection through it lives. @default 1800 */
   readonly idleTimeoutSeconds?: number;
   /** Progress lines (e.g. the environment's `log`). */
@@ -128,9 +135,14 @@ export class PatroniCluster {
     if (mode !== undefined) chmodSync(path, mode);
   }
 
-  /** `command args` as the `postgres` user when we are root. */
-  private asOwner(command: string, args: readonly string[]): [string, string[]] {
-    return this.owner ? ["runuser", ["-u", "postgres", "--", command, ...args]] : [command, [...args]];
+  /**
+   * `command args` as the `postgres` user when we are root, run in the cluster's folder: the caller's
+   * folder (a checkout in a 0700 temp folder, say) may be closed to that user, and Patroni and initdb
+   * fail when they cannot read where they run.
+   */
+  private asOwner(command: string, args: readonly string[], options: SpawnOptions = {}): [string, string[], SpawnOptions] {
+    const spawn = { cwd: this.dir, ...options };
+    return this.owner ? ["runuser", ["-u", "postgres", "--", command, ...args], spawn] : [command, [...args], spawn];
   }
 
   private async startAll(): Promise<void> {
@@ -160,7 +172,7 @@ export class PatroniCluster {
     this.port = await freePort();
     const cfg = join(this.dir, "haproxy.cfg");
     writeFileSync(cfg, this.haproxyConfig());
-    this.haproxy = startProcess(this.options.programs.haproxy, ["-db", "-f", cfg]);
+    this.haproxy = startProcess(this.options.programs.haproxy, ["-db", "-f", cfg], { cwd: this.dir });
     await this.waitHealthy(120_000);
     const [row] = await this.query<{ num: string }>("SELECT current_setting('server_version_num') AS num");
     this.version = Math.floor(Number(row.num) / 10_000);
@@ -175,6 +187,12 @@ export class PatroniCluster {
     mkdirSync(dir);
     this.own(dir, 0o700);
     const node: Node = { name, pgPort: await freePort(), restPort: await freePort(), dir, configFile: join(dir, "patroni.yml") };
+    if (this.options.ssl) {
+      copyFileSync(this.options.ssl.certFile, join(dir, "server.crt"));
+      copyFileSync(this.options.ssl.keyFile, join(dir, "server.key"));
+      this.own(join(dir, "server.crt"), 0o644);
+      this.own(join(dir, "server.key"), 0o600);
+    }
     // JSON is YAML: Patroni reads it as it is.
     writeFileSync(node.configFile, `${JSON.stringify(this.patroniConfig(node), null, 2)}\n`, { mode: 0o600 });
     this.own(node.configFile);
@@ -183,6 +201,8 @@ export class PatroniCluster {
 
   private patroniConfig(node: Node): unknown {
     const auth = "scram-sha-256";
+    const host = this.options.ssl ? "hostssl" : "host";
+    const ssl = this.options.ssl ? { ssl: "on", ssl_cert_file: join(node.dir, "server.crt"), ssl_key_file: join(node.dir, "server.key") } : {};
     return {
       scope: this.scope,
       namespace: "/keybuzz-test/",
@@ -223,8 +243,8 @@ export class PatroniCluster {
           superuser: { username: this.superuser, password: this.superuserPassword },
           replication: { username: "replicator", password: this.replicationPassword },
         },
-        parameters: { unix_socket_directories: node.dir, fsync: "off", log_min_messages: "warning" },
-        pg_hba: ["local all all trust", `host replication replicator 127.0.0.1/32 ${auth}`, `host all all 127.0.0.1/32 ${auth}`],
+        parameters: { unix_socket_directories: node.dir, fsync: "off", log_min_messages: "warning", ...ssl },
+        pg_hba: ["local all all trust", `${host} replication replicator 127.0.0.1/32 ${auth}`, `${host} all all 127.0.0.1/32 ${auth}`],
       },
     };
   }
@@ -253,9 +273,9 @@ export class PatroniCluster {
   }
 
   private startNode(node: Node): void {
-    node.process = startProcess(...this.asOwner(this.options.programs.patroni, [node.configFile]), {
-      env: { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ""}` },
-    });
+    node.process = startProcess(
+      ...this.asOwner(this.options.programs.patroni, [node.configFile], { env: { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ""}` } }),
+    );
   }
 
   /** Patroni's view of the cluster (`GET /cluster` of the first node that answers). */
@@ -396,7 +416,9 @@ export class PatroniCluster {
   /** Connection settings through HAProxy (or straight to one node with `node`). */
   config(database = "postgres", user = this.superuser, password = this.superuserPassword, node?: string): ClientConfig {
     const port = node ? this.node(node).pgPort : this.port;
-    return { host: this.host, port, database, user, password, connectionTimeoutMillis: 10_000 };
+    const tls = this.options.ssl;
+    const ssl = tls ? { ssl: tls.caFile ? { ca: readFileSync(tls.caFile, "utf8") } : { rejectUnauthorized: false } } : {};
+    return { host: this.host, port, database, user, password, connectionTimeoutMillis: 10_000, ...ssl };
   }
 
   /** Runs one query as the superuser through HAProxy (or on `node`) and returns its rows. */

@@ -2,8 +2,9 @@
  * The runbook's topology: Vault → HAProxy → the Patroni leader. One etcd member, two PostgreSQL 15 nodes
  * managed by Patroni (streaming replication) and HAProxy routing to the node whose Patroni REST API
  * answers `/primary` (sandbox/patroni.ts; Debian's patroni, etcd-server and haproxy packages, installed
- * by `tools/build.sh ha-topology`). The `local` stack is deployed through HAProxy's port by OpenTofu with
- * both providers; then, while credentials churn through HAProxy (issue, log in, renew, revoke):
+ * by `tools/build.sh ha-topology`). Both nodes serve TLS with a certificate for 127.0.0.1 from a throwaway CA
+ * and accept TCP logins over TLS only; HAProxy passes TLS through (`mode tcp`). The `local` stack, with
+ * `sslmode` verify-full and that CA, is deployed through HAProxy's port by OpenTofu with both providers; then, while credentials churn through HAProxy (issue, log in, renew, revoke):
  *
  * 1. a planned switchover (`patronictl switchover`);
  * 2. a crash of the leader (SIGKILL of its postmaster), Patroni's failover, and the old leader coming back
@@ -21,10 +22,13 @@
  * on any node. Run once per replication mode: asynchronous with OpenBao, synchronous with HashiCorp Vault
  * (KEYBUZZ_E2E_HA_MODES=async or =sync runs one).
  */
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { PatroniCluster, PATRONI_TIMING, type ReplicationMode } from "../../sandbox/patroni";
 import { churnThrough, formatRecovery, type Recovery } from "../../sandbox/failover";
+import { ThrowawayCa } from "./fixture/tls";
 
 const toolchain = inject("toolchain");
 const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
@@ -43,10 +47,14 @@ const MODES = (process.env.KEYBUZZ_E2E_HA_MODES ?? "async,sync").split(",");
 for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
   describe.skipIf(!toolchain?.ha)(`Vault → HAProxy → Patroni leader, ${run.replication} replication (${run.server})`, () => {
     let env: LocalEnvironment<PatroniCluster>;
+    let ca: ThrowawayCa | undefined;
     const recoveries: Recovery[] = [];
 
     beforeAll(async () => {
       const log = `[e2e ha ${run.replication}]`;
+      // one certificate for 127.0.0.1 on both nodes: Vault dials HAProxy's address and TLS passes through it.
+      ca = await ThrowawayCa.create();
+      const cert = await ca.issue("node", { ips: ["127.0.0.1"] });
       env = await LocalEnvironment.start({
         startPostgres: (parentDir) =>
           PatroniCluster.start({
@@ -54,18 +62,26 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
             programs: toolchain!.ha!,
             replication: run.replication,
             idleTimeoutSeconds: HAPROXY_IDLE_S,
+            ssl: { ...cert, caFile: ca!.certFile },
             parentDir,
             log: (m) => process.stderr.write(`${log} ${m}\n`),
           }),
         vaultBinary: toolchain![run.server],
         tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },
+        patchConfig: (c) => {
+          Object.assign(c.postgres, { sslmode: "verify-full", caCertFile: "keybuzz-ca.pem" });
+          c.agent = { postgresCaCertPath: "/etc/ssl/keybuzz/postgres-ca.pem" };
+        },
         log,
       });
+      mkdirSync(join(env.dir, "config"), { recursive: true });
+      copyFileSync(ca.certFile, join(env.dir, "config", "keybuzz-ca.pem"));
       await env.deploy();
     });
 
     afterAll(async () => {
       await env?.stop();
+      ca?.remove();
     });
 
     /** Runs `event` during a churn (sandbox/failover.ts) and logs what the churn saw. */
@@ -86,9 +102,17 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
       }
     }
 
-    it("deploys through HAProxy; the plan is clean and every node has the same roles", async () => {
+    it("deploys through HAProxy with verify-full; the plan is clean and every node has the same roles", async () => {
+      expect(env.tf.provider.postgresql[0]).toMatchObject({ sslmode: "verify-full", port: env.pg.port });
       const plan = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
       expect(plan.code, plan.output).toBe(0);
+      // Vault's own sessions, through HAProxy, on TLS.
+      await env.revoke((await env.issue(ROLES[0])).leaseId);
+      const [vault] = await env.pg.query<{ n: number; tls: boolean }>(
+        "SELECT count(*)::int AS n, bool_and(s.ssl) AS tls FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'vault_admin'",
+      );
+      expect(vault).toEqual({ n: expect.any(Number), tls: true });
+      expect(vault.n).toBeGreaterThan(0);
       const roles = async (node: string) =>
         (await env.pg.query<{ r: string }>("SELECT rolname AS r FROM pg_roles ORDER BY 1", [], undefined, node)).map((x) => x.r);
       const [first, ...others] = env.pg.nodeNames;
