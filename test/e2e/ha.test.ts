@@ -67,6 +67,9 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
             log: (m) => process.stderr.write(`${log} ${m}\n`),
           }),
         vaultBinary: toolchain![run.server],
+        // OpenBao 2.6's PostgreSQL plugin has no tls_ca (it ignores the CA the stack sends): it verifies with
+        // the host's trust store, which an operator extends; here, SSL_CERT_FILE (README, "TLS to PostgreSQL").
+        vault: run.server === "bao" ? { env: { SSL_CERT_FILE: ca.certFile } } : {},
         tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },
         patchConfig: (c) => {
           Object.assign(c.postgres, { sslmode: "verify-full", caCertFile: "keybuzz-ca.pem" });
