@@ -102,7 +102,7 @@ export class CredentialChurn {
         });
         await this.call("renew", async () => {
           const res = await env.v("PUT", "sys/leases/renew", { lease_id: creds.leaseId, increment: "10m" });
-          if (res.status !== 200) throw new Error(`renew: ${res.status} ${JSON.stringify(res.body.errors ?? res.body)}`);
+          if (res.status !== 200) throw new Error(`sys/leases/renew: ${res.status} ${JSON.stringify(res.body)}`);
         });
         const revoked = await this.call("revoke", () => env.revoke(creds.leaseId).then(() => true));
         if (!revoked) this.unrevoked.push(creds.leaseId);
@@ -136,11 +136,6 @@ export class CredentialChurn {
       }
     }
     return revoked;
-  }
-
-  /** Counts of calls made and failed so far, by kind. */
-  totals(): { made: Record<OpKind, number>; failed: Record<OpKind, number> } {
-    return this.count(this.ops);
   }
 
   private count(ops: readonly Op[]): { made: Record<OpKind, number>; failed: Record<OpKind, number> } {
