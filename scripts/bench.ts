@@ -683,9 +683,9 @@ function mergeSections(previous: string, fresh: string[]): string[] {
   for (const [key, lines] of sections(fresh)) merged.set(key, lines);
   // the earlier run's header (its date and machine), and a line saying which section this run replaced.
   const headOf = (lines: string[]) => lines.slice(0, lines.findIndex((l) => /^## \d+\. /.test(l)));
-  const before = headOf(previous.split("\n"));
-  const date = headOf(fresh).find((l) => l.startsWith("- date: "));
   const replaced = [...sections(fresh).keys()].map((k) => `section ${k}`).join(", ");
+  const before = headOf(previous.split("\n")).filter((l) => !l.startsWith(`- ${replaced} re-measured alone`));
+  const date = headOf(fresh).find((l) => l.startsWith("- date: "));
   const listEnd = before.findIndex((l, i) => i > 0 && l === "" && before[i - 1].startsWith("- "));
   const head = [...before.slice(0, listEnd), `- ${replaced} re-measured alone (BENCH_ONLY=${ONLY}) on ${date?.slice("- date: ".length)}`, ...before.slice(listEnd)];
   return [...head, ...[...merged.keys()].sort((a, b) => Number(a) - Number(b)).flatMap((k) => merged.get(k)!)];
