@@ -8,6 +8,7 @@
  */
 import type { LocalEnvironment, Creds } from "./environment";
 import type { PatroniCluster } from "./patroni";
+import { waitFor } from "./processes";
 
 export type OpKind = "issue" | "login" | "renew" | "revoke";
 
@@ -122,20 +123,19 @@ export class CredentialChurn {
   async stop(retryMs = 60_000): Promise<number> {
     this.running = false;
     await Promise.all(this.workers);
-    const deadline = Date.now() + retryMs;
-    let revoked = 0;
-    while (this.unrevoked.length > 0) {
-      const lease = this.unrevoked[0];
-      try {
-        await this.env.revoke(lease);
-        this.unrevoked.shift();
-        revoked++;
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`cannot revoke ${lease} after the churn: ${short(err)}`);
-        await sleep(500);
-      }
-    }
-    return revoked;
+    const left = this.unrevoked.length;
+    await waitFor(
+      `the ${left} leases a failed revocation left to be revoked`,
+      async () => {
+        while (this.unrevoked.length > 0) {
+          await this.env.revoke(this.unrevoked[0]); // throws while Vault or PostgreSQL cannot: waitFor tries again
+          this.unrevoked.shift();
+        }
+        return true;
+      },
+      retryMs,
+    );
+    return left;
   }
 
   private count(ops: readonly Op[]): { made: Record<OpKind, number>; failed: Record<OpKind, number> } {
@@ -183,13 +183,10 @@ export async function issueReplicated(env: LocalEnvironment<PatroniCluster>, rol
   for (const role of roles) creds.push(await env.issue(role));
   const names = creds.map((c) => c.username);
   for (const node of env.pg.nodeNames) {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const rows = await env.pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_roles WHERE rolname = ANY($1)", [names], undefined, node);
-      if (rows[0].n === names.length) break;
-      if (Date.now() > deadline) throw new Error(`${node} did not replicate ${names.join(", ")} within 30 s`);
-      await sleep(100);
-    }
+    await waitFor(`${node} to have ${names.join(", ")}`, async () => {
+      const [row] = await env.pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_roles WHERE rolname = ANY($1)", [names], undefined, node);
+      return row.n === names.length;
+    });
   }
   return creds;
 }

@@ -19,7 +19,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { execFileSync, type SpawnOptions } from "node:child_process";
-import { Client, type ClientConfig } from "pg";
+import type { ClientConfig } from "pg";
+import { postmasterPid, queryWith, tryLoginWith } from "./postgres";
 import { freePort, run, runOk, startProcess, waitFor, type Started } from "./processes";
 
 /** The programs of the topology (the manifest keys of `tools/build.sh ha-topology`). */
@@ -383,11 +384,7 @@ export class PatroniCluster {
 
   /** The postmaster's pid of a node (0 when it is not running). */
   postmasterPid(name: string): number {
-    try {
-      return Number(readFileSync(join(this.node(name).dir, "data", "postmaster.pid"), "utf8").split("\n")[0]) || 0;
-    } catch {
-      return 0;
-    }
+    return postmasterPid(join(this.node(name).dir, "data"));
   }
 
   /** The pids of a node's PostgreSQL processes: its postmaster and every child. */
@@ -422,35 +419,13 @@ export class PatroniCluster {
   }
 
   /** Runs one query as the superuser through HAProxy (or on `node`) and returns its rows. */
-  async query<T extends Record<string, unknown> = Record<string, unknown>>(
-    sql: string,
-    params: unknown[] = [],
-    database?: string,
-    node?: string,
-  ): Promise<T[]> {
-    const c = new Client(this.config(database, undefined, undefined, node));
-    c.on("error", () => undefined);
-    await c.connect();
-    try {
-      return (await c.query(sql, params)).rows as T[];
-    } finally {
-      await c.end().catch(() => undefined);
-    }
+  query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = [], database?: string, node?: string): Promise<T[]> {
+    return queryWith<T>(this.config(database, undefined, undefined, node), sql, params);
   }
 
-  /** Whether `user` can log in through HAProxy to `database` and run a query; the error message when it cannot. */
-  async tryLogin(database: string, user: string, password: string): Promise<{ ok: true } | { ok: false; message: string }> {
-    const c = new Client(this.config(database, user, password));
-    c.on("error", () => undefined);
-    try {
-      await c.connect();
-      await c.query("SELECT 1");
-      await c.end();
-      return { ok: true };
-    } catch (err) {
-      await c.end().catch(() => undefined);
-      return { ok: false, message: String((err as Error).message) };
-    }
+  /** Whether `user` can log in through HAProxy to `database`; the error message when it cannot. */
+  tryLogin(database: string, user: string, password: string): Promise<{ ok: true } | { ok: false; message: string }> {
+    return tryLoginWith(this.config(database, user, password));
   }
 
   /** The last lines of every process's output (for a failure message). */
