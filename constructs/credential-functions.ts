@@ -9,6 +9,9 @@ import { PG_IDENTIFIER } from "./names";
 /** Vault's username prefix (its default username template, `v-<display>-<role>-<random>-<time>`). */
 export const ISSUED_USER_PREFIX = "v-";
 
+/** The schema of the functions unless {@link CredentialFunctionsProps.schemaName} says otherwise. */
+export const DEFAULT_FUNCTIONS_SCHEMA = "keybuzz_vault";
+
 /** Seconds an expiration may lie beyond now() + max TTL: the clocks of Vault and PostgreSQL may differ. */
 const CLOCK_SKEW_SECONDS = 300;
 
@@ -86,7 +89,7 @@ export class CredentialFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: CredentialFunctionsProps) {
     super(scope, id);
-    this.schemaName = props.schemaName ?? "keybuzz_vault";
+    this.schemaName = props.schemaName ?? DEFAULT_FUNCTIONS_SCHEMA;
     if (!PG_IDENTIFIER.test(this.schemaName) || this.schemaName.startsWith("pg_")) {
       throw new Error(`schemaName must be a lower-case PostgreSQL identifier, got "${this.schemaName}"`);
     }

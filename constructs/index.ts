@@ -9,3 +9,4 @@ export * from "./approle-auth";
 export * from "./kubernetes-auth";
 export * from "./agent-config";
 export * from "./names";
+export * from "./lease-audit";

@@ -77,6 +77,14 @@ export class SecretsMount extends Construct {
     }
     this.connections.push(connection);
     this.resource.putPostgresql([...this.connections]);
+    this.waitFor(dependsOn);
+  }
+
+  /**
+   * Makes the mount wait for these, each once: created before it, destroyed after it, so that the
+   * revocations Vault runs when the mount goes (every lease) still find what they need in PostgreSQL.
+   */
+  public waitFor(dependsOn: readonly ITerraformDependable[]): void {
     const wanted = dependsOn.filter((d) => !this.waitsFor.has(d.fqn));
     for (const d of wanted) this.waitsFor.add(d.fqn);
     // dependable(): the plain `type.name` address depends_on takes, not a `${…}` reference.

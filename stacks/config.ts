@@ -11,7 +11,12 @@ import { z } from "zod";
 import { annotationProblem, templateProblem, templateReads } from "../constructs/agent-config";
 import { isCidr } from "../constructs/approle-auth";
 import { ENCRYPTING_SSLMODES, VERIFYING_SSLMODES } from "../constructs/connection";
+import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
 import { VAULT_NAME } from "../constructs/names";
+
+const { probeRole, auditRole, fixRole, auditPolicy, fixPolicy, probeBaseRole, auditBaseRole, fixBaseRole } = LEASE_AUDIT_NAMES;
+const RESERVED_VAULT_NAMES = new Set<string>([probeRole, auditRole, fixRole, auditPolicy, fixPolicy]);
+const RESERVED_BASE_ROLES = new Set<string>([probeBaseRole, auditBaseRole, fixBaseRole]);
 
 /** A safe, unquoted PostgreSQL identifier: lower case, digits and `_`, at most 63 bytes, not `pg_`-reserved. */
 const pgIdentifier = z
@@ -380,6 +385,13 @@ export const environmentSchema = z
         ctx.addIssue({ code: "custom", path: [...at, "vaultRole"], message: `duplicates the Vault role of application "${dupVault}"` });
       }
       seenVault.set(app.vaultRole, app.name);
+      // the lease audit's own roles and policies (constructs/lease-audit.ts); an application's policy is named after its Vault role.
+      if (RESERVED_VAULT_NAMES.has(app.vaultRole)) {
+        ctx.addIssue({ code: "custom", path: [...at, "vaultRole"], message: `"${app.vaultRole}" is reserved for the lease audit (npm run leases)` });
+      }
+      if (RESERVED_BASE_ROLES.has(app.baseRole)) {
+        ctx.addIssue({ code: "custom", path: [...at, "baseRole"], message: `"${app.baseRole}" is reserved for the lease audit (npm run leases)` });
+      }
       if (app.defaultTtl > app.maxTtl) {
         ctx.addIssue({
           code: "custom",

@@ -8,6 +8,7 @@ import { AppPolicy } from "../constructs/app-policy";
 import { AppRoleAuth } from "../constructs/approle-auth";
 import { BaseRoles } from "../constructs/base-roles";
 import { KubernetesAuth } from "../constructs/kubernetes-auth";
+import { LeaseAudit } from "../constructs/lease-audit";
 import { Connection } from "../constructs/connection";
 import { CredentialFunctions } from "../constructs/credential-functions";
 import { DynamicRole } from "../constructs/dynamic-role";
@@ -189,12 +190,19 @@ export class KeybuzzStack extends TerraformStack {
       };
     }
 
+    // what `npm run leases` uses: its own Vault roles and policies, no password.
+    const audit = new LeaseAudit(this, "LeaseAudit", { connection, functions, baseRoles, admin });
+
     new TerraformOutput(this, "mount_path", { value: mount.path, description: "Path of the database secrets engine." });
     new TerraformOutput(this, "connection_name", { value: connection.connectionName, description: "Vault connection name." });
     new TerraformOutput(this, "applications", {
       value: applications,
       description:
         "Per application: its Vault role, where to read credentials, the base role issued users join, its policy, and where it logs in (auth path and role per method).",
+    });
+    new TerraformOutput(this, "leases_audit", {
+      value: { policy: audit.auditPolicyName, fix_policy: audit.fixPolicyName },
+      description: "Policies of a token for `npm run leases` (audit), and for `npm run leases -- --fix --apply` (fix).",
     });
   }
 

@@ -235,6 +235,27 @@ const RULES: readonly Rule[] = [
     got: '"keybuzz_api"',
   },
   {
+    rule: "a Vault role the lease audit uses",
+    change: (c) => (c.applications[2].vaultRole = "leases-audit"),
+    field: "applications[2](n8n).vaultRole",
+    says: '"leases-audit" is reserved for the lease audit (npm run leases)',
+    got: '"leases-audit"',
+  },
+  {
+    rule: "a policy name the lease audit uses (an application's policy is named after its Vault role)",
+    change: (c) => (c.applications[0].vaultRole = "keybuzz-leases-fix"),
+    field: "applications[0](keybuzz-api).vaultRole",
+    says: '"keybuzz-leases-fix" is reserved for the lease audit (npm run leases)',
+    got: '"keybuzz-leases-fix"',
+  },
+  {
+    rule: "a base role the lease audit uses",
+    change: (c) => (c.applications[1].baseRole = "keybuzz_leases_probe"),
+    field: "applications[1](chatwoot).baseRole",
+    says: '"keybuzz_leases_probe" is reserved for the lease audit (npm run leases)',
+    got: '"keybuzz_leases_probe"',
+  },
+  {
     rule: "a duplicate Vault role",
     change: (c) => (c.applications[2].vaultRole = "chatwoot-db"),
     field: "applications[2](n8n).vaultRole",

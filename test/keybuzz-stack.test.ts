@@ -4,6 +4,7 @@ import { isAbsolute, join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { App, TerraformStack, Testing } from "cdktf";
 import { AgentConfig } from "../constructs/agent-config";
+import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
 import { loadEnvironments, parseEnvironment } from "../stacks/config";
 import { KeybuzzStack, stackName } from "../stacks/keybuzz-stack";
 import { CA_PEM, ROOT, connectionBlock, onlyResource, resources, synthEnvironments, tempDir, testApp, type TfJson, type TfResource } from "./helpers";
@@ -17,6 +18,9 @@ const APPLICATIONS = [
   { name: "n8n", baseRole: "n8n", vaultRole: "n8n-db" },
   { name: "workers", baseRole: "keybuzz_workers", vaultRole: "workers-db" },
 ];
+/** The lease audit's own Vault roles and base roles (constructs/lease-audit.ts), in every environment. */
+const AUDIT_VAULT_ROLES = [LEASE_AUDIT_NAMES.probeRole, LEASE_AUDIT_NAMES.auditRole, LEASE_AUDIT_NAMES.fixRole];
+const AUDIT_BASE_ROLES = [LEASE_AUDIT_NAMES.probeBaseRole, LEASE_AUDIT_NAMES.auditBaseRole, LEASE_AUDIT_NAMES.fixBaseRole];
 
 /** The paths a policy text grants, in order. */
 function policyPaths(policy: string): string[] {
@@ -121,10 +125,10 @@ describe("KeybuzzStack, per environment file", () => {
       json = JSON.parse(synthesized[env]) as TfJson;
     });
 
-    it("creates the four base roles NOLOGIN", () => {
+    it("creates the four base roles and the lease audit's three NOLOGIN", () => {
       const base = resources(json, "postgresql_role").filter((r) => r.name !== "vault_admin");
 
-      expect(base.map((r) => r.name).sort()).toEqual(["chatwoot", "keybuzz_api", "keybuzz_workers", "n8n"]);
+      expect(base.map((r) => r.name).sort()).toEqual(["chatwoot", "keybuzz_api", "keybuzz_workers", "n8n", ...AUDIT_BASE_ROLES].sort());
       for (const role of base) expect(role).toMatchObject({ login: false });
     });
 
@@ -165,13 +169,13 @@ describe("KeybuzzStack, per environment file", () => {
       expect(resources(json, "vault_mount")).toEqual([]);
     });
 
-    it("connects as keybuzz-postgres, allowing exactly the four dynamic roles, in the mount", () => {
+    it("connects as keybuzz-postgres, allowing exactly the four dynamic roles and the lease audit's three, in the mount", () => {
       expect(onlyResource(json, "vault_database_secrets_mount").postgresql).toEqual([
         expect.objectContaining({
           name: "keybuzz-postgres",
           plugin_name: "postgresql-database-plugin",
           verify_connection: true,
-          allowed_roles: APPLICATIONS.map((a) => a.vaultRole),
+          allowed_roles: [...APPLICATIONS.map((a) => a.vaultRole), ...AUDIT_VAULT_ROLES],
           username: "vault_admin",
           connection_url: expect.stringMatching(/^postgresql:\/\/\{\{username\}\}:\{\{password\}\}@[^/]+:5432\/keybuzz\?sslmode=verify-full$/),
         }),
@@ -205,8 +209,8 @@ describe("KeybuzzStack, per environment file", () => {
       expect(body).toContain(`('${app.vaultRole}', '${app.baseRole}', ARRAY['${app.baseRole}']::pg_catalog.text[], 20, 86400)`);
     });
 
-    it("creates no other dynamic role", () => {
-      expect(resources(json, "vault_database_secret_backend_role")).toHaveLength(4);
+    it("creates no other dynamic role than the applications' and the lease audit's", () => {
+      expect(resources(json, "vault_database_secret_backend_role")).toHaveLength(4 + AUDIT_VAULT_ROLES.length);
     });
 
     it("outputs the mount path, the connection name and, per application, its credentials path, base role, policy and logins", () => {
@@ -229,10 +233,10 @@ describe("KeybuzzStack, per environment file", () => {
       );
     });
 
-    it("creates one policy per application, reading only that application's credentials", () => {
+    it("creates one policy per application, reading only that application's credentials, and the lease audit's two", () => {
       const policies = resources(json, "vault_policy");
 
-      expect(policies.map((p) => p.name).sort()).toEqual(APPLICATIONS.map((a) => a.vaultRole).sort());
+      expect(policies.map((p) => p.name).sort()).toEqual([...APPLICATIONS.map((a) => a.vaultRole), LEASE_AUDIT_NAMES.auditPolicy, LEASE_AUDIT_NAMES.fixPolicy].sort());
       for (const app of APPLICATIONS) {
         const text = String(policies.find((p) => p.name === app.vaultRole)?.policy);
         const creds = `database/creds/${app.vaultRole}`;

@@ -61,8 +61,9 @@ describe("compare", () => {
         attributes: [
           {
             path: "postgresql.0.allowed_roles",
-            before: ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"],
-            after: ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db", "billing-db"],
+            // the lease audit's three roles come after the applications'.
+            before: ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db", "leases-probe", "leases-audit", "leases-fix"],
+            after: ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db", "billing-db", "leases-probe", "leases-audit", "leases-fix"],
           },
         ],
       });
@@ -168,7 +169,8 @@ describe("compare", () => {
       expect(findings.map((f) => f.reason)).toEqual([
         "would be destroyed and recreated: changing postgresql.name forces a new vault_database_secrets_mount",
       ]);
-      expect(report).toContain("## keybuzz-dev: 0 to add, 4 to change, 1 to replace, 0 to destroy");
+      // every dynamic role's db_name: the applications' four and the lease audit's three.
+      expect(report).toContain("## keybuzz-dev: 0 to add, 7 to change, 1 to replace, 0 to destroy");
     });
 
     it("changes the dynamic roles' db_name in place", () => {

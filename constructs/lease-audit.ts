@@ -1,0 +1,183 @@
+import { Construct } from "constructs";
+import type { TerraformResource } from "cdktf";
+import { Grant } from "@cdktf/provider-postgresql/lib/grant";
+import { Role } from "@cdktf/provider-postgresql/lib/role";
+import { Policy } from "@cdktf/provider-vault/lib/policy";
+import type { BaseRole, BaseRoles } from "./base-roles";
+import type { Connection } from "./connection";
+import type { CredentialFunctions } from "./credential-functions";
+import { DynamicRole } from "./dynamic-role";
+import type { VaultAdmin } from "./vault-admin";
+
+/**
+ * The names the lease audit uses, in Vault and in PostgreSQL: an application may not take one of them
+ * (the config refuses it).
+ */
+export const LEASE_AUDIT_NAMES = {
+  /** Vault role of the end-to-end probe: issues a user in a base role with no privilege at all. */
+  probeRole: "leases-probe",
+  /** Vault role whose users read the catalog and `pg_stat_activity` for the audit. */
+  auditRole: "leases-audit",
+  /** Vault role whose users may also run the revocation function, for `--fix --apply`. */
+  fixRole: "leases-fix",
+  probeBaseRole: "keybuzz_leases_probe",
+  auditBaseRole: "keybuzz_leases_audit",
+  fixBaseRole: "keybuzz_leases_fix",
+  /** What `npm run leases` needs: read lease metadata of the mount, run the probe, log in to read. */
+  auditPolicy: "keybuzz-leases-audit",
+  /** The audit's policy and what `--fix --apply` needs on top: revoke this mount's leases, log in to drop. */
+  fixPolicy: "keybuzz-leases-fix",
+} as const;
+
+/** Props of {@link LeaseAudit}. */
+export interface LeaseAuditProps {
+  /** The connection its three Vault roles issue through. */
+  readonly connection: Connection;
+  /** The functions that create and drop the users; the fix role may run `drop_user`. */
+  readonly functions: CredentialFunctions;
+  /** The application database, which the audit's users log in to. */
+  readonly baseRoles: BaseRoles;
+  /** Vault's admin: the fix role's grants on the functions come after its own (two at once fail). */
+  readonly admin: VaultAdmin;
+}
+
+/**
+ * The policy of `npm run leases` (without `fix`) or of `npm run leases -- --fix --apply` (with it), for a
+ * mount at `mountPath`.
+ *
+ * Lease metadata is read through `sys/leases/lookup`, limited to this mount's credentials with
+ * `allowed_parameters`; listing a prefix of leases needs `sudo` (Vault's rule for that endpoint).
+ * Irrevocable leases are only listed server-wide (`GET sys/leases?type=irrevocable`, metadata and Vault's
+ * last error, no secret): the one read outside the mount, filtered by the tool.
+ *
+ * @see https://developer.hashicorp.com/vault/api-docs/system/leases
+ * @see https://developer.hashicorp.com/vault/docs/concepts/policies#parameter-constraints
+ */
+export function leaseAuditPolicyDocument(mountPath: string, fix: boolean): string {
+  const n = LEASE_AUDIT_NAMES;
+  const creds = `${mountPath}/creds`;
+  const ownRoles = fix ? [n.probeRole, n.auditRole, n.fixRole] : [n.probeRole, n.auditRole];
+  const lines = [
+    `# list this mount's leases (listing a prefix needs sudo) and read their metadata, nothing else.`,
+    `path "sys/leases/lookup/${creds}/*" {`,
+    `  capabilities = ["list", "sudo"]`,
+    `}`,
+    ``,
+    `path "sys/leases/lookup" {`,
+    `  capabilities = ["update"]`,
+    `  allowed_parameters = {`,
+    `    "lease_id" = ["${creds}/*"]`,
+    `  }`,
+    `}`,
+    ``,
+    `# irrevocable leases with Vault's last error: only listed server-wide (metadata, no secret).`,
+    `path "sys/leases" {`,
+    `  capabilities = ["read", "sudo"]`,
+    `}`,
+    ``,
+  ];
+  for (const role of ownRoles) {
+    lines.push(
+      `# ${role}: its own credentials, revoked by the tool when it is done.`,
+      `path "${creds}/${role}" {`,
+      `  capabilities = ["read"]`,
+      `}`,
+      ``,
+      `path "sys/leases/revoke/${creds}/${role}/*" {`,
+      `  capabilities = ["update"]`,
+      `}`,
+      ``,
+    );
+  }
+  if (fix) {
+    lines.push(
+      `# --fix --apply: revoke a lease of this mount whose user is gone (lease ID in the path).`,
+      `path "sys/leases/revoke/${creds}/*" {`,
+      `  capabilities = ["update"]`,
+      `}`,
+      ``,
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * What `npm run leases` needs, and nothing more: three Vault roles with their own NOLOGIN base roles, and
+ * two policies.
+ *
+ * - `leases-probe` issues a user in `keybuzz_leases_probe`, a role with no privilege (not even CONNECT):
+ *   issuing and revoking one proves that Vault reaches PostgreSQL right now, and the user can do nothing.
+ * - `leases-audit` issues a user in `keybuzz_leases_audit`: CONNECT on the application database and
+ *   `pg_read_all_stats` (every session's user and database in `pg_stat_activity`); the catalog it reads is
+ *   readable by any role. The audit logs in with it: no password of its own, none of `vault_admin`'s.
+ * - `leases-fix` issues a user in `keybuzz_leases_fix`: the audit's rights and EXECUTE on
+ *   `keybuzz_vault.drop_user`, the revocation function itself, so `--fix --apply` drops an orphan with
+ *   exactly the SQL Vault would have run; and nothing else.
+ *
+ * Policies: `keybuzz-leases-audit` ({@link leaseAuditPolicyDocument}) reads this mount's lease metadata and
+ * runs the probe; `keybuzz-leases-fix` adds revocation of this mount's leases.
+ */
+export class LeaseAudit extends Construct {
+  /** The three Vault roles, by job. */
+  public readonly roles: Readonly<Record<"probe" | "audit" | "fix", DynamicRole>>;
+  /** The audit's policy name. */
+  public readonly auditPolicyName: string;
+  /** The policy name for `--fix --apply`. */
+  public readonly fixPolicyName: string;
+
+  constructor(scope: Construct, id: string, props: LeaseAuditProps) {
+    super(scope, id);
+    const n = LEASE_AUDIT_NAMES;
+    const database = props.baseRoles.database.name;
+    const after = [...props.admin.dependables];
+
+    const baseRole = (scopeId: string, name: string, memberOf: string[], grants: (role: Role, s: Construct) => TerraformResource[]): BaseRole => {
+      const s = new Construct(this, scopeId);
+      const resource = new Role(s, "Resource", { name, login: false, roles: memberOf });
+      return { name, resource, grants: grants(resource, s) };
+    };
+    const probe = baseRole("ProbeBaseRole", n.probeBaseRole, [], () => []);
+    const connect = (role: Role, s: Construct) => [
+      new Grant(s, "Connect", { database, role: role.name, objectType: "database", privileges: ["CONNECT"], dependsOn: after }),
+    ];
+    const audit = baseRole("AuditBaseRole", n.auditBaseRole, ["pg_read_all_stats"], connect);
+    const fix = baseRole("FixBaseRole", n.fixBaseRole, [], (role, s) => {
+      const on = { database, role: role.name, schema: props.functions.schema.name };
+      // after Vault admin's grants on the same schema and functions: two at once fail ("tuple concurrently updated").
+      const usage = new Grant(s, "FunctionsSchema", { ...on, objectType: "schema", privileges: ["USAGE"], dependsOn: after });
+      return [
+        ...connect(role, s),
+        usage,
+        new Grant(s, "DropUser", { ...on, objectType: "function", objects: ["drop_user"], privileges: ["EXECUTE"], dependsOn: [...after, usage] }),
+      ];
+    });
+    // the revocations Vault runs when the mount goes need these roles: they go after it.
+    props.connection.mount.waitFor([probe, audit, fix].flatMap((r) => [r.resource, ...r.grants]));
+
+    // the fix role reads what the audit reads: its users hold both roles.
+    const roles = new Construct(this, "Roles");
+    const role = (name: string, baseRoles: BaseRole[], defaultTtlSeconds: number) =>
+      new DynamicRole(roles, name, {
+        connection: props.connection,
+        functions: props.functions,
+        name,
+        baseRoles,
+        defaultTtlSeconds,
+        maxTtlSeconds: 3600,
+        connectionLimit: 2,
+      });
+    this.roles = {
+      probe: role(n.probeRole, [probe], 60),
+      audit: role(n.auditRole, [audit], 600),
+      fix: role(n.fixRole, [fix, audit], 600),
+    };
+
+    // the path as written in config: the policy text reads the same in review as in Vault.
+    const mountPath = props.connection.mount.path;
+    this.auditPolicyName = n.auditPolicy;
+    this.fixPolicyName = n.fixPolicy;
+    const policies = new Construct(this, "Policies");
+    new Policy(policies, "Audit", { name: n.auditPolicy, policy: leaseAuditPolicyDocument(mountPath, false) });
+    new Policy(policies, "Fix", { name: n.fixPolicy, policy: leaseAuditPolicyDocument(mountPath, true) });
+  }
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { LEASE_AUDIT_NAMES, LeaseAudit, leaseAuditPolicyDocument } from "../constructs/lease-audit";
+import { dynamicRoles, resources, synthStack } from "./helpers";
+
+function synthAudit(mountPath?: string) {
+  const { json, built } = synthStack((s) => {
+    const f = dynamicRoles(s, [{ name: "app-db" }], { mountPath });
+    return new LeaseAudit(s, "LeaseAudit", { connection: f.connection, functions: f.functions, baseRoles: f.baseRoles, admin: f.admin });
+  });
+  return { json, audit: built };
+}
+
+/** Every `path "…"` block of a policy: path → its body, capabilities and parameters included. */
+function blocks(policy: string): Record<string, string> {
+  return Object.fromEntries([...policy.matchAll(/path "([^"]+)" \{([\s\S]*?)\n\}/g)].map(([, path, body]) => [path, body.replace(/\s+/g, " ").trim()]));
+}
+
+describe("LeaseAudit", () => {
+  it("synthesizes a minimal definition", () => {
+    expect(synthAudit().json).toMatchSnapshot();
+  });
+
+  it("gives the probe's base role no privilege at all, the audit's CONNECT and pg_read_all_stats, the fix's EXECUTE on drop_user only", () => {
+    const { json } = synthAudit();
+    const roles = Object.fromEntries(resources(json, "postgresql_role").map((r) => [r.name, r]));
+    expect(roles[LEASE_AUDIT_NAMES.probeBaseRole]).toMatchObject({ login: false, roles: [] });
+    expect(roles[LEASE_AUDIT_NAMES.auditBaseRole]).toMatchObject({ login: false, roles: ["pg_read_all_stats"] });
+    expect(roles[LEASE_AUDIT_NAMES.fixBaseRole]).toMatchObject({ login: false, roles: [] });
+    const grants = resources(json, "postgresql_grant").filter((g) => String(g.role).includes("LeaseAudit"));
+    const owner = (g: Record<string, unknown>) => /LeaseAudit_(\w+?)BaseRole/.exec(String(g.role))?.[1];
+    const summary = grants.map((g) => `${owner(g)}: ${g.object_type} ${(g.objects as string[] | undefined)?.join(",") ?? ""} ${(g.privileges as string[]).join(",")}`).sort();
+    expect(summary).toEqual(["Audit: database  CONNECT", "Fix: database  CONNECT", "Fix: function drop_user EXECUTE", "Fix: schema  USAGE"]);
+  });
+
+  it("adds three Vault roles whose users join only the audit's base roles, with short leases", () => {
+    const { audit } = synthAudit();
+    expect(Object.values(audit.roles).map((r) => [r.roleName, r.baseRole, r.defaultTtlSeconds, r.maxTtlSeconds])).toEqual([
+      ["leases-probe", "keybuzz_leases_probe", 60, 3600],
+      ["leases-audit", "keybuzz_leases_audit", 600, 3600],
+      ["leases-fix", "keybuzz_leases_fix", 600, 3600],
+    ]);
+  });
+
+  it("audit policy: this mount's lease metadata (lease_id limited to its credentials), irrevocable leases, its own credentials; no revocation of others' leases", () => {
+    const b = blocks(leaseAuditPolicyDocument("database", false));
+    expect(b).toEqual({
+      "sys/leases/lookup/database/creds/*": 'capabilities = ["list", "sudo"]',
+      "sys/leases/lookup": 'capabilities = ["update"] allowed_parameters = { "lease_id" = ["database/creds/*"] }',
+      "sys/leases": 'capabilities = ["read", "sudo"]',
+      "database/creds/leases-probe": 'capabilities = ["read"]',
+      "sys/leases/revoke/database/creds/leases-probe/*": 'capabilities = ["update"]',
+      "database/creds/leases-audit": 'capabilities = ["read"]',
+      "sys/leases/revoke/database/creds/leases-audit/*": 'capabilities = ["update"]',
+    });
+  });
+
+  it("fix policy: the audit's, its own credentials, and revocation of this mount's leases by ID in the path", () => {
+    const audit = blocks(leaseAuditPolicyDocument("kv/db", false));
+    const fix = blocks(leaseAuditPolicyDocument("kv/db", true));
+    const added = Object.fromEntries(Object.entries(fix).filter(([p]) => !(p in audit)));
+    expect(added).toEqual({
+      "kv/db/creds/leases-fix": 'capabilities = ["read"]',
+      "sys/leases/revoke/kv/db/creds/leases-fix/*": 'capabilities = ["update"]',
+      "sys/leases/revoke/kv/db/creds/*": 'capabilities = ["update"]',
+    });
+    expect(Object.keys(audit).every((p) => p in fix)).toBe(true);
+  });
+
+  it("writes both policies with the mount path as configured", () => {
+    const { json } = synthAudit("secrets/pg");
+    const policies = Object.fromEntries(resources(json, "vault_policy").map((p) => [p.name, p.policy]));
+    expect(policies["keybuzz-leases-audit"]).toBe(leaseAuditPolicyDocument("secrets/pg", false));
+    expect(policies["keybuzz-leases-fix"]).toBe(leaseAuditPolicyDocument("secrets/pg", true));
+  });
+});
