@@ -9,7 +9,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["test/*.test.ts", "test/review/*.test.ts"],
+          include: ["test/*.test.ts", "test/review/*.test.ts", "test/leases/*.test.ts"],
           testTimeout: 60_000,
         },
       },

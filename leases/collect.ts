@@ -1,0 +1,165 @@
+/**
+ * Reads what the lease audit needs: this mount's leases and irrevocable leases from Vault, the issued users
+ * and orphan sessions from PostgreSQL (logged in with a credential of the audit's own Vault role), and the
+ * probe (one credential of a role with no privilege, issued and revoked).
+ */
+import { Client, type ClientConfig } from "pg";
+import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
+import { ISSUED_USER_PREFIX } from "../constructs/credential-functions";
+import type { Inventory, IrrevocableLease, IssuedUser, Lease, OrphanSession, Probe } from "./model";
+import type { Target } from "./target";
+import { errorsOf } from "./vault-client";
+
+/** A credential as Vault hands it out. */
+export interface Credential {
+  readonly username: string;
+  readonly password: string;
+  readonly leaseId: string;
+}
+
+/** Lookups in flight at once: enough to read 10,000 leases in seconds, few enough not to slow issuance. */
+const LOOKUP_CONCURRENCY = 16;
+
+/** Reads `<mount>/creds/<role>`; throws with Vault's answer unless it succeeds. */
+export async function issue(t: Target, vaultRole: string): Promise<Credential> {
+  const res = await t.vault.call("GET", `${t.mountPath}/creds/${vaultRole}`);
+  if (res.status !== 200) throw new Error(`${t.mountPath}/creds/${vaultRole}: ${res.status} ${errorsOf(res)}`);
+  return { username: res.body.data.username, password: res.body.data.password, leaseId: res.body.lease_id };
+}
+
+/** Revokes one lease, with its ID in the path (what the audit's policies allow). */
+export async function revoke(t: Target, leaseId: string): Promise<void> {
+  await t.vault.ok("PUT", `sys/leases/revoke/${leaseId}`);
+}
+
+/** Issues and revokes one credential of the probe role: does Vault reach PostgreSQL right now? */
+export async function probe(t: Target): Promise<Probe> {
+  const t0 = performance.now();
+  try {
+    const cred = await issue(t, LEASE_AUDIT_NAMES.probeRole);
+    await revoke(t, cred.leaseId);
+    return { ok: true, ms: Math.round(performance.now() - t0) };
+  } catch (err) {
+    return { ok: false, ms: Math.round(performance.now() - t0), error: (err as Error).message };
+  }
+}
+
+const seconds = (iso: string) => Date.parse(iso) / 1000;
+
+/**
+ * The leases Vault holds for each application's role, with their metadata; `known` (from an earlier
+ * reading) saves looking up a lease again. A lease revoked between the listing and its lookup is left out.
+ */
+export async function readLeases(t: Target, known: ReadonlyMap<string, Lease> = new Map(), progress?: (done: number, total: number) => void): Promise<Lease[]> {
+  const ids: { id: string; vaultRole: string }[] = [];
+  for (const app of t.applications) {
+    const prefix = `${t.mountPath}/creds/${app.vaultRole}/`;
+    const res = await t.vault.call("GET", `sys/leases/lookup/${prefix}?list=true`);
+    if (res.status === 404) continue;
+    if (res.status !== 200) throw new Error(`listing the leases of ${prefix}: ${res.status} ${errorsOf(res)}`);
+    for (const key of (res.body.data?.keys as string[]) ?? []) ids.push({ id: `${prefix}${key}`, vaultRole: app.vaultRole });
+  }
+  const leases: Lease[] = [];
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const { id, vaultRole } = ids[next++];
+      const cached = known.get(id);
+      if (cached) {
+        leases.push(cached);
+      } else {
+        const res = await t.vault.call("PUT", "sys/leases/lookup", { lease_id: id });
+        if (res.status === 200) {
+          const d = res.body.data;
+          leases.push({ id, vaultRole, issueTime: seconds(d.issue_time), expireTime: seconds(d.expire_time), renewable: Boolean(d.renewable) });
+        } else if (res.status !== 400) {
+          // 400 is "invalid lease": revoked since the listing.
+          throw new Error(`looking up ${id}: ${res.status} ${errorsOf(res)}`);
+        }
+      }
+      if (++done % 1000 === 0) progress?.(done, ids.length);
+    }
+  };
+  await Promise.all(Array.from({ length: LOOKUP_CONCURRENCY }, worker));
+  return leases;
+}
+
+/** This mount's irrevocable leases, with Vault's last error (Vault lists them server-wide only). */
+export async function readIrrevocable(t: Target): Promise<IrrevocableLease[]> {
+  const res = await t.vault.ok("GET", "sys/leases?type=irrevocable&limit=none");
+  const prefix = `${t.mountPath}/creds/`;
+  const list = (res.body.data?.leases as { lease_id: string; error?: string }[] | null) ?? [];
+  return list.filter((l) => l.lease_id.startsWith(prefix)).map((l) => ({ id: l.lease_id, error: l.error ?? "" }));
+}
+
+/** The client options for PostgreSQL with this sslmode: verify-full and verify-ca check the certificate against the CA. */
+export function pgConfig(t: Target, cred: Credential): ClientConfig {
+  const { host, port, database, sslmode, ca } = t.postgres;
+  const ssl =
+    sslmode === "disable"
+      ? false
+      : sslmode === "verify-full"
+        ? { ca, rejectUnauthorized: true }
+        : sslmode === "verify-ca"
+          ? { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined }
+          : { rejectUnauthorized: false }; // require / prefer / allow: encrypted, not verified, as libpq does.
+  return { host, port, database, user: cred.username, password: cred.password, ssl, connectionTimeoutMillis: 10_000, application_name: "keybuzz-leases" };
+}
+
+/** Issued users (every role named `v-…`) with their memberships and sessions, and sessions whose role is gone. */
+export async function readPostgres(client: Client): Promise<{ users: IssuedUser[]; orphanSessions: OrphanSession[] }> {
+  const users = await client.query<{ name: string; can_login: boolean; valid_until: number | null; member_of: string[]; sessions: number }>(
+    `SELECT r.rolname AS name, r.rolcanlogin AS can_login, extract(epoch FROM r.rolvaliduntil)::float8 AS valid_until,
+            ARRAY(SELECT g.rolname::text FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+                   WHERE m.member = r.oid ORDER BY 1) AS member_of,
+            (SELECT count(*) FROM pg_catalog.pg_stat_activity a WHERE a.usesysid = r.oid)::int AS sessions
+       FROM pg_catalog.pg_roles r WHERE pg_catalog.left(r.rolname, $1) = $2 ORDER BY 1`,
+    [ISSUED_USER_PREFIX.length, ISSUED_USER_PREFIX],
+  );
+  const sessions = await client.query<{ pid: number; database: string; role_oid: number; backend_start: number }>(
+    `SELECT a.pid, coalesce(a.datname, '') AS database, a.usesysid::int8 AS role_oid, extract(epoch FROM a.backend_start)::float8 AS backend_start
+       FROM pg_catalog.pg_stat_activity a
+      WHERE a.backend_type = 'client backend' AND a.usesysid IS NOT NULL
+        AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = a.usesysid) ORDER BY 1`,
+  );
+  return {
+    users: users.rows.map((u) => ({ name: u.name, canLogin: u.can_login, validUntil: u.valid_until === null || !Number.isFinite(Number(u.valid_until)) ? null : Number(u.valid_until), memberOf: u.member_of, sessions: u.sessions })),
+    orphanSessions: sessions.rows.map((s) => ({ pid: s.pid, database: s.database, roleOid: Number(s.role_oid), backendStart: Number(s.backend_start) })),
+  };
+}
+
+/**
+ * Logs in to PostgreSQL with a fresh credential of `vaultRole` (the audit's or the fix's), runs `work`, then
+ * closes the session and revokes the credential, whatever happened.
+ */
+export async function withPostgres<T>(t: Target, vaultRole: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const cred = await issue(t, vaultRole);
+  try {
+    const client = new Client(pgConfig(t, cred));
+    await client.connect();
+    try {
+      return await work(client);
+    } finally {
+      await client.end();
+    }
+  } finally {
+    await revoke(t, cred.leaseId);
+  }
+}
+
+/** One reading: leases (reusing `known` lookups), irrevocable leases, the probe and PostgreSQL. */
+export async function readInventory(t: Target, known?: ReadonlyMap<string, Lease>, progress?: (message: string) => void): Promise<Inventory> {
+  const now = Date.now() / 1000;
+  const [leases, irrevocable, probeResult] = await Promise.all([
+    readLeases(t, known, (done, total) => progress?.(`looked up ${done} of ${total} leases`)),
+    readIrrevocable(t),
+    probe(t),
+  ]);
+  try {
+    const postgres = await withPostgres(t, LEASE_AUDIT_NAMES.auditRole, readPostgres);
+    return { now, leases, irrevocable, probe: probeResult, postgres };
+  } catch (err) {
+    return { now, leases, irrevocable, probe: probeResult, postgres: null, postgresError: (err as Error).message };
+  }
+}
