@@ -7,7 +7,8 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { LocalEnvironment } from "./environment";
-import { cdktfCommand, PROJECT_ROOT } from "./stack";
+import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
+import { cdktfCommand, localPaths, PROJECT_ROOT } from "./stack";
 import { startProcess, type Started } from "./processes";
 import { findTools, onPath, postgresMajor, type SandboxTools } from "./toolchain";
 
@@ -115,6 +116,9 @@ export class Sandbox {
       `  ${cli} lease renew "$LEASE_ID"`,
       `  ${cli} lease revoke "$LEASE_ID"`,
       `  ${psql} -c 'SELECT 1'   # refused now: the revocation dropped the user`,
+      "",
+      "  # the lease audit: Vault's leases held against PostgreSQL's users, with a token that may only audit",
+      `  KEYBUZZ_CONFIG_DIR=${localPaths(env.dir).configDir} VAULT_TOKEN="$(${cli} token create -policy=${LEASE_AUDIT_NAMES.auditPolicy} -no-default-policy -ttl=1h -field=token)" npm --prefix ${PROJECT_ROOT} run --silent leases -- --env local`,
       "",
       "Stop with Ctrl-C.",
     ];

@@ -120,6 +120,11 @@ describe.skipIf(!toolchain)("npm run sandbox", () => {
       expect(revoke.code, revoke.output).toBe(0);
       expect(refused.code).not.toBe(0);
       expect(refused.output).toMatch(/password authentication failed/);
+      const [audit] = by(/run --silent leases/);
+      expect(audit.code, audit.output).toBe(0);
+      expect(audit.output).toMatch(/health: ok, Vault issued and revoked a probe credential/);
+      expect(audit.output).toMatch(/^chatwoot\s+chatwoot-db\s+1\s/m);
+      expect(audit.output).toContain("findings: none");
     }
 
     process.stderr.write("[e2e sandbox] stopping a with Ctrl-C (SIGINT to its process group), b with SIGTERM to its process\n");

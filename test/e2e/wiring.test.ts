@@ -16,6 +16,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "pg";
+import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
 import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
 import type { PostgresServer } from "../../sandbox/toolchain";
 import { apartFromClosedDatabases, closedDatabaseAcls } from "./fixture/catalog";
@@ -146,16 +147,18 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
     expect(defaults.map((d) => d.acl).join()).toContain("keybuzz_workers=r/keybuzz_api");
   });
 
-  it("c. Vault: one mount with its connection, the four roles, policies and AppRole", async () => {
+  it("c. Vault: one mount with its connection, the four roles and the lease audit's three, policies and AppRole", async () => {
     const mounts = await v("GET", "sys/mounts");
     expect(mounts.body.data["database/"]).toMatchObject({ type: "database" });
     const config = await v("GET", "database/config/keybuzz-postgres");
     expect(config.status, JSON.stringify(config.body)).toBe(200);
-    expect([...config.body.data.allowed_roles].sort()).toEqual(APPS.map((a) => a.vaultRole).sort());
+    // the applications' roles and the lease audit's three (npm run leases).
+    const vaultRoles = [...APPS.map((a) => a.vaultRole), LEASE_AUDIT_NAMES.probeRole, LEASE_AUDIT_NAMES.auditRole, LEASE_AUDIT_NAMES.fixRole].sort();
+    expect([...config.body.data.allowed_roles].sort()).toEqual(vaultRoles);
     expect(config.body.data.connection_details.username).toBe("vault_admin");
     expect(JSON.stringify(config.body)).not.toContain(env.adminPassword);
     const roles = await v("LIST", "database/roles");
-    expect([...roles.body.data.keys].sort()).toEqual(APPS.map((a) => a.vaultRole).sort());
+    expect([...roles.body.data.keys].sort()).toEqual(vaultRoles);
   });
 
   it("d. cdktf diff and a plan right after the deploy: no changes", async () => {
