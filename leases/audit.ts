@@ -198,6 +198,7 @@ export function audit(inv: Inventory, apps: readonly AuditedApplication[], opts:
       findings.push({
         kind: "orphan_session",
         subject: `pid ${s.pid}`,
+        database: s.database,
         detail: `session in ${s.database} of a role that no longer exists (oid ${s.roleOid}), started ${new Date(s.backendStart * 1000).toISOString()}`,
         certain: true,
       });

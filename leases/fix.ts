@@ -6,8 +6,9 @@
  *   (`keybuzz_vault.drop_user(name, vault role)`, the SQL Vault runs at a lease's end), as a user of the
  *   audit's `leases-fix` role, which may run that function and nothing else;
  * - a lease whose user is gone: revoked in Vault (its revocation finds no user and succeeds);
- * - a session whose role no longer exists: ended by the same function, which ends such sessions in the
- *   application database at every call.
+ * - a session whose role no longer exists, in the application database: ended by the same function, which
+ *   ends such sessions there at every call (the audit's own credential already does, so this is rare). One
+ *   in another database is beyond the function's reach, and is left to a superuser.
  *
  * Everything else (irrevocable leases, foreign memberships, expired users with sessions, a failed probe)
  * is for a person to look at: the report says why each one is left.
@@ -40,8 +41,8 @@ export interface FixPlan {
 const NO_SUCH_USER = `${ISSUED_USER_PREFIX}keybuzz-leases-sweep`;
 
 
-/** What `--fix` would do about these findings (confirmed ones), and what it leaves, with why. */
-export function planFixes(findings: readonly Finding[]): FixPlan {
+/** What `--fix` would do about these findings (confirmed ones) in `database` (the application's), and what it leaves, with why. */
+export function planFixes(findings: readonly Finding[], database: string): FixPlan {
   const actions: FixAction[] = [];
   const skipped: { finding: Finding; why: string }[] = [];
   let sweep = false;
@@ -63,7 +64,8 @@ export function planFixes(findings: readonly Finding[]): FixPlan {
         actions.push({ kind: "revoke_lease", subject: f.subject, does: `PUT sys/leases/revoke/${f.subject}` });
         break;
       case "orphan_session":
-        sweep = true;
+        if (f.database === database) sweep = true;
+        else skipped.push({ finding: f, why: `in database "${f.database}", beyond the revocation function's reach: a superuser ends it (SELECT pg_terminate_backend(${f.subject.replace("pid ", "")}))` });
         break;
       default:
         skipped.push({ finding: f, why: whyLeft[f.kind] ?? "for a person to decide" });
@@ -99,7 +101,8 @@ export async function applyFixes(t: Target, plan: FixPlan): Promise<{ action: Fi
     }
   }
   const sql = plan.actions.filter((a) => a.kind !== "revoke_lease");
-  if (sql.length > 0) {
+  if (sql.length === 0) return results;
+  try {
     await withPostgres(t, LEASE_AUDIT_NAMES.fixRole, async (client) => {
       for (const action of sql) {
         const name = action.kind === "end_sessions" ? NO_SUCH_USER : action.subject;
@@ -111,6 +114,10 @@ export async function applyFixes(t: Target, plan: FixPlan): Promise<{ action: Fi
         }
       }
     });
+  } catch (err) {
+    // no fix credential (a token without the fix policy), or PostgreSQL unreachable: none of them ran.
+    const error = `could not log in as ${LEASE_AUDIT_NAMES.fixRole}: ${(err as Error).message}`;
+    for (const action of sql) if (!results.some((r) => r.action === action)) results.push({ action, ok: false, error });
   }
   return results;
 }

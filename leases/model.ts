@@ -102,6 +102,8 @@ export interface Finding {
   readonly vaultRole?: string;
   /** The user name, lease ID or session it is about. */
   readonly subject: string;
+  /** For a session: the database it is in. */
+  readonly database?: string;
   /** What is wrong, in a sentence. */
   readonly detail: string;
   /**

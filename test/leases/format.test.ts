@@ -17,7 +17,7 @@ const REPORT: Report = {
   findings: [
     { kind: "irrevocable_lease", application: "chatwoot", vaultRole: "chatwoot-db", subject: "database/creds/chatwoot-db/x", detail: "Vault gave up revoking it: dial tcp", certain: true },
     { kind: "orphan_user", application: "chatwoot", vaultRole: "chatwoot-db", subject: "v-a", detail: "no lease holds this user", certain: true },
-    { kind: "orphan_session", subject: "pid 7", detail: "session of a role that no longer exists", certain: true },
+    { kind: "orphan_session", subject: "pid 7", database: "keybuzz", detail: "session of a role that no longer exists", certain: true },
   ],
 };
 
@@ -55,7 +55,7 @@ describe("toPrometheus", () => {
 
 describe("toTable", () => {
   it("shows health, one aligned row per application, the findings and the fix plan", () => {
-    const text = toTable(REPORT, planFixes(REPORT.findings));
+    const text = toTable(REPORT, planFixes(REPORT.findings, "keybuzz"));
     expect(text).toContain("health: ok, Vault issued and revoked a probe credential in 31 ms");
     const rows = text.split("\n");
     const header = rows.find((r) => r.startsWith("application"))!;
