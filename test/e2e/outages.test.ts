@@ -101,6 +101,16 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     expect(retried).toBeGreaterThan(0);
     expect(cycles).toBeGreaterThan(before);
 
+    // a credential Vault issued as it was stopped may never have reached its worker (the answer was cut, the
+    // worker asked again): Vault holds its lease, so it is no orphan and ends at its TTL. at most one per
+    // worker; every user beyond the outstanding ones must be one of those, and go with its lease.
+    const kept = new Set(outstanding.map((c) => c.leaseId));
+    const all = await Promise.all(ROLES.map(async (r) => (await env.outstandingLeases(r)).map((id) => `database/creds/${r}/${id}`)));
+    const lost = all.flat().filter((id) => !kept.has(id));
+    env.log(`1. ${lost.length} credential(s) issued whose answer the restart cut; revoking their leases`);
+    expect(lost.length).toBeLessThanOrEqual(8);
+    expect((await env.dynamicRoles()).length).toBe(OUTSTANDING + lost.length);
+    for (const id of lost) await env.revoke(id);
     // only the users of the leases left to expire remain, nothing from the churn.
     expect((await env.dynamicRoles()).sort()).toEqual(outstanding.map((c) => c.username).sort());
     const waitMs = Math.max(0, issuedAt + TTL * 1000 - Date.now());
