@@ -85,8 +85,12 @@ export class SecretsMount extends Construct {
    * revocations Vault runs when the mount goes (every lease) still find what they need in PostgreSQL.
    */
   public waitFor(dependsOn: readonly ITerraformDependable[]): void {
-    const wanted = dependsOn.filter((d) => !this.waitsFor.has(d.fqn));
-    for (const d of wanted) this.waitsFor.add(d.fqn);
+    const wanted: ITerraformDependable[] = [];
+    for (const d of dependsOn) {
+      if (this.waitsFor.has(d.fqn)) continue;
+      this.waitsFor.add(d.fqn);
+      wanted.push(d);
+    }
     // dependable(): the plain `type.name` address depends_on takes, not a `${…}` reference.
     if (wanted.length) this.resource.dependsOn = [...(this.resource.dependsOn ?? []), ...wanted.map((d) => dependable(d))];
   }

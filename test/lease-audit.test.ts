@@ -32,6 +32,21 @@ describe("LeaseAudit", () => {
     expect(summary).toEqual(["Audit: database  CONNECT", "Fix: database  CONNECT", "Fix: function drop_user EXECUTE", "Fix: schema  USAGE"]);
   });
 
+  it("makes the mount wait for its base roles and grants: a destroy revokes the audit's leases before dropping them", () => {
+    const { json } = synthAudit();
+    const mount = resources(json, "vault_database_secrets_mount")[0];
+    const own = (mount.depends_on as string[]).filter((d) => d.includes("LeaseAudit")).map((d) => d.replace(/_[0-9A-F]{8}$/, "")).sort();
+    expect(own).toEqual([
+      "postgresql_grant.LeaseAudit_AuditBaseRole_Connect",
+      "postgresql_grant.LeaseAudit_FixBaseRole_Connect",
+      "postgresql_grant.LeaseAudit_FixBaseRole_DropUser",
+      "postgresql_grant.LeaseAudit_FixBaseRole_FunctionsSchema",
+      "postgresql_role.LeaseAudit_AuditBaseRole",
+      "postgresql_role.LeaseAudit_FixBaseRole",
+      "postgresql_role.LeaseAudit_ProbeBaseRole",
+    ]);
+  });
+
   it("adds three Vault roles whose users join only the audit's base roles, with short leases", () => {
     const { audit } = synthAudit();
     expect(Object.values(audit.roles).map((r) => [r.roleName, r.baseRole, r.defaultTtlSeconds, r.maxTtlSeconds])).toEqual([

@@ -107,6 +107,18 @@ describe("SecretsMount", () => {
     expect(onlyResource(json, MOUNT).depends_on).toEqual([built.admin, built.database, built.grant].map(dependency));
   });
 
+  it("waits for what else revocation needs (waitFor), each resource once, after its connections' own", () => {
+    const { json, built } = synthStack((s) => {
+      const [admin, auditRole] = ["admin", "audit"].map((name) => new Role(s, name, { name }));
+      const m = new SecretsMount(s, "Mount");
+      m.addPostgresqlConnection(block("pg-main"), [admin]);
+      m.waitFor([auditRole, admin, auditRole]);
+      return { admin, auditRole };
+    });
+
+    expect(onlyResource(json, MOUNT).depends_on).toEqual([built.admin, built.auditRole].map(dependency));
+  });
+
   it("returns the connection names as a copy", () => {
     const { built: mount } = synthStack((s) => {
       const m = new SecretsMount(s, "Mount");
