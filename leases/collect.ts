@@ -107,14 +107,17 @@ export function pgConfig(t: Target, cred: Credential): ClientConfig {
   return { host, port, database, user: cred.username, password: cred.password, ssl, connectionTimeoutMillis: 10_000, application_name: "keybuzz-leases" };
 }
 
-/** Issued users (every role named `v-…`) with their memberships and sessions, and sessions whose role is gone. */
+/**
+ * Issued users (every role named `v-…` but the audit's own, logged in now) with their memberships and
+ * sessions, and sessions whose role is gone.
+ */
 export async function readPostgres(client: Client): Promise<{ users: IssuedUser[]; orphanSessions: OrphanSession[] }> {
   const users = await client.query<{ name: string; can_login: boolean; valid_until: number | null; member_of: string[]; sessions: number }>(
     `SELECT r.rolname AS name, r.rolcanlogin AS can_login, extract(epoch FROM r.rolvaliduntil)::float8 AS valid_until,
             ARRAY(SELECT g.rolname::text FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
                    WHERE m.member = r.oid ORDER BY 1) AS member_of,
             (SELECT count(*) FROM pg_catalog.pg_stat_activity a WHERE a.usesysid = r.oid)::int AS sessions
-       FROM pg_catalog.pg_roles r WHERE pg_catalog.left(r.rolname, $1) = $2 ORDER BY 1`,
+       FROM pg_catalog.pg_roles r WHERE pg_catalog.left(r.rolname, $1) = $2 AND r.rolname <> current_user ORDER BY 1`,
     [ISSUED_USER_PREFIX.length, ISSUED_USER_PREFIX],
   );
   const sessions = await client.query<{ pid: number; database: string; role_oid: number; backend_start: number }>(
