@@ -19,20 +19,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "pg";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
 import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
-import { run } from "../../sandbox/processes";
-import { localPaths, PROJECT_ROOT } from "../../sandbox/stack";
+import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 
 const toolchain = inject("toolchain");
 const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface AuditRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-  // the --format json report.
-  json: any;
-}
 
 describe.skipIf(!toolchain)("npm run leases: Vault's leases held against PostgreSQL's users", () => {
   let env: LocalEnvironment;
@@ -48,13 +39,7 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
       log: "[e2e leases]",
     });
     await env.deploy();
-    const token = async (policy: string) => {
-      const res = await env.v("POST", "auth/token/create", { policies: [policy], no_default_policy: true, ttl: "1h" });
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      return res.body.auth.client_token as string;
-    };
-    auditToken = await token(LEASE_AUDIT_NAMES.auditPolicy);
-    fixToken = await token(LEASE_AUDIT_NAMES.fixPolicy);
+    ({ audit: auditToken, fix: fixToken } = await auditTokens(env));
   });
 
   afterAll(async () => {
@@ -62,26 +47,8 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
     await env?.stop();
   });
 
-  /** `npm run leases -- --env local <args>` as a child process, with the audit's token (or `token`). */
-  async function leases(args: string[] = [], token = auditToken): Promise<AuditRun> {
-    const format = args.includes("--format") ? [] : ["--format", "json"];
-    const res = await run(process.execPath, ["--import", "tsx", "scripts/leases.ts", "--env", "local", ...format, ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, KEYBUZZ_CONFIG_DIR: localPaths(env.dir).configDir, VAULT_TOKEN: token },
-    });
-    let json: unknown;
-    if (format.length) {
-      try {
-        json = JSON.parse(res.stdout);
-      } catch {
-        throw new Error(`not JSON (exit ${res.code}):\n${res.stdout}\n${res.stderr}`);
-      }
-    }
-    expect(res.stdout + res.stderr).not.toContain(token);
-    return { ...res, json };
-  }
-
-  const findings = (r: AuditRun) => (r.json.findings as { kind: string; subject: string; application?: string }[]).map((f) => `${f.kind} ${f.subject}`).sort();
+  const leases = (args: string[] = [], token = auditToken) => runLeases(env, args, token);
+  const findings = findingLines;
 
   /** A session of an issued user, kept open until the suite ends (or the server ends it). */
   async function session(creds: Creds): Promise<Client> {
