@@ -57,12 +57,15 @@ interface Pairing {
 }
 
 /**
- * Pairs users and leases per Vault role (see the module comment). Leases past their expiry are left out:
- * Vault is revoking them (or retrying), and their user may already be gone. Users whose name is younger than
- * `graceSeconds` are left out too: a credential being issued has its user before its lease.
+ * Pairs users and leases per Vault role (see the module comment). Every user that can log in and every lease
+ * Vault holds take part, whatever their age, so that no user loses its lease to a cut-off; only what is left
+ * over is filtered: a user younger than `graceSeconds` (a credential being issued has its user before its
+ * lease) and a lease younger than that or past its expiry (Vault is revoking it, and its user may already be
+ * gone) are not reported.
  */
 export function pair(inv: Inventory, users: readonly IssuedUser[], apps: readonly AuditedApplication[], graceSeconds: number): Pairing {
   const W = PAIRING_WINDOW_SECONDS;
+  const settled = inv.now - graceSeconds;
   const orphans: Pairing["orphans"] = [];
   const dangling: Pairing["dangling"] = [];
   const byRole = new Map<string, { user: IssuedUser; issued: number }[]>();
@@ -75,16 +78,13 @@ export function pair(inv: Inventory, users: readonly IssuedUser[], apps: readonl
       orphans.push({ user, app, certain: true });
       continue;
     }
-    if (parsed.issued > inv.now - graceSeconds) continue;
     const list = byRole.get(app.vaultRole) ?? [];
     list.push({ user, issued: parsed.issued });
     byRole.set(app.vaultRole, list);
   }
   for (const app of apps) {
     const us = (byRole.get(app.vaultRole) ?? []).sort((a, b) => a.issued - b.issued);
-    const ls = inv.leases
-      .filter((l) => l.vaultRole === app.vaultRole && l.expireTime > inv.now && l.issueTime <= inv.now - graceSeconds)
-      .sort((a, b) => a.issueTime - b.issueTime);
+    const ls = inv.leases.filter((l) => l.vaultRole === app.vaultRole).sort((a, b) => a.issueTime - b.issueTime);
     const fits = (l: Lease, issued: number) => Math.floor(l.issueTime) - issued >= -1 && Math.floor(l.issueTime) - issued <= W;
     // windows have the same shape for everyone: pairing each lease with the earliest free user that fits is optimal.
     const taken = new Set<number>();
@@ -99,10 +99,10 @@ export function pair(inv: Inventory, users: readonly IssuedUser[], apps: readonl
         }
       }
       if (hit >= 0) taken.add(hit);
-      else dangling.push({ lease, certain: !us.some((u) => fits(lease, u.issued)) });
+      else if (lease.issueTime <= settled && lease.expireTime > inv.now) dangling.push({ lease, certain: !us.some((u) => fits(lease, u.issued)) });
     }
     us.forEach((u, i) => {
-      if (!taken.has(i)) orphans.push({ user: u.user, app, certain: !ls.some((l) => fits(l, u.issued)) });
+      if (!taken.has(i) && u.issued <= settled) orphans.push({ user: u.user, app, certain: !ls.some((l) => fits(l, u.issued)) });
     });
   }
   return { orphans, dangling };

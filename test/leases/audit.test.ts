@@ -84,6 +84,18 @@ describe("pair", () => {
     expect(pair(inventory(leases, users), users, APPS, 10)).toEqual({ orphans: [], dangling: [] });
   });
 
+  it("pairs a user just past the grace with its lease just inside it: the cut-off applies to what is left over, not to the pairing", () => {
+    const users = [user("chatwoot-db", NOW - 11)];
+    const leases = [lease("chatwoot-db", NOW - 9.2)];
+    expect(pair(inventory(leases, users), users, APPS, 10)).toEqual({ orphans: [], dangling: [] });
+  });
+
+  it("pairs a user with its expired lease that Vault still holds: pending revocation, not an orphan", () => {
+    const users = [user("chatwoot-db", NOW - 4000)];
+    const leases = [lease("chatwoot-db", NOW - 3999.5, { expireTime: NOW - 400 })];
+    expect(pair(inventory(leases, users), users, APPS, 10)).toEqual({ orphans: [], dangling: [] });
+  });
+
   it("a name Vault did not generate is an orphan, certain", () => {
     const u = { ...user("chatwoot-db", NOW), name: "v-made-by-hand", memberOf: ["chatwoot"] };
     const { orphans } = pair(inventory([], [u]), [u], APPS, 10);
