@@ -18,9 +18,13 @@
  *    (sandbox/patroni.ts), asynchronous and synchronous replication, OpenBao and Vault; per combination,
  *    repeated switchovers and crashes of the leader while credentials churn (sandbox/failover.ts): how long
  *    until Vault issues credentials again, the longest gap, when the cluster was healthy again.
+ * 5. The lease audit (`npm run leases`) with 10,000 active leases (OpenBao and Vault, the machine's
+ *    PostgreSQL): wall time and peak RSS of the whole command, and issuance latency at concurrency 4 with
+ *    and without an audit running.
  *
  * Environment: BENCH_SYNTH_RUNS (default 5), BENCH_CRED_REPEATS (default 3), BENCH_CREDS (default 500),
- * BENCH_DEPLOY_REPEATS (default 3), BENCH_HA_REPEATS (default 3), BENCH_ONLY=synth|creds|deploy|ha (run
+ * BENCH_DEPLOY_REPEATS (default 3), BENCH_HA_REPEATS (default 3), BENCH_AUDIT_LEASES (default 10000), BENCH_AUDIT_RUNS (default 3),
+ * BENCH_ONLY=synth|creds|deploy|ha|leases (run
  * one part: its section of BENCHMARKS.md is replaced, the others kept).
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -31,16 +35,19 @@ import { performance } from "node:perf_hooks";
 import { pool, run } from "../sandbox/processes";
 import { prepareToolchain, type Toolchain } from "../sandbox/toolchain";
 import type { VaultResponse } from "../sandbox/vault";
-import { PROJECT_ROOT, type TfJson } from "../sandbox/stack";
+import { PROJECT_ROOT, localPaths, type TfJson } from "../sandbox/stack";
 import { LocalEnvironment } from "../sandbox/environment";
 import { PatroniCluster, PATRONI_TIMING, HAPROXY_CHECK, type ReplicationMode } from "../sandbox/patroni";
 import { churnThrough, type Recovery } from "../sandbox/failover";
+import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
 
 const SYNTH_RUNS = Number(process.env.BENCH_SYNTH_RUNS ?? 5);
 const CRED_REPEATS = Number(process.env.BENCH_CRED_REPEATS ?? 3);
 const CREDS = Number(process.env.BENCH_CREDS ?? 500);
 const DEPLOY_REPEATS = Number(process.env.BENCH_DEPLOY_REPEATS ?? 3);
 const HA_REPEATS = Number(process.env.BENCH_HA_REPEATS ?? 3);
+const AUDIT_LEASES = Number(process.env.BENCH_AUDIT_LEASES ?? 10_000);
+const AUDIT_RUNS = Number(process.env.BENCH_AUDIT_RUNS ?? 3);
 const CONCURRENCY = 16;
 const ONLY = process.env.BENCH_ONLY;
 
@@ -84,10 +91,10 @@ interface Timed {
 }
 
 /** Runs a command under `/usr/bin/time -f "%e %M"` (written to a file, so the command's output stays apart). */
-async function timed(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, scratch: string): Promise<Timed> {
+async function timed(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, scratch: string, okCodes = [0]): Promise<Timed> {
   const out = join(scratch, `time-${randomBytes(4).toString("hex")}.txt`);
   const result = await run("/usr/bin/time", ["-o", out, "-f", "%e %M", command, ...args], { cwd, env });
-  if (result.code !== 0) throw new Error(`${command} ${args.join(" ")} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+  if (!okCodes.includes(result.code)) throw new Error(`${command} ${args.join(" ")} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
   const [wall, rss] = readFileSync(out, "utf8").trim().split("\n").pop()!.split(" ");
   rmSync(out);
   return { wallS: Number(wall), rssKb: Number(rss) };
@@ -664,6 +671,124 @@ async function ha(report: string[], toolchain: Toolchain | undefined, missing: s
   );
 }
 
+// ---------------------------------------------------------------------------------------------- lease audit
+
+interface AuditRuns {
+  label: string;
+  issueS: number;
+  audits: { wallS: number; rssKb: number; auditS: number; leases: number; findings: number }[];
+  /** Issuance latency in ms, alone and while audits run. */
+  alone: number[];
+  during: number[];
+  /** Findings the audits reported while credentials were issued and revoked (none expected). */
+  duringFindings: number;
+}
+
+/** Issues `count` credentials at concurrency 4 and returns each one's latency in ms (then revokes them). */
+async function issuanceLatencies(env: LocalEnvironment, count: number): Promise<number[]> {
+  const ms: number[] = [];
+  const issued = await pool(count, 4, async (i) => {
+    const t0 = performance.now();
+    const c = await env.issue(HA_ROLES[i % HA_ROLES.length]);
+    ms.push(performance.now() - t0);
+    return c;
+  });
+  await pool(issued.length, CONCURRENCY, (i) => env.revoke(issued[i].leaseId));
+  return ms;
+}
+
+async function auditOn(toolchain: Toolchain, binary: string, scratch: string): Promise<AuditRuns> {
+  const env = await LocalEnvironment.start({
+    server: toolchain.postgres[0],
+    vaultBinary: binary,
+    tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
+    // 10,000 users, none logged in; the audit's own sessions are few.
+    log: "[bench] leases:",
+  });
+  try {
+    await env.deploy();
+    const token = (await env.v("POST", "auth/token/create", { policies: [LEASE_AUDIT_NAMES.auditPolicy], no_default_policy: true, ttl: "2h" })).body.auth.client_token;
+    const t0 = performance.now();
+    let done = 0;
+    await pool(AUDIT_LEASES, CONCURRENCY, async (i) => {
+      await env.issue(HA_ROLES[i % HA_ROLES.length]);
+      if (++done % 2000 === 0) progress(`leases ${env.vault.product}: ${done} of ${AUDIT_LEASES} credentials issued`);
+    });
+    const issueS = (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 11_000)); // past the audit's grace: every lease is paired.
+    const auditEnv = { ...process.env, KEYBUZZ_CONFIG_DIR: localPaths(env.dir).configDir, VAULT_TOKEN: token };
+    const audit = async () => {
+      const out = join(scratch, `audit-${randomBytes(4).toString("hex")}.json`);
+      const t = await timed(process.execPath, ["--import", "tsx", "scripts/leases.ts", "--env", "local", "--format", "json", "--output", out], PROJECT_ROOT, auditEnv, scratch, [0, 2]);
+      const report = JSON.parse(readFileSync(out, "utf8"));
+      rmSync(out);
+      const leases = report.applications.reduce((n: number, a: { active: number }) => n + a.active, 0);
+      for (const f of report.findings) progress(`leases ${env.vault.product}: FINDING ${f.kind} ${f.subject}: ${f.detail}`);
+      return { ...t, auditS: report.durationSeconds as number, leases, findings: report.findings.length as number };
+    };
+    let duringFindings = 0;
+    const audits = [];
+    for (let i = 0; i < AUDIT_RUNS; i++) {
+      audits.push(await audit());
+      progress(`leases ${env.vault.product}: audit ${i + 1}/${AUDIT_RUNS}: ${audits.at(-1)!.wallS} s, ${audits.at(-1)!.leases} leases, ${audits.at(-1)!.findings} finding(s)`);
+    }
+    const alone = await issuanceLatencies(env, 400);
+    let auditing = true;
+    const background = (async () => {
+      while (auditing) duringFindings += (await audit()).findings;
+    })();
+    const during = await issuanceLatencies(env, 400);
+    auditing = false;
+    await background;
+    return { label: env.vault.label, issueS, audits, alone, during, duringFindings };
+  } finally {
+    await env.stop();
+  }
+}
+
+async function leaseAudit(report: string[], toolchain: Toolchain | undefined, missing: string | undefined): Promise<void> {
+  report.push(`## 5. The lease audit at ${AUDIT_LEASES.toLocaleString("en")} active leases`, "");
+  if (!toolchain) {
+    report.push(`❌ not run: missing ${missing}`, "");
+    return;
+  }
+  const scratch = mkdtempSync(join(tmpdir(), "keybuzz-bench-leases-"));
+  const rows: string[] = [];
+  const latencyRows: string[] = [];
+  try {
+    for (const binary of [toolchain.bao, toolchain.vault]) {
+      const r = await auditOn(toolchain, binary, scratch);
+      const wall = r.audits.map((a) => a.wallS);
+      const inAudit = r.audits.map((a) => a.auditS);
+      rows.push(
+        `| ${r.label} | ${r.audits[0].leases.toLocaleString("en")} | ${median(wall).toFixed(1)} s (${Math.min(...wall).toFixed(1)}–${Math.max(...wall).toFixed(1)}) | ` +
+          `${median(inAudit).toFixed(1)} s | ${(Math.max(...r.audits.map((a) => a.rssKb)) / 1024).toFixed(0)} MiB | ${r.audits.map((a) => a.findings).join(", ")} | ${r.issueS.toFixed(0)} s |`,
+      );
+      const q = (xs: number[]) => `${quantile(xs, 0.5).toFixed(1)} / ${quantile(xs, 0.95).toFixed(1)} / ${Math.max(...xs).toFixed(1)} ms`;
+      latencyRows.push(`| ${r.label} | ${q(r.alone)} | ${q(r.during)} | ${r.duringFindings} |`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  report.push(
+    `Measured ${new Date().toISOString()}. The \`local\` stack deployed by OpenTofu (PostgreSQL ${toolchain.postgres[0].major}, everything on 127.0.0.1), ` +
+      `${AUDIT_LEASES.toLocaleString("en")} credentials issued across the four applications (1 h leases, left active), then ` +
+      `\`npm run leases -- --env local --format json\` run ${AUDIT_RUNS} times as a child process with a token carrying only \`${LEASE_AUDIT_NAMES.auditPolicy}\`: ` +
+      "it lists the leases, looks up each one (16 at a time), runs the probe, logs in with its own credential and reads the catalog.",
+    "",
+    "| server | active leases | whole command (wall, median, min–max) | audit itself (its report's duration, median) | peak RSS | findings per run | issuing them took |",
+    "| --- | ---: | ---: | ---: | ---: | --- | ---: |",
+    ...rows,
+    "",
+    "Issuance latency (400 credentials at concurrency 4, then revoked), alone and while audits run back to back: p50 / p95 / max.",
+    "",
+    "| server | alone | during audits | findings of those audits |",
+    "| --- | ---: | ---: | ---: |",
+    ...latencyRows,
+    "",
+  );
+}
+
 /**
  * The report's sections (`## <n>. …` up to the next one), so that one part run alone (BENCH_ONLY) replaces
  * only its own section of an existing BENCHMARKS.md.
@@ -717,12 +842,13 @@ async function main(): Promise<void> {
       rmSync(scratch, { recursive: true, force: true });
     }
   }
-  if (ONLY === undefined || ONLY === "creds" || ONLY === "deploy" || ONLY === "ha") {
+  if (ONLY === undefined || ONLY === "creds" || ONLY === "deploy" || ONLY === "ha" || ONLY === "leases") {
     progress("preparing the toolchain (tools/build.sh)");
     const { toolchain, missing } = await prepareToolchain({ ha: ONLY === undefined || ONLY === "ha" });
     if (ONLY === undefined || ONLY === "creds") await credentials(report, toolchain, missing);
     if (ONLY === undefined || ONLY === "deploy") await deploys(report, toolchain, missing);
     if (ONLY === undefined || ONLY === "ha") await ha(report, toolchain, missing);
+    if (ONLY === undefined || ONLY === "leases") await leaseAudit(report, toolchain, missing);
   }
   const file = join(PROJECT_ROOT, "BENCHMARKS.md");
   const lines = ONLY !== undefined && existsSync(file) ? mergeSections(readFileSync(file, "utf8"), report) : report;
