@@ -29,8 +29,9 @@ export function stackName(environment: string): string {
 
 /**
  * One environment: the base roles, `vault_admin`, the secrets engine, the connection and one dynamic role
- * per application, with the Vault and PostgreSQL providers; and for each application that logs in, its
- * agent's files ({@link AgentConfig}, beside the synthesized JSON).
+ * per application, with the Vault and PostgreSQL providers; the lease audit's roles and policies
+ * ({@link LeaseAudit}, for `npm run leases`); and for each application that logs in, its agent's files
+ * ({@link AgentConfig}, beside the synthesized JSON).
  *
  * Provider credentials come from the environment only: VAULT_TOKEN for Vault, PGPASSWORD for PostgreSQL,
  * and TF_VAR_vault_admin_password for the admin password (a sensitive, ephemeral variable delivered through
