@@ -5,7 +5,8 @@
  * renews, not the username), so users and leases are paired the way Vault names them: its default username
  * template is `v-<display name, 8>-<role name, 8>-<20 random characters>-<unix time>`, and the lease of a
  * credential is registered within a second or two of that time. Within one Vault role, a user and a lease
- * pair when the lease was issued 0 to {@link PAIRING_WINDOW_SECONDS} s after the time in the user's name. A
+ * pair when the lease was issued up to {@link PAIRING_WINDOW_SECONDS} s after the second in the user's name
+ * (or in the second before it, for clocks that round). A
  * user no lease pairs with is an orphan; a lease no user pairs with has lost its user. Either is
  * `certain` only when nothing issued in the same seconds could have been its match: uncertain findings are
  * reported and never fixed automatically.
@@ -27,9 +28,9 @@ export const PAIRING_WINDOW_SECONDS = 3;
 const VAULT_USERNAME = /^v-(.*)-([A-Za-z0-9]{20})-(\d{9,})$/;
 
 /**
- * The Vault role and issue time a username carries, when it is one Vault generated; `vaultRole` is
- * undefined when the truncated role name matches none or several of `vaultRoles` (then the user's
- * memberships decide, see {@link applicationOf}).
+ * The issue time a username carries and the Vault roles whose first 8 characters it holds (none, one, or
+ * several when two roles share them: then the user's memberships decide, see {@link applicationOf});
+ * undefined for a name Vault did not generate.
  */
 export function parseUsername(name: string, vaultRoles: readonly string[]): { issued: number; candidates: string[] } | undefined {
   const m = VAULT_USERNAME.exec(name);
