@@ -737,6 +737,8 @@ async function auditOn(toolchain: Toolchain, binary: string, scratch: string): P
     const background = (async () => {
       while (auditing) duringFindings += (await audit()).findings;
     })();
+    // awaited below; this only keeps an early failure from ending the process before the servers are stopped.
+    background.catch(() => undefined);
     const during = await issuanceLatencies(env, 400);
     auditing = false;
     await background;

@@ -106,8 +106,8 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
 
     // the restart may leave two kinds of extra user, at most one per worker: one whose lease Vault registered
     // but whose answer the stop cut (the worker asked again), ended with its lease; and one Vault created but
-    // never registered a lease for, which nothing would ever drop (seen in about half the runs after the HA
-    // suite). the lease audit must report exactly the second kind, and its fix drop them.
+    // never registered a lease for, which nothing would ever drop (seen in 4 of 9 runs right after the HA
+    // suite, none of 9 alone). the lease audit must report exactly the second kind, and its fix drop them.
     const keptLeases = new Set(outstanding.map((c) => c.leaseId));
     const all = await Promise.all(ROLES.map(async (r) => (await env.outstandingLeases(r)).map((id) => `database/creds/${r}/${id}`)));
     const lost = all.flat().filter((id) => !keptLeases.has(id));
