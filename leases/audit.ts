@@ -70,10 +70,11 @@ export function pair(inv: Inventory, users: readonly IssuedUser[], apps: readonl
   const orphans: Pairing["orphans"] = [];
   const dangling: Pairing["dangling"] = [];
   const byRole = new Map<string, { user: IssuedUser; issued: number }[]>();
+  const vaultRoles = apps.map((a) => a.vaultRole);
   for (const user of users) {
     if (!user.canLogin) continue; // revoked, not dropped: reported on its own.
     const app = applicationOf(user, apps);
-    const parsed = parseUsername(user.name, apps.map((a) => a.vaultRole));
+    const parsed = parseUsername(user.name, vaultRoles);
     if (!app || !parsed) {
       // not a name Vault generated for one of these roles (made by hand?): no lease can hold it.
       orphans.push({ user, app, certain: true });
@@ -137,6 +138,8 @@ export function audit(inv: Inventory, apps: readonly AuditedApplication[], opts:
     });
   }
   const users = inv.postgres?.users ?? [];
+  // each user's application, once: the findings and the per-application counts both need it.
+  const owner = new Map(users.map((u) => [u, applicationOf(u, apps)]));
   if (inv.postgres) {
     const { orphans, dangling } = pair(inv, users, apps, opts.graceSeconds);
     for (const o of orphans) {
@@ -160,7 +163,7 @@ export function audit(inv: Inventory, apps: readonly AuditedApplication[], opts:
       });
     }
     for (const u of users) {
-      const app = applicationOf(u, apps);
+      const app = owner.get(u);
       if (u.validUntil !== null && u.validUntil < inv.now && u.sessions > 0) {
         findings.push({
           kind: "expired_user_with_sessions",
@@ -221,7 +224,7 @@ export function audit(inv: Inventory, apps: readonly AuditedApplication[], opts:
       nonRenewable: active.filter((l) => !l.renewable).length,
       pending: leases.filter((l) => l.expireTime <= inv.now && !irrevocable.has(l.id)).length,
       irrevocable: inv.irrevocable.filter((l) => roleOfLease(l.id) === app.vaultRole).length,
-      users: inv.postgres ? users.filter((u) => u.canLogin && applicationOf(u, apps) === app).length : null,
+      users: inv.postgres ? users.filter((u) => u.canLogin && owner.get(u) === app).length : null,
     };
   });
   return { applications, findings };

@@ -63,7 +63,7 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
     return (await Promise.all(ROLES.map((r) => env.outstandingLeases(r).then((ids) => ids.map((id) => `${r}/${id}`))))).flat().sort();
   }
 
-  /** Every v- role with its login, validity and memberships, and the sessions: what --fix must not change. */
+  /** The catalog (roles, memberships, databases, default ACLs), the leases and the session count: what --fix must not change. */
   async function state(): Promise<{ catalog: Catalog; leases: string[]; sessions: number }> {
     const [{ n }] = await env.pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend'");
     return { catalog: await env.catalog(), leases: await allLeases(), sessions: n };
