@@ -207,7 +207,7 @@ describe.skipIf(!toolchain)("Vault Agent delivers rotating credentials to a runn
         .output()
         .split("\n")
         .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as { t: number; event: string; ok?: boolean; user?: string; role?: string });
+        .map((l) => JSON.parse(l) as { t: number; event: string; ok?: boolean; user?: string; role?: string; error?: string });
       const queries = events.filter((ev) => ev.event === "query");
       const okTimes = queries.filter((q) => q.ok).map((q) => q.t);
       const longestGapMs = Math.max(...okTimes.slice(1).map((t, i) => t - okTimes[i]));
@@ -231,7 +231,7 @@ describe.skipIf(!toolchain)("Vault Agent delivers rotating credentials to a runn
       const connectedUsers = new Set(events.filter((ev) => ev.event === "connected").map((ev) => ev.user));
       for (const user of rendered.keys()) expect(connectedUsers).toContain(user);
       expect(queries.filter((q) => q.ok).every((q) => q.role === "keybuzz_api")).toBe(true);
-      expect(failed.map((q) => `${new Date(q.t).toISOString()} ${q.user}`)).toEqual([]);
+      expect(failed.map((q) => `${new Date(q.t).toISOString()} ${q.user}: ${q.error}`)).toEqual([]);
       expect(longestGapMs).toBeLessThan(2000);
 
       // every user whose lease has ended was dropped by then, and can no longer log in.
