@@ -9,7 +9,8 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["test/*.test.ts", "test/review/*.test.ts", "test/leases/*.test.ts"],
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/e2e/**"],
           testTimeout: 60_000,
         },
       },

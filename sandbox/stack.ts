@@ -11,6 +11,9 @@ import { run, runOk, type RunResult } from "./processes";
 /** The project root (where cdktf.json and main.ts are). */
 export const PROJECT_ROOT = resolve(__dirname, "..");
 
+/** The app as cdktf.json runs it: main.ts bundled, see scripts/app.mjs. */
+export const APP = join(PROJECT_ROOT, "scripts", "app.mjs");
+
 export const STACK = "keybuzz-local";
 
 export type TfJson = Record<string, any>;
@@ -57,11 +60,11 @@ export function synthEnv(dir: string): NodeJS.ProcessEnv {
 }
 
 /**
- * Synthesizes the `local` stack of `<dir>/config` (see {@link writeLocalConfig}) with
- * `node --import tsx main.ts` into `<dir>/cdktf.out`; returns the synthesized cdk.tf.json.
+ * Synthesizes the `local` stack of `<dir>/config` (see {@link writeLocalConfig}) with the app cdktf runs
+ * (`node scripts/app.mjs`) into `<dir>/cdktf.out`; returns the synthesized cdk.tf.json.
  */
 export async function synthLocal(dir: string): Promise<TfJson> {
-  await runOk(process.execPath, ["--import", "tsx", "main.ts"], { cwd: PROJECT_ROOT, env: { ...process.env, ...synthEnv(dir) } });
+  await runOk(process.execPath, [APP], { cwd: PROJECT_ROOT, env: { ...process.env, ...synthEnv(dir) } });
   return JSON.parse(readFileSync(join(localPaths(dir).stackDir, "cdk.tf.json"), "utf8"));
 }
 

@@ -223,15 +223,20 @@ export interface MainRun {
  * (KEYBUZZ_*, CDKTF_OUTDIR) are not inherited, only those given.
  */
 export function runMain(env: Record<string, string>): Promise<MainRun> {
+  return runNode(["--import", "tsx", "main.ts"], ROOT, env);
+}
+
+/** Runs the app as cdktf.json runs it (`node scripts/app.mjs`, the bundle) from `root`, like {@link runMain}. */
+export function runApp(env: Record<string, string>, root = ROOT): Promise<MainRun> {
+  return runNode(["scripts/app.mjs"], root, env);
+}
+
+function runNode(args: string[], cwd: string, env: Record<string, string>): Promise<MainRun> {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith("KEYBUZZ_") && key !== "CDKTF_OUTDIR"),
   );
   return new Promise((resolve, reject) => {
-    const child = spawn(join(ROOT, "node_modules", ".bin", "tsx"), ["main.ts"], {
-      cwd: ROOT,
-      env: { ...inherited, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(process.execPath, args, { cwd, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
