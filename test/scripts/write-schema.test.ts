@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderSchema, SCHEMA_PATH } from "../scripts/write-schema";
-import { ROOT } from "./helpers";
+import { renderSchema, SCHEMA_PATH } from "../../scripts/write-schema";
+import { ROOT } from "../helpers";
 
 describe("write-schema", () => {
   it("writes to config/schema.json", () => {

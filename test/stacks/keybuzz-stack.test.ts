@@ -3,11 +3,11 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { App, TerraformStack, Testing } from "cdktf";
-import { AgentConfig } from "../constructs/agent-config";
-import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
-import { loadEnvironments, parseEnvironment } from "../stacks/config";
-import { KeybuzzStack, stackName } from "../stacks/keybuzz-stack";
-import { CA_PEM, ROOT, connectionBlock, onlyResource, resources, synthEnvironments, tempDir, testApp, type TfJson, type TfResource } from "./helpers";
+import { AgentConfig } from "../../constructs/agent-config";
+import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
+import { loadEnvironments, parseEnvironment } from "../../stacks/config";
+import { KeybuzzStack, stackName } from "../../stacks/keybuzz-stack";
+import { CA_PEM, ROOT, connectionBlock, onlyResource, resources, synthEnvironments, tempDir, testApp, type TfJson, type TfResource } from "../helpers";
 
 const CONFIG_DIR = join(ROOT, "config");
 const ENVIRONMENTS = loadEnvironments(CONFIG_DIR).map((env) => env.name);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { TerraformStack } from "cdktf";
-import { BaseRoles } from "../constructs/base-roles";
-import { CredentialFunctions } from "../constructs/credential-functions";
-import { VaultAdmin, type VaultAdminProps } from "../constructs/vault-admin";
-import { dependency, passwordVariable, ref, resources, synthStack } from "./helpers";
+import { BaseRoles } from "../../constructs/base-roles";
+import { CredentialFunctions } from "../../constructs/credential-functions";
+import { VaultAdmin, type VaultAdminProps } from "../../constructs/vault-admin";
+import { dependency, passwordVariable, ref, resources, synthStack } from "../helpers";
 
 function build(stack: TerraformStack, props: Partial<VaultAdminProps> = {}, roles = ["app"]) {
   const baseRoles = new BaseRoles(stack, "BaseRoles", { roles: roles.map((name) => ({ name })) });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TerraformStack } from "cdktf";
-import { KubernetesAuth, type KubernetesAuthProps, type KubernetesRoleOptions } from "../constructs/kubernetes-auth";
-import { CA_PEM, addProviders, appPolicies, dependency, onlyResource, ref, resources, synthStack } from "./helpers";
+import { KubernetesAuth, type KubernetesAuthProps, type KubernetesRoleOptions } from "../../constructs/kubernetes-auth";
+import { CA_PEM, addProviders, appPolicies, dependency, onlyResource, ref, resources, synthStack } from "../helpers";
 
 const HOST = "https://10.0.0.50:6443";
 

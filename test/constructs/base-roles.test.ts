@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { BaseRoles, type BaseRoleOptions } from "../constructs/base-roles";
-import { dependency, onlyResource, ref, resources, synthStack } from "./helpers";
+import { BaseRoles, type BaseRoleOptions } from "../../constructs/base-roles";
+import { dependency, onlyResource, ref, resources, synthStack } from "../helpers";
 
 function synthRoles(roles: readonly BaseRoleOptions[], databaseName?: string, protectData?: boolean) {
   const { json, built } = synthStack((stack) => new BaseRoles(stack, "BaseRoles", { roles, databaseName, protectData }));

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { App, TerraformStack } from "cdktf";
 import { parse } from "yaml";
-import { AgentConfig, templateReads, type AgentConfigProps } from "../constructs/agent-config";
-import { addProviders, appPolicies, testApp } from "./helpers";
+import { AgentConfig, templateReads, type AgentConfigProps } from "../../constructs/agent-config";
+import { addProviders, appPolicies, testApp } from "../helpers";
 
 type Options = Partial<Omit<AgentConfigProps, "policy" | "application">>;
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Lazy, Tokenization } from "cdktf";
-import { skipTokenStackTraces } from "../stacks/token-stack-traces";
+import { skipTokenStackTraces } from "../../stacks/token-stack-traces";
 
 describe("skipTokenStackTraces", () => {
   let restore: (() => void) | undefined;

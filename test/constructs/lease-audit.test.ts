@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { LEASE_AUDIT_NAMES, LeaseAudit, leaseAuditPolicyDocument } from "../constructs/lease-audit";
-import { dynamicRoles, resources, synthStack } from "./helpers";
+import { LEASE_AUDIT_NAMES, LeaseAudit, leaseAuditPolicyDocument } from "../../constructs/lease-audit";
+import { dynamicRoles, resources, synthStack } from "../helpers";
 
 function synthAudit(mountPath?: string) {
   const { json, built } = synthStack((s) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TerraformStack } from "cdktf";
-import { AppPolicy, policyDocument, type AppPolicyProps } from "../constructs/app-policy";
-import { dynamicRoles, onlyResource, synthStack, type RoleOptions } from "./helpers";
+import { AppPolicy, policyDocument, type AppPolicyProps } from "../../constructs/app-policy";
+import { dynamicRoles, onlyResource, synthStack, type RoleOptions } from "../helpers";
 
 type Options = Partial<Omit<AppPolicyProps, "role">> & { role?: Partial<RoleOptions>; mountPath?: string };
 

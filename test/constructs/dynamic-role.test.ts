@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { TerraformVariable, type TerraformStack } from "cdktf";
-import { Connection } from "../constructs/connection";
-import { DynamicRole, type DynamicRoleProps } from "../constructs/dynamic-role";
-import { connectionBlock, dependency, fixture, onlyResource, ref, synthStack } from "./helpers";
+import { Connection } from "../../constructs/connection";
+import { DynamicRole, type DynamicRoleProps } from "../../constructs/dynamic-role";
+import { connectionBlock, dependency, fixture, onlyResource, ref, synthStack } from "../helpers";
 
 type Options = Partial<Omit<DynamicRoleProps, "baseRoles" | "connection" | "functions">> & {
   /** Names of the base roles to grant, from those created by the fixture. */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { TerraformOutput, type TerraformStack } from "cdktf";
-import { Connection, type ConnectionProps } from "../constructs/connection";
-import { DynamicRole } from "../constructs/dynamic-role";
-import type { VaultAdminProps } from "../constructs/vault-admin";
-import { CA_PEM, addProviders, connectionBlock, dependency, fixture, onlyResource, ref, resources, synthStack } from "./helpers";
+import { Connection, type ConnectionProps } from "../../constructs/connection";
+import { DynamicRole } from "../../constructs/dynamic-role";
+import type { VaultAdminProps } from "../../constructs/vault-admin";
+import { CA_PEM, addProviders, connectionBlock, dependency, fixture, onlyResource, ref, resources, synthStack } from "../helpers";
 
 type Options = Partial<Omit<ConnectionProps, "admin" | "mount">> & { roles?: readonly string[]; admin?: Partial<VaultAdminProps> };
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { TerraformStack } from "cdktf";
-import { BaseRoles } from "../constructs/base-roles";
-import { CredentialFunctions, type CredentialFunctionsProps } from "../constructs/credential-functions";
-import { dependency, ref, resources, synthStack } from "./helpers";
+import { BaseRoles } from "../../constructs/base-roles";
+import { CredentialFunctions, type CredentialFunctionsProps } from "../../constructs/credential-functions";
+import { dependency, ref, resources, synthStack } from "../helpers";
 
 function build(stack: TerraformStack, props: Partial<CredentialFunctionsProps> = {}) {
   const baseRoles = new BaseRoles(stack, "BaseRoles", { roles: [{ name: "app" }, { name: "user" }] });

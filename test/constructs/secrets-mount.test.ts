@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { TerraformOutput, type TerraformStack } from "cdktf";
 import { Role } from "@cdktf/provider-postgresql/lib/role";
-import { SecretsMount, type SecretsMountProps } from "../constructs/secrets-mount";
-import { addProviders, dependency, onlyResource, ref, synthStack } from "./helpers";
+import { SecretsMount, type SecretsMountProps } from "../../constructs/secrets-mount";
+import { addProviders, dependency, onlyResource, ref, synthStack } from "../helpers";
 
 const MOUNT = "vault_database_secrets_mount";
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ROOT } from "./helpers";
+import { ROOT } from "../helpers";
 
 const BUILD = join(ROOT, "tools", "build.sh");
 const scratch = mkdtempSync(join(tmpdir(), "keybuzz-build-sh-"));
