@@ -1,8 +1,11 @@
 import { defineConfig } from "vitest/config";
 
-// `unit` needs no server. `e2e` runs the real-server suites of test/e2e/ (PostgreSQL, Vault and OpenTofu on
-// 127.0.0.1); its globalSetup builds or finds the tools once (tools/build.sh) and skips the suite outside CI
-// when they cannot be had.
+// Three projects, by what a test needs besides Node:
+// - `unit`: nothing (no server, no Go, no git): `npm run test:unit` runs anywhere `npm ci` ran;
+// - `integration` (`*.integration.test.ts`): git or Go — a git ref as the review's base, actionlint built by
+//   tools/build.sh;
+// - `e2e` (test/e2e/): the real-server suites (PostgreSQL, Vault and OpenTofu on 127.0.0.1); its globalSetup
+//   builds or finds the tools once (tools/build.sh) and skips the suite outside CI when they cannot be had.
 export default defineConfig({
   test: {
     projects: [
@@ -10,8 +13,16 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/e2e/**"],
+          exclude: ["test/e2e/**", "test/**/*.integration.test.ts"],
           testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/**/*.integration.test.ts"],
+          exclude: ["test/e2e/**"],
+          testTimeout: 300_000,
         },
       },
       {

@@ -2,13 +2,13 @@
 # Builds the pinned tools of this project and caches them, so that a second run reuses
 # them without rebuilding.
 #
-#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|postgres-17|ha-topology ...]
+#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|actionlint|postgres-17|ha-topology ...]
 #
 # No args: every Go tool of that list (postgres-17 and ha-topology, not Go tools, only when
 # named: they need root; see "postgres-17" and "ha-topology" below).
 #
 # Two kinds of Go tool:
-# - from the Go module proxy (vault, tofu): pinned by tools/<name>/go.mod + go.sum
+# - from the Go module proxy (vault, tofu, actionlint): pinned by tools/<name>/go.mod + go.sum
 #   (with a build-tagged tools.go that keeps the requirement through `go mod tidy`); keyed by a
 #   hash of that go.mod, go.sum and the build flags.
 # - from a source archive the proxy refuses (bao, provider-vault, provider-postgresql): the
@@ -38,7 +38,7 @@ set -euo pipefail
 
 TOOLS_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}"
-ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql postgres-17 ha-topology)
+ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint postgres-17 ha-topology)
 
 # ha-topology: the runbook's high-availability topology for the real-server suite (test/e2e/ha.test.ts):
 # Patroni, etcd and HAProxy, from the machine's own Debian packages (bookworm: Patroni 3.0.2, etcd
@@ -120,6 +120,13 @@ tool_settings() {
       done
       # the replaced modules' own requirements are resolved (go.sum) from the proxy.
       T_MOD=mod
+      ;;
+    actionlint)
+      # lints .github/workflows/ (test/github/workflows.integration.test.ts).
+      T_LABEL="actionlint v1.7.12"
+      T_PKG="github.com/rhysd/actionlint/cmd/actionlint"
+      T_BIN="actionlint"
+      T_LDFLAGS="-s -w"
       ;;
     tofu)
       T_LABEL="opentofu v1.12.6"

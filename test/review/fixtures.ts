@@ -2,12 +2,14 @@
  * Real before/after fixtures for the review: the project's own environment files, synthesized in process
  * into a temporary `cdktf.out`, once as they are and once with one edit (an application added, a TTL raised…).
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App } from "cdktf";
 import { parseEnvironment } from "../../stacks/config";
 import { KeybuzzStack, stackName } from "../../stacks/keybuzz-stack";
+import { PROJECT_ROOT } from "../../review/synth";
 
 const CONFIG_DIR = join(__dirname, "..", "..", "config");
 const ENVIRONMENTS = ["dev", "local", "prod", "staging"] as const;
@@ -40,3 +42,13 @@ export function removeAll(dirs: readonly string[]): void {
 
 /** The real plan fixture: `terraform show -json` of a plan over built-in terraform_data resources. */
 export const TERRAFORM_DATA_PLAN = join(__dirname, "fixtures", "terraform-data.plan.json");
+
+/** Runs `npm run review`'s script (scripts/review.ts, through tsx) with `args`, from the project root. */
+export function review(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const tsx = join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+  const r = spawnSync(process.execPath, [tsx, join(PROJECT_ROOT, "scripts", "review.ts"), ...args], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}

@@ -1,21 +1,20 @@
 /**
  * The GitHub Actions workflows in .github/workflows/:
  *  - linted by the real actionlint (pinned in tools/actionlint/go.mod + go.sum, built from the Go
- *    module proxy once and cached), which must also catch a deliberately broken copy;
+ *    module proxy by `tools/build.sh actionlint` and cached), which must also catch a deliberately broken copy;
  *  - the plan-review workflow's contract checked structurally (trigger, least-privilege permissions,
  *    pinned actions, the npm steps, the one PR comment found by its marker, the label gate).
  *
  * Needs Go on PATH (CI has it): without it these tests fail, they do not skip.
  */
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
-const ROOT = join(__dirname, "..");
+const ROOT = join(__dirname, "..", "..");
 const WORKFLOWS_DIR = join(ROOT, ".github", "workflows");
 const PLAN_REVIEW = join(WORKFLOWS_DIR, "plan-review.yml");
 const ACTIONLINT_MODULE = join(ROOT, "tools", "actionlint");
@@ -24,12 +23,8 @@ const ACTIONLINT_VERSION = "v1.7.12";
 const MARKER = "<!-- keybuzz-plan-review -->";
 const REVIEWED_LABEL = "plan-reviewed";
 
-/** Build flags; part of the cache key, like go.mod and go.sum. */
-const BUILD_ARGS = ["build", "-mod=readonly", "-trimpath", "-ldflags=-s -w"];
-const BUILD_ENV = { CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" };
-
-/** Cold builds take 30-90 s on two cores. */
-const BUILD_TIMEOUT_MS = 300_000;
+/** A cold build of actionlint takes 30-90 s on two cores, after any other build holding the tool cache's lock. */
+const BUILD_TIMEOUT_MS = 900_000;
 
 const tmpDirs: string[] = [];
 afterAll(() => {
@@ -42,81 +37,17 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-/** The project's tool cache (KEYBUZZ_TOOLS_CACHE, else ~/.cache/keybuzz-vault-cdktf). */
-function toolsCache(): string {
-  return process.env.KEYBUZZ_TOOLS_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "keybuzz-vault-cdktf");
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 let actionlintPath: string | undefined;
 
-/**
- * The path of the pinned actionlint: from the cache (keyed by go.mod, go.sum and the build flags),
- * else built inside tools/actionlint (so its go.sum is what verifies the modules) into a temp name in
- * the cache and renamed into place.
- */
+/** The pinned actionlint, built (or found in the cache) by `tools/build.sh actionlint`, like every other tool. */
 function actionlint(): string {
   if (actionlintPath) return actionlintPath;
-  const goMod = readFileSync(join(ACTIONLINT_MODULE, "go.mod"), "utf8");
-  const goSum = readFileSync(join(ACTIONLINT_MODULE, "go.sum"), "utf8");
-  const key = createHash("sha256")
-    .update(goMod)
-    .update("\0go.sum\0")
-    .update(goSum)
-    .update("\0flags\0")
-    .update(JSON.stringify([BUILD_ARGS, BUILD_ENV]))
-    .digest("hex")
-    .slice(0, 16);
-  const binDir = join(toolsCache(), "bin");
-  const target = join(binDir, `actionlint-${key}`, "actionlint");
-  if (isExecutable(target)) {
-    process.stderr.write(`[workflow.test] actionlint cached: ${target}\n`);
-    return (actionlintPath = target);
+  const build = spawnSync("bash", [join(ROOT, "tools", "build.sh"), "actionlint"], { encoding: "utf8", timeout: BUILD_TIMEOUT_MS - 10_000 });
+  process.stderr.write(build.stderr);
+  if (build.error || build.status !== 0) {
+    throw new Error(`tools/build.sh actionlint failed (status ${build.status}): ${build.error?.message ?? ""}\n${build.stderr}`);
   }
-
-  const go = spawnSync("go", ["version"], { encoding: "utf8" });
-  if (go.error || go.status !== 0) {
-    throw new Error(
-      "actionlint cannot be built: the 'go' command is not on PATH " +
-        `(${go.error ? go.error.message : go.stderr.trim()}). Install Go >= the version in tools/actionlint/go.mod ` +
-        "(e.g. /usr/local/go/bin on PATH); CI has it.",
-    );
-  }
-
-  mkdirSync(join(binDir, `actionlint-${key}`), { recursive: true });
-  const buildDir = mkdtempSync(join(binDir, ".actionlint-build-"));
-  try {
-    const tmp = join(buildDir, "actionlint");
-    const started = Date.now();
-    const env: NodeJS.ProcessEnv = { ...process.env, ...BUILD_ENV };
-    delete env.GOOS; // a binary for this host
-    delete env.GOARCH;
-    const build = spawnSync("go", [...BUILD_ARGS, "-o", tmp, ACTIONLINT_PKG], {
-      cwd: ACTIONLINT_MODULE,
-      env,
-      encoding: "utf8",
-      timeout: BUILD_TIMEOUT_MS - 10_000,
-    });
-    if (build.error || build.status !== 0) {
-      throw new Error(
-        `go build of ${ACTIONLINT_PKG} in tools/actionlint failed (status ${build.status}): ` +
-          `${build.error?.message ?? ""}\n${build.stdout}${build.stderr}`,
-      );
-    }
-    renameSync(tmp, target);
-    process.stderr.write(`[workflow.test] actionlint built in ${((Date.now() - started) / 1000).toFixed(1)}s: ${target}\n`);
-  } finally {
-    rmSync(buildDir, { recursive: true, force: true });
-  }
-  return (actionlintPath = target);
+  return (actionlintPath = (JSON.parse(build.stdout) as { actionlint: string }).actionlint);
 }
 
 interface LintError {
