@@ -10,7 +10,7 @@
  */
 import { resolve } from "node:path";
 import { App } from "cdktf";
-import { ConfigError, loadEnvironments } from "./stacks/config";
+import { ConfigError, loadEnvironments } from "./stacks/environment";
 import { KeybuzzStack, stackName } from "./stacks/keybuzz-stack";
 import { skipTokenStackTraces } from "./stacks/token-stack-traces";
 

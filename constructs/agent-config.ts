@@ -5,8 +5,7 @@ import { TerraformStack, type ISynthesisSession } from "cdktf";
 // cdktf's own hook for files written with a stack (TerraformAsset uses it); not re-exported by its index.
 import { addCustomSynthesis } from "cdktf/lib/synthesize/synthesizer";
 import type { AppPolicy } from "./app-policy";
-import { ENCRYPTING_SSLMODES, VERIFYING_SSLMODES } from "./connection";
-import { VAULT_NAME } from "./names";
+import { ENCRYPTING_SSLMODES, HOST_PATH, VAULT_NAME, VERIFYING_SSLMODES } from "./vocabulary";
 
 /**
  * How an application reads its credentials:
@@ -85,7 +84,6 @@ export interface AgentConfigProps {
 const ANNOTATION = "vault.hashicorp.com/";
 /** The name of the injected secret: `/vault/secrets/<file>` via agent-inject-file-database. */
 const SECRET = "database";
-const ABSOLUTE_PATH = /^\/[A-Za-z0-9._/-]*$/;
 
 /** The Vault paths a Go template reads with `secret "<path>"` (or `secret `<path>``). */
 export function templateReads(template: string): string[] {
@@ -171,7 +169,7 @@ export class AgentConfig extends Construct {
       "postgres.caCertPath": props.postgres.caCertPath,
     };
     for (const [field, value] of Object.entries(paths)) {
-      if (value !== undefined && !ABSOLUTE_PATH.test(value)) {
+      if (value !== undefined && !HOST_PATH.test(value)) {
         throw new Error(`${what}: ${field} must be an absolute path of letters, digits and ._/-, got "${value}"`);
       }
     }

@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { Token } from "cdktf";
 import { Policy } from "@cdktf/provider-vault/lib/policy";
 import type { DynamicRole } from "./dynamic-role";
-import { VAULT_NAME } from "./names";
+import { VAULT_NAME } from "./vocabulary";
 
 /** Props of {@link AppPolicy}. */
 export interface AppPolicyProps {

@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { ApproleAuthBackendRole } from "@cdktf/provider-vault/lib/approle-auth-backend-role";
 import { AuthBackend } from "@cdktf/provider-vault/lib/auth-backend";
 import type { AppPolicy } from "./app-policy";
-import { VAULT_NAME } from "./names";
+import { isCidr, VAULT_NAME } from "./vocabulary";
 
 /** Props of {@link AppRoleAuth}. */
 export interface AppRoleAuthProps {
@@ -31,15 +31,6 @@ export interface AppRoleRef {
   readonly roleName: string;
   readonly loginPath: string;
   readonly resource: ApproleAuthBackendRole;
-}
-
-// octets 0-255 and a prefix 0-32, without leading zeros (which Vault's parser refuses).
-const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
-const CIDR = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}\\/(?:3[0-2]|[12]?\\d)$`);
-
-/** Whether `value` is an IPv4 CIDR block such as `10.0.0.0/24`. */
-export function isCidr(value: string): boolean {
-  return CIDR.test(value);
 }
 
 /**

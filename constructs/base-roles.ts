@@ -5,12 +5,7 @@ import { DefaultPrivileges } from "@cdktf/provider-postgresql/lib/default-privil
 import { Grant } from "@cdktf/provider-postgresql/lib/grant";
 import { Role } from "@cdktf/provider-postgresql/lib/role";
 import { Schema } from "@cdktf/provider-postgresql/lib/schema";
-import { PG_IDENTIFIER } from "./names";
-
-/** Table privileges PostgreSQL knows. */
-export type TablePrivilege = "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "REFERENCES" | "TRIGGER";
-/** Sequence privileges PostgreSQL knows. */
-export type SequencePrivilege = "USAGE" | "SELECT" | "UPDATE";
+import { pgIdentifierProblem, type SequencePrivilege, type TablePrivilege } from "./vocabulary";
 
 /** What a base role may do in one schema. */
 export interface SchemaAccess {
@@ -94,7 +89,7 @@ function schemasOf(options: BaseRoleOptions): Readonly<Record<string, SchemaAcce
 }
 
 function assertIdentifier(what: string, value: string): void {
-  if (!PG_IDENTIFIER.test(value) || value.startsWith("pg_")) {
+  if (pgIdentifierProblem(value)) {
     throw new Error(`${what} must be a lower-case PostgreSQL identifier of at most 63 bytes, got "${value}"`);
   }
 }
@@ -145,7 +140,7 @@ export class BaseRoles extends Construct {
 
     const closed = new Construct(this, "ClosedDatabases");
     this.closedDatabases = (props.closeDatabases ?? ["postgres", "template1"]).map((name) => {
-      if (!PG_IDENTIFIER.test(name)) throw new Error(`closeDatabases must hold database names, got "${name}"`);
+      if (pgIdentifierProblem(name)) throw new Error(`closeDatabases must hold database names, got "${name}"`);
       if (name === this.databaseName) throw new Error(`closeDatabases must not name the application database "${name}"`);
       return new Grant(closed, name, { database: name, role: "public", objectType: "database", privileges: [] });
     });

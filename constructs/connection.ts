@@ -2,16 +2,7 @@ import { Construct } from "constructs";
 import { Lazy, Token, type ITerraformDependable } from "cdktf";
 import type { SecretsMount } from "./secrets-mount";
 import type { VaultAdmin } from "./vault-admin";
-import { VAULT_NAME } from "./names";
-
-/** libpq sslmode values. */
-export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
-
-/** The sslmodes that check the server's certificate against a CA (and so use one). */
-export const VERIFYING_SSLMODES: ReadonlySet<string> = new Set(["verify-ca", "verify-full"]);
-
-/** The sslmodes that promise encryption. */
-export const ENCRYPTING_SSLMODES: ReadonlySet<string> = new Set(["require", ...VERIFYING_SSLMODES]);
+import { holdsPrivateKey, isPemCertificate, type SslMode, VAULT_NAME, VERIFYING_SSLMODES } from "./vocabulary";
 
 /** Props of {@link Connection}. */
 export interface ConnectionProps {
@@ -93,10 +84,10 @@ export class Connection extends Construct {
     if (maxIdle > maxOpen) throw new Error(`maxIdleConnections must not exceed maxOpenConnections, got ${maxIdle} > ${maxOpen}`);
     const ca = props.caCertificate;
     if (ca !== undefined && !Token.isUnresolved(ca)) {
-      if (!/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(ca)) {
+      if (!isPemCertificate(ca)) {
         throw new Error(`caCertificate must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), got "${ca.split("\n")[0].slice(0, 40)}"`);
       }
-      if (/PRIVATE KEY-----/.test(ca)) throw new Error("caCertificate must not hold a private key, got one beside the certificate");
+      if (holdsPrivateKey(ca)) throw new Error("caCertificate must not hold a private key, got one beside the certificate");
     }
     if (ca !== undefined && !VERIFYING_SSLMODES.has(sslmode)) {
       throw new Error(`caCertificate needs sslmode "verify-full" or "verify-ca", which check the server against it, got "${sslmode}"`);

@@ -4,10 +4,7 @@ import { FunctionResource as PgFunction } from "@cdktf/provider-postgresql/lib/f
 import { Grant } from "@cdktf/provider-postgresql/lib/grant";
 import { Schema } from "@cdktf/provider-postgresql/lib/schema";
 import type { BaseRole, BaseRoles } from "./base-roles";
-import { PG_IDENTIFIER } from "./names";
-
-/** Vault's username prefix (its default username template, `v-<display>-<role>-<random>-<time>`). */
-export const ISSUED_USER_PREFIX = "v-";
+import { ISSUED_USER_PREFIX, pgIdentifierProblem } from "./vocabulary";
 
 /** The schema of the functions unless {@link CredentialFunctionsProps.schemaName} says otherwise. */
 export const DEFAULT_FUNCTIONS_SCHEMA = "keybuzz_vault";
@@ -90,7 +87,7 @@ export class CredentialFunctions extends Construct {
   constructor(scope: Construct, id: string, props: CredentialFunctionsProps) {
     super(scope, id);
     this.schemaName = props.schemaName ?? DEFAULT_FUNCTIONS_SCHEMA;
-    if (!PG_IDENTIFIER.test(this.schemaName) || this.schemaName.startsWith("pg_")) {
+    if (pgIdentifierProblem(this.schemaName)) {
       throw new Error(`schemaName must be a lower-case PostgreSQL identifier, got "${this.schemaName}"`);
     }
     const database = props.baseRoles.database.name;

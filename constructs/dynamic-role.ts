@@ -4,7 +4,7 @@ import { DatabaseSecretBackendRole } from "@cdktf/provider-vault/lib/database-se
 import type { BaseRole } from "./base-roles";
 import type { Connection } from "./connection";
 import type { CredentialFunctions } from "./credential-functions";
-import { VAULT_NAME } from "./names";
+import { VAULT_NAME } from "./vocabulary";
 
 /** Props of {@link DynamicRole}. */
 export interface DynamicRoleProps {

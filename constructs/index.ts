@@ -8,5 +8,5 @@ export * from "./app-policy";
 export * from "./approle-auth";
 export * from "./kubernetes-auth";
 export * from "./agent-config";
-export * from "./names";
+export * from "./vocabulary";
 export * from "./lease-audit";

@@ -3,7 +3,7 @@ import { AuthBackend } from "@cdktf/provider-vault/lib/auth-backend";
 import { KubernetesAuthBackendConfig } from "@cdktf/provider-vault/lib/kubernetes-auth-backend-config";
 import { KubernetesAuthBackendRole } from "@cdktf/provider-vault/lib/kubernetes-auth-backend-role";
 import type { AppPolicy } from "./app-policy";
-import { VAULT_NAME } from "./names";
+import { isPemCertificate, KUBERNETES_HOST, VAULT_NAME, WILDCARD, wildcardBindingProblem } from "./vocabulary";
 
 /** Props of {@link KubernetesAuth}. */
 export interface KubernetesAuthProps {
@@ -73,10 +73,10 @@ export class KubernetesAuth extends Construct {
     this.path = props.path ?? "kubernetes";
     this.forbidWildcards = props.forbidWildcards ?? false;
     if (!VAULT_NAME.test(this.path)) throw new Error(`path must be a Vault path segment, got "${this.path}"`);
-    if (!/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(props.kubernetesHost)) {
+    if (!KUBERNETES_HOST.test(props.kubernetesHost)) {
       throw new Error(`kubernetesHost must be an https URL such as https://10.0.0.50:6443, got "${props.kubernetesHost}"`);
     }
-    if (props.kubernetesCaCert !== undefined && !props.kubernetesCaCert.includes("-----BEGIN CERTIFICATE-----")) {
+    if (props.kubernetesCaCert !== undefined && !isPemCertificate(props.kubernetesCaCert)) {
       throw new Error("kubernetesCaCert must be a PEM certificate (-----BEGIN CERTIFICATE-----)");
     }
     this.resource = new AuthBackend(this, "Resource", { type: "kubernetes", path: this.path, description: "KeyBuzz pods" });
@@ -100,12 +100,10 @@ export class KubernetesAuth extends Construct {
       if (list.length === 0) throw new Error(`${what}: ${field} must name at least one, got none`);
       const empty = list.find((v) => v.trim() === "" || v !== v.trim());
       if (empty !== undefined) throw new Error(`${what}: ${field} must not contain an empty or space-padded name, got "${empty}"`);
-      if (this.forbidWildcards && list.includes("*")) throw new Error(`${what}: ${field} must not be the wildcard "*" here`);
+      if (this.forbidWildcards && list.includes(WILDCARD)) throw new Error(`${what}: ${field} must not be the wildcard "${WILDCARD}" here`);
     }
-    if (options.serviceAccounts.includes("*") && options.namespaces.includes("*")) {
-      // Vault refuses this combination: it would let any pod of the cluster in.
-      throw new Error(`${what}: serviceAccounts and namespaces must not both be the wildcard "*"`);
-    }
+    const wildcards = wildcardBindingProblem(options.serviceAccounts, options.namespaces);
+    if (wildcards) throw new Error(`${what}: ${wildcards}`);
     const { ttl, maxTtl } = options.policy.tokenTtls(what, options.tokenTtlSeconds, options.tokenMaxTtlSeconds);
     const resource = new KubernetesAuthBackendRole(this.rolesScope, options.name, {
       backend: this.resource.path,

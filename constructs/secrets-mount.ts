@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { Token, dependable, type ITerraformDependable } from "cdktf";
 import { DatabaseSecretsMount, type DatabaseSecretsMountPostgresql } from "@cdktf/provider-vault/lib/database-secrets-mount";
+import { VAULT_PATH } from "./vocabulary";
 
 /** Props of {@link SecretsMount}. */
 export interface SecretsMountProps {
@@ -44,7 +45,7 @@ export class SecretsMount extends Construct {
     this.path = props.path ?? "database";
     const defaultTtl = props.defaultLeaseTtlSeconds ?? 3600;
     const maxTtl = props.maxLeaseTtlSeconds ?? 86400;
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(this.path)) {
+    if (!VAULT_PATH.test(this.path)) {
       throw new Error(`path must be a Vault path without leading or trailing slash, got "${this.path}"`);
     }
     // values only known at apply time (tokens) are left to Vault to check.

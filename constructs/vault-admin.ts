@@ -5,7 +5,7 @@ import { GrantRole } from "@cdktf/provider-postgresql/lib/grant-role";
 import { Role } from "@cdktf/provider-postgresql/lib/role";
 import type { BaseRoles } from "./base-roles";
 import type { CredentialFunctions } from "./credential-functions";
-import { PG_IDENTIFIER } from "./names";
+import { pgIdentifierProblem } from "./vocabulary";
 
 /** Props of {@link VaultAdmin}. */
 export interface VaultAdminProps {
@@ -74,7 +74,7 @@ export class VaultAdmin extends Construct {
     this.password = props.password;
     this.passwordVersion = props.passwordVersion ?? 1;
     this.superuser = props.superuser ?? false;
-    if (!PG_IDENTIFIER.test(this.username)) {
+    if (pgIdentifierProblem(this.username)) {
       throw new Error(`username must be a lower-case PostgreSQL identifier, got "${this.username}"`);
     }
     if (!Token.isUnresolved(props.password)) {

@@ -5,7 +5,7 @@
  */
 import { Client, type ClientConfig } from "pg";
 import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
-import { ISSUED_USER_PREFIX } from "../constructs/credential-functions";
+import { ISSUED_USER_PREFIX } from "../constructs/vocabulary";
 import type { Inventory, IrrevocableLease, IssuedUser, Lease, OrphanSession, Probe } from "./model";
 import type { Target } from "./target";
 import { errorsOf } from "./vault-client";

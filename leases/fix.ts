@@ -14,7 +14,8 @@
  * is for a person to look at: the report says why each one is left.
  */
 import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
-import { DEFAULT_FUNCTIONS_SCHEMA, ISSUED_USER_PREFIX } from "../constructs/credential-functions";
+import { DEFAULT_FUNCTIONS_SCHEMA } from "../constructs/credential-functions";
+import { ISSUED_USER_PREFIX } from "../constructs/vocabulary";
 import { revoke, withPostgres } from "./collect";
 import type { Target } from "./target";
 import type { Finding } from "./model";

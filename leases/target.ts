@@ -3,7 +3,7 @@
  * and the applications (with the audit's own three Vault roles) whose leases and users it holds together.
  */
 import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
-import type { EnvironmentConfig } from "../stacks/config";
+import type { EnvironmentConfig } from "../stacks/environment";
 import type { AuditedApplication } from "./model";
 import { VaultClient } from "./vault-client";
 

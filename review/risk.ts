@@ -4,6 +4,7 @@
  * with a reason in plain words.
  */
 import type { AttributeChange, Finding, ResourceChange, StackDiff } from "./model";
+import { SSL_MODES } from "../constructs/vocabulary";
 
 /** Resource types whose every change is about who may do what. */
 const PRIVILEGE_TYPES: Readonly<Record<string, string>> = {
@@ -80,11 +81,11 @@ function fmt(value: unknown): string {
   return value === undefined ? "unset" : JSON.stringify(value);
 }
 
-/** libpq sslmodes from weakest to strongest. */
-const SSLMODE_STRENGTH = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
 function sslmodeChange(before: unknown, after: unknown): string {
-  const [b, a] = [SSLMODE_STRENGTH.indexOf(String(before)), SSLMODE_STRENGTH.indexOf(String(after))];
+  // SSL_MODES runs from the weakest to the strongest.
+  const strength = (mode: unknown) => (SSL_MODES as readonly string[]).indexOf(String(mode));
+  const [b, a] = [strength(before), strength(after)];
   const how = b >= 0 && a >= 0 ? (a < b ? "weakened" : "strengthened") : "changed";
   return `sslmode ${how}: ${before ?? "unset"} → ${after ?? "unset"}`;
 }

@@ -19,7 +19,7 @@ import { applyFixes, planFixes } from "../leases/fix";
 import { prometheusFailure, toPrometheus, toTable } from "../leases/format";
 import type { Lease, Report } from "../leases/model";
 import { targetFor } from "../leases/target";
-import { ConfigError, loadEnvironments, parseDuration } from "../stacks/config";
+import { ConfigError, loadEnvironments, parseDuration } from "../stacks/environment";
 
 const USAGE =
   "usage: npm run leases -- --env <name> [--format table|json|prometheus] [--output FILE] [--expiring 15m] [--grace 10s] [--fix [--apply]]";

@@ -1,7 +1,7 @@
 /**
  * Writes `config/schema.json`, the JSON Schema of an environment file, from the zod schema in
- * `stacks/config.ts` (`npm run schema`). Editors use it through each file's `$schema` for completion and
- * checks; `test/stacks/config.test.ts` fails when the committed file lags behind the schema.
+ * `stacks/environment/schema.ts` (`npm run schema`). Editors use it through each file's `$schema` for completion and
+ * checks; `test/scripts/write-schema.test.ts` fails when the committed file lags behind the schema.
  *
  * The input shape is what a file may contain (durations as `"1h"` or seconds, defaults optional), so the
  * schema is generated with `io: "input"`. Cross-field rules (TTL ordering, known base roles, prod rules)
@@ -12,7 +12,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { environmentSchema } from "../stacks/config";
+import { environmentSchema } from "../stacks/environment";
 
 /** Where the schema is written, next to the environment files. */
 export const SCHEMA_PATH = join(__dirname, "..", "config", "schema.json");

@@ -14,11 +14,11 @@ import { CredentialFunctions } from "../constructs/credential-functions";
 import { DynamicRole } from "../constructs/dynamic-role";
 import { SecretsMount } from "../constructs/secrets-mount";
 import { VaultAdmin } from "../constructs/vault-admin";
-import { isProduction, type EnvironmentConfig } from "./config";
+import { isProduction, type EnvironmentConfig } from "./environment";
 
 /** Props of {@link KeybuzzStack}. */
 export interface KeybuzzStackProps {
-  /** The validated environment (see `stacks/config.ts`). */
+  /** The validated environment (see `stacks/environment/`). */
   readonly config: EnvironmentConfig;
 }
 

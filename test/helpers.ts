@@ -18,7 +18,7 @@ import { CredentialFunctions } from "../constructs/credential-functions";
 import { DynamicRole } from "../constructs/dynamic-role";
 import { SecretsMount } from "../constructs/secrets-mount";
 import { VaultAdmin, type VaultAdminProps } from "../constructs/vault-admin";
-import { loadEnvironments } from "../stacks/config";
+import { loadEnvironments } from "../stacks/environment";
 import { KeybuzzStack, stackName } from "../stacks/keybuzz-stack";
 
 /** The project root. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TerraformStack } from "cdktf";
-import { AppRoleAuth, isCidr, type AppRoleAuthProps, type AppRoleOptions } from "../../constructs/approle-auth";
+import { AppRoleAuth, type AppRoleAuthProps, type AppRoleOptions } from "../../constructs/approle-auth";
+import { isCidr } from "../../constructs/vocabulary";
 import { addProviders, appPolicies, onlyResource, ref, resources, synthStack } from "../helpers";
 
 type Options = Partial<Omit<AppRoleOptions, "policy">> & {

@@ -128,7 +128,7 @@ describe("VaultAdmin", () => {
     );
   });
 
-  it.each(["Vault_Admin", "vault admin", 'vault"admin', "v".repeat(64)])("fails when the username is %j", (username) => {
+  it.each(["Vault_Admin", "vault admin", 'vault"admin', "v".repeat(64), "pg_vault"])("fails when the username is %j", (username) => {
     expect(() => synthAdmin({ username })).toThrow(`username must be a lower-case PostgreSQL identifier, got "${username}"`);
   });
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App } from "cdktf";
-import { parseEnvironment } from "../../stacks/config";
+import { parseEnvironment } from "../../stacks/environment";
 import { KeybuzzStack, stackName } from "../../stacks/keybuzz-stack";
 import { PROJECT_ROOT } from "../../review/synth";
 

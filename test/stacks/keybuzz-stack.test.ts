@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { App, TerraformStack, Testing } from "cdktf";
 import { AgentConfig } from "../../constructs/agent-config";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
-import { loadEnvironments, parseEnvironment } from "../../stacks/config";
+import { loadEnvironments, parseEnvironment } from "../../stacks/environment";
 import { KeybuzzStack, stackName } from "../../stacks/keybuzz-stack";
 import { CA_PEM, ROOT, connectionBlock, onlyResource, resources, synthEnvironments, tempDir, testApp, type TfJson, type TfResource } from "../helpers";
 

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadEnvironments, parseDuration, parseEnvironment } from "../../stacks/config";
-import { CA_PEM, ROOT, runMain, tempDir, type MainRun, type TfJson } from "../helpers";
+import { ConfigError, loadEnvironments, parseDuration, parseEnvironment } from "../../../stacks/environment";
+import { CA_PEM, ROOT, runMain, tempDir, type MainRun, type TfJson } from "../../helpers";
 
 const CONFIG_DIR = join(ROOT, "config");
 const DEV = readFileSync(join(CONFIG_DIR, "dev.json"), "utf8");
