@@ -10,3 +10,4 @@ export * from "./kubernetes-auth";
 export * from "./agent-config";
 export * from "./vocabulary";
 export * from "./lease-audit";
+export * from "./application";

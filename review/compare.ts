@@ -192,7 +192,8 @@ function stackSettings(before: StackJson | undefined, after: StackJson | undefin
 export function compareStack(name: string, before: StackJson | undefined, after: StackJson | undefined): StackDiff {
   const old = flatten(before);
   const now = flatten(after);
-  const moves = new Map((after?.moved ?? []).map((m) => [m.to, m.from]));
+  // a moved block whose source is not in the base does nothing (Terraform ignores it too).
+  const moves = new Map((after?.moved ?? []).filter((m) => old.has(m.from)).map((m) => [m.to, m.from]));
   const removed = [...old.values()].filter((r) => !now.has(r.address) && ![...moves.values()].includes(r.address));
   const added = [...now.values()].filter((r) => !old.has(r.address) && !moves.has(r.address));
   const resources: ResourceChange[] = [];

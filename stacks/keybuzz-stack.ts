@@ -3,15 +3,13 @@ import { Construct } from "constructs";
 import { App, Manifest, LocalBackend, PgBackend, RemoteBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import { PostgresqlProvider } from "@cdktf/provider-postgresql/lib/provider";
 import { VaultProvider } from "@cdktf/provider-vault/lib/provider";
-import { AgentConfig } from "../constructs/agent-config";
-import { AppPolicy } from "../constructs/app-policy";
+import { Application, type ApplicationOutputs } from "../constructs/application";
 import { AppRoleAuth } from "../constructs/approle-auth";
 import { BaseRoles } from "../constructs/base-roles";
 import { KubernetesAuth } from "../constructs/kubernetes-auth";
 import { LeaseAudit } from "../constructs/lease-audit";
 import { Connection } from "../constructs/connection";
 import { CredentialFunctions } from "../constructs/credential-functions";
-import { DynamicRole } from "../constructs/dynamic-role";
 import { SecretsMount } from "../constructs/secrets-mount";
 import { VaultAdmin } from "../constructs/vault-admin";
 import { isProduction, type EnvironmentConfig } from "./environment";
@@ -105,8 +103,6 @@ export class KeybuzzStack extends TerraformStack {
       maxConnectionLifetimeSeconds: config.connection.maxConnectionLifetime,
     });
 
-    const rolesScope = new Construct(this, "DynamicRoles");
-    const policiesScope = new Construct(this, "Policies");
     const approle = config.auth.approle ? new AppRoleAuth(this, "AppRoleAuth", { path: config.auth.approle.path }) : undefined;
     const kubernetes = config.auth.kubernetes
       ? new KubernetesAuth(this, "KubernetesAuth", {
@@ -116,49 +112,38 @@ export class KeybuzzStack extends TerraformStack {
           forbidWildcards: isProduction(config.name),
         })
       : undefined;
-    const agentsScope = new Construct(this, "Agents");
-    const applications: Record<string, Record<string, unknown>> = {};
+    const applicationsScope = new Construct(this, "Applications");
+    const applications: Record<string, ApplicationOutputs> = {};
     for (const app of config.applications) {
-      const role = new DynamicRole(rolesScope, app.name, {
+      const approleBinding = config.auth.approle?.bindings.find((b) => b.application === app.name);
+      const k8sBinding = config.auth.kubernetes?.bindings.find((b) => b.application === app.name);
+      const application = new Application(applicationsScope, app.name, {
         connection,
         functions,
-        connectionLimit: app.connectionLimit,
-        name: app.vaultRole,
-        baseRoles: [app.baseRole, ...app.additionalBaseRoles].map((name) => baseRoles.role(name)),
+        vaultRole: app.vaultRole,
+        baseRole: baseRoles.role(app.baseRole),
+        additionalBaseRoles: app.additionalBaseRoles.map((name) => baseRoles.role(name)),
         defaultTtlSeconds: app.defaultTtl,
         maxTtlSeconds: app.maxTtl,
-      });
-      const policy = new AppPolicy(policiesScope, app.name, { role });
-      const auth: Record<string, { path: string; role: string }> = {};
-      const approleBinding = config.auth.approle?.bindings.find((b) => b.application === app.name);
-      if (approle && approleBinding) {
-        const r = approle.addRole({
-          name: app.name,
-          policy,
-          tokenTtlSeconds: approleBinding.tokenTtl,
-          tokenMaxTtlSeconds: approleBinding.tokenMaxTtl,
-          secretIdTtlSeconds: approleBinding.secretIdTtl,
-          cidrs: approleBinding.cidrs,
-        });
-        auth.approle = { path: r.loginPath, role: r.roleName };
-      }
-      const k8sBinding = config.auth.kubernetes?.bindings.find((b) => b.application === app.name);
-      if (kubernetes && k8sBinding) {
-        const r = kubernetes.addRole({
-          name: app.name,
-          policy,
-          serviceAccounts: k8sBinding.serviceAccounts,
-          namespaces: k8sBinding.namespaces,
-          audience: k8sBinding.audience,
-          tokenTtlSeconds: k8sBinding.tokenTtl,
-          tokenMaxTtlSeconds: k8sBinding.tokenMaxTtl,
-        });
-        auth.kubernetes = { path: r.loginPath, role: r.roleName };
-      }
-      if (auth.approle || auth.kubernetes) {
-        new AgentConfig(agentsScope, app.name, {
-          application: app.name,
-          policy,
+        connectionLimit: app.connectionLimit,
+        approle: approle &&
+          approleBinding && {
+            auth: approle,
+            tokenTtlSeconds: approleBinding.tokenTtl,
+            tokenMaxTtlSeconds: approleBinding.tokenMaxTtl,
+            secretIdTtlSeconds: approleBinding.secretIdTtl,
+            cidrs: approleBinding.cidrs,
+          },
+        kubernetes: kubernetes &&
+          k8sBinding && {
+            auth: kubernetes,
+            serviceAccounts: k8sBinding.serviceAccounts,
+            namespaces: k8sBinding.namespaces,
+            audience: k8sBinding.audience,
+            tokenTtlSeconds: k8sBinding.tokenTtl,
+            tokenMaxTtlSeconds: k8sBinding.tokenMaxTtl,
+          },
+        agent: {
           vaultAddress: config.vault.address,
           vaultCaCertPath: config.agent.vaultCaCertPath,
           postgres: {
@@ -175,20 +160,12 @@ export class KeybuzzStack extends TerraformStack {
           command: app.agent.command,
           annotations: app.agent.annotations,
           user: app.agent.user,
-          approle: auth.approle && { loginPath: auth.approle.path, roleName: auth.approle.role },
-          kubernetes: auth.kubernetes && { loginPath: auth.kubernetes.path, roleName: auth.kubernetes.role },
           configDirectory: config.agent.configDirectory,
           runDirectory: config.agent.runDirectory,
           binary: config.agent.binary,
-        });
-      }
-      applications[app.name] = {
-        vault_role: app.vaultRole,
-        credentials_path: role.credentialsPath,
-        base_role: role.baseRole,
-        policy: policy.policyName,
-        auth,
-      };
+        },
+      });
+      applications[app.name] = application.outputs;
     }
 
     // what `npm run leases` uses: its own Vault roles and policies, no password.

@@ -249,8 +249,8 @@ describe("compare", () => {
 
       expect(role).toMatchObject({
         kind: "replaced",
-        constructPath: "DynamicRoles/n8n-automation/Resource",
-        renamedFrom: { constructPath: "DynamicRoles/n8n/Resource" },
+        constructPath: "Applications/n8n-automation/DynamicRole/Resource",
+        renamedFrom: { constructPath: "Applications/n8n/DynamicRole/Resource" },
       });
       // the policy is no twin: its text names the application, so it really changes with the rename.
       expect(dev.resources.filter((r) => r.kind === "removed" || r.kind === "added")).toEqual([]);
@@ -259,9 +259,9 @@ describe("compare", () => {
     it("says which rename caused it and how to avoid it with cdktf's move support", () => {
       const reason = findings.find((f) => f.resource?.label === "n8n-db")!.reason;
 
-      expect(reason).toContain("its construct ID changed (DynamicRoles/n8n/Resource → DynamicRoles/n8n-automation/Resource)");
-      expect(reason).toMatch(/moveFromId\("vault_database_secret_backend_role\.DynamicRoles_n8n_[0-9A-F]+"\)/);
-      expect(report).toContain("was `vault_database_secret_backend_role.DynamicRoles_n8n_");
+      expect(reason).toContain("its construct ID changed (Applications/n8n/DynamicRole/Resource → Applications/n8n-automation/DynamicRole/Resource)");
+      expect(reason).toMatch(/moveFromId\("vault_database_secret_backend_role\.Applications_n8n_DynamicRole_[0-9A-F]+"\)/);
+      expect(report).toContain("was `vault_database_secret_backend_role.Applications_n8n_DynamicRole_");
     });
   });
 
