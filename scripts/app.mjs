@@ -6,7 +6,7 @@
  *
  * The bundle is rebuilt, without a manual step, whenever what it was built from changed: the content of
  * every project file it includes, the size and time of every dependency file, esbuild's version, or this
- * file. It lives in node_modules/.cache/keybuzz-app/ (outside the repository, gone with `npm ci`; one folder per
+ * file; one line on stdout says so and why (stdout: cdktf shows an app's stderr as errors). It lives in node_modules/.cache/keybuzz-app/ (outside the repository, gone with `npm ci`; one folder per
  * checkout path) and is
  * replaced by a rename, so that two synths at once never read half a file.
  *
@@ -112,7 +112,7 @@ async function build() {
 const stale = staleInputs();
 if (stale) {
   const shown = stale.slice(0, 3).join(", ") + (stale.length > 3 ? ` and ${stale.length - 3} more` : "");
-  process.stderr.write(`[app] bundling main.ts${stale.length > 0 ? ` (changed: ${shown})` : ""}\n`);
+  process.stdout.write(`[app] bundling main.ts${stale.length > 0 ? ` (changed: ${shown})` : ""}\n`);
   try {
     await build();
   } catch (err) {

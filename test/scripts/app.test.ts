@@ -53,8 +53,9 @@ describe("scripts/app.mjs (the app in cdktf.json)", () => {
       const second = await synth(dir("app-second"));
 
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stderr).toBe("[app] bundling main.ts\n");
+      expect(first.stdout).toBe("[app] bundling main.ts\n");
       expect(second.code).toBe(0);
+      expect(second.stdout).toBe("");
       expect(second.stderr).toBe("");
     });
 
@@ -65,7 +66,7 @@ describe("scripts/app.mjs (the app in cdktf.json)", () => {
       const run = await synth(out);
 
       expect(run.code, run.stderr).toBe(0);
-      expect(run.stderr).toBe("[app] bundling main.ts (changed: constructs/secrets-mount.ts)\n");
+      expect(run.stdout).toBe("[app] bundling main.ts (changed: constructs/secrets-mount.ts)\n");
       expect(localStack(out)).toContain('"description": "edited description"');
     });
 
