@@ -10,14 +10,16 @@
  */
 import { resolve } from "node:path";
 import { App } from "cdktf";
-import { ConfigError, loadEnvironments } from "./stacks/environment";
+import { ConfigError, type EnvironmentConfig, loadEnvironments } from "./stacks/environment";
 import { KeybuzzStack, stackName } from "./stacks/keybuzz-stack";
 import { skipTokenStackTraces } from "./stacks/token-stack-traces";
 
 function main(): void {
   const dir = process.env.KEYBUZZ_CONFIG_DIR ?? resolve(__dirname, "config");
-  const only = process.env.KEYBUZZ_ENVIRONMENTS?.split(",").map((s) => s.trim()).filter(Boolean);
-  let environments;
+  const only = process.env.KEYBUZZ_ENVIRONMENTS?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  let environments: EnvironmentConfig[];
   try {
     environments = loadEnvironments(dir, only);
   } catch (err) {

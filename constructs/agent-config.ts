@@ -186,13 +186,15 @@ export class AgentConfig extends Construct {
     this.application = props.application;
     this.credentialsPath = role.credentialsPath;
     this.credentialsFile = CREDENTIALS_FILE[format];
-    const template = props.template ?? credentialsTemplate(format, {
-      application: props.application,
-      credentialsPath: role.credentialsPath,
-      baseRole: role.baseRole,
-      schema: props.schema ?? role.baseRole,
-      postgres: props.postgres,
-    });
+    const template =
+      props.template ??
+      credentialsTemplate(format, {
+        application: props.application,
+        credentialsPath: role.credentialsPath,
+        baseRole: role.baseRole,
+        schema: props.schema ?? role.baseRole,
+        postgres: props.postgres,
+      });
     const problem = templateProblem(template, role.credentialsPath);
     if (problem) throw new Error(`${what}: template ${problem}`);
 
@@ -203,7 +205,16 @@ export class AgentConfig extends Construct {
         config: `${paths.configDirectory}/${props.application}`,
         run: `${paths.runDirectory}/${props.application}`,
       };
-      files["agent.hcl"] = agentHcl({ header, dir, template, command, file: this.credentialsFile, login: props.approle, vaultAddress: props.vaultAddress, vaultCaCertPath: props.vaultCaCertPath });
+      files["agent.hcl"] = agentHcl({
+        header,
+        dir,
+        template,
+        command,
+        file: this.credentialsFile,
+        login: props.approle,
+        vaultAddress: props.vaultAddress,
+        vaultCaCertPath: props.vaultCaCertPath,
+      });
       files[`vault-agent-${props.application}.service`] = systemdUnit({
         header,
         dir,
@@ -215,7 +226,15 @@ export class AgentConfig extends Construct {
       });
     }
     if (props.kubernetes) {
-      const annotations = injectorAnnotations({ template, command, file: this.credentialsFile, credentialsPath: role.credentialsPath, login: props.kubernetes, vaultAddress: props.vaultAddress, vaultCaCertPath: props.vaultCaCertPath });
+      const annotations = injectorAnnotations({
+        template,
+        command,
+        file: this.credentialsFile,
+        credentialsPath: role.credentialsPath,
+        login: props.kubernetes,
+        vaultAddress: props.vaultAddress,
+        vaultCaCertPath: props.vaultCaCertPath,
+      });
       for (const [key, value] of Object.entries(props.annotations ?? {})) {
         const refused = annotationProblem(key, value, role.credentialsPath);
         if (refused) throw new Error(`${what}: annotation ${refused}`);
@@ -355,7 +374,13 @@ function agentHcl(input: AgentHclInput): string {
     input.template.replace(/\n$/, ""),
     "EOT",
     ...(input.command.length
-      ? ["", "  # after each render: the application switches to the new credentials.", "  exec {", `    command = [${input.command.map(q).join(", ")}]`, "  }"]
+      ? [
+          "",
+          "  # after each render: the application switches to the new credentials.",
+          "  exec {",
+          `    command = [${input.command.map(q).join(", ")}]`,
+          "  }",
+        ]
       : []),
     "}",
     "",
@@ -440,7 +465,13 @@ function annotationsYaml(header: string, annotations: Record<string, string>): s
   const lines = [`# Vault Agent injector annotations: ${header}.`, "# Put them under spec.template.metadata.annotations of the application's pods."];
   for (const [key, value] of Object.entries(annotations)) {
     if (value.includes("\n")) {
-      lines.push(`${key}: |2${value.endsWith("\n") ? "" : "-"}`, ...value.replace(/\n$/, "").split("\n").map((l) => (l ? `  ${l}` : "")));
+      lines.push(
+        `${key}: |2${value.endsWith("\n") ? "" : "-"}`,
+        ...value
+          .replace(/\n$/, "")
+          .split("\n")
+          .map((l) => (l ? `  ${l}` : "")),
+      );
     } else {
       lines.push(`${key}: ${q(value)}`);
     }

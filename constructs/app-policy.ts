@@ -115,7 +115,10 @@ export class AppPolicy extends Construct {
     }
     // a default TTL never exceeds the max TTL it is given with.
     const t = ttl ?? Math.min(this.role.defaultTtlSeconds, m);
-    for (const [field, v] of [["tokenMaxTtlSeconds", m], ["tokenTtlSeconds", t]] as const) {
+    for (const [field, v] of [
+      ["tokenMaxTtlSeconds", m],
+      ["tokenTtlSeconds", t],
+    ] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new Error(`${what}: ${field} must be positive whole seconds, got ${v}`);
       if (v > credentialsMax) {
         throw new Error(`${what}: ${field} must not exceed the credentials' max TTL (${credentialsMax}s), got ${v}s`);

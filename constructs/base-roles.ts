@@ -147,16 +147,20 @@ export class BaseRoles extends Construct {
 
     // roles first, then privileges: a privilege may name another role (default privileges) or its schema.
     const rolesScope = new Construct(this, "Roles");
-    const scopes = new Map<string, Construct>();
-    const grantLists = new Map<string, TerraformResource[]>();
+    // each role's scope and the resources that give it its rights, filled in by the loops below.
+    const built = new Map<string, { scope: Construct; grants: TerraformResource[] }>();
+    const builtRole = (name: string) => {
+      const role = built.get(name);
+      if (!role) throw new Error(`base role "${name}" was not built`);
+      return role;
+    };
     for (const options of props.roles) {
       assertIdentifier("role name", options.name);
       if (this.roles.has(options.name)) throw new Error(`base role "${options.name}" is defined twice`);
       const scope = new Construct(rolesScope, options.name);
       const resource = new Role(scope, "Resource", { name: options.name, login: false });
       const grants: TerraformResource[] = [];
-      scopes.set(options.name, scope);
-      grantLists.set(options.name, grants);
+      built.set(options.name, { scope, grants });
       this.roles.set(options.name, { name: options.name, resource, grants });
     }
     for (const options of props.roles) {
@@ -164,7 +168,7 @@ export class BaseRoles extends Construct {
         if (!access.owned) continue;
         if (this.ownedSchemas.has(schemaName)) throw new Error(`schema "${schemaName}" is owned by two base roles`);
         assertIdentifier("schema name", schemaName);
-        const roleScope = scopes.get(options.name)!;
+        const roleScope = builtRole(options.name).scope;
         const schemaScope = roleScope.node.tryFindChild("Schemas") ?? new Construct(roleScope, "Schemas");
         const schema = new Schema(new Construct(schemaScope, schemaName), "Resource", {
           name: schemaName,
@@ -179,7 +183,8 @@ export class BaseRoles extends Construct {
       }
     }
     for (const options of props.roles) {
-      this.grantPrivileges(scopes.get(options.name)!, options, grantLists.get(options.name)!);
+      const { scope, grants } = builtRole(options.name);
+      this.grantPrivileges(scope, options, grants);
     }
     // the database is dropped before the roles, taking with it what only a role's own drop could not: the
     // default privileges that revoke PUBLIC's EXECUTE (a revoke from PUBLIC is not PostgreSQL's default, so
@@ -205,13 +210,13 @@ export class BaseRoles extends Construct {
     for (const [schemaName, access] of Object.entries(schemasOf(options))) {
       assertIdentifier("schema name", schemaName);
       const owned = this.ownedSchemas.get(schemaName);
-      if (access.owned) {
-        grants.push(owned!);
+      if (access.owned && owned) {
+        grants.push(owned);
         continue;
       }
       const schemasScope = scope.node.tryFindChild("Schemas") ?? new Construct(scope, "Schemas");
       const s = new Construct(schemasScope, schemaName);
-      const schemaPrivileges = [...(access.usage ?? true ? ["USAGE"] : []), ...(access.create ? ["CREATE"] : [])];
+      const schemaPrivileges = [...((access.usage ?? true) ? ["USAGE"] : []), ...(access.create ? ["CREATE"] : [])];
       if (schemaPrivileges.length === 0 && !access.tables?.length && !access.sequences?.length) {
         // an empty grant would revoke everything instead: refuse rather than surprise.
         throw new Error(`schema "${schemaName}" of role "${options.name}" grants nothing; remove it to give no access`);

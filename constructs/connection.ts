@@ -85,7 +85,9 @@ export class Connection extends Construct {
     const ca = props.caCertificate;
     if (ca !== undefined && !Token.isUnresolved(ca)) {
       if (!isPemCertificate(ca)) {
-        throw new Error(`caCertificate must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), got "${ca.split("\n")[0].slice(0, 40)}"`);
+        throw new Error(
+          `caCertificate must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), got "${ca.split("\n")[0].slice(0, 40)}"`,
+        );
       }
       if (holdsPrivateKey(ca)) throw new Error("caCertificate must not hold a private key, got one beside the certificate");
     }
@@ -118,8 +120,7 @@ export class Connection extends Construct {
       this.dependables,
     );
     this.node.addValidation({
-      validate: () =>
-        this.roles.length === 0 ? [`connection "${this.connectionName}" has no dynamic role: allowed_roles would be empty`] : [],
+      validate: () => (this.roles.length === 0 ? [`connection "${this.connectionName}" has no dynamic role: allowed_roles would be empty`] : []),
     });
   }
 

@@ -107,11 +107,32 @@ export class CredentialFunctions extends Construct {
         body: Lazy.stringValue({ produce: body }),
       });
     this.functions = {
-      create_user: fn("create_user", [["p_name", "text"], ["p_password", "text"], ["p_valid_until", "text"], ["p_vault_role", "text"]], () =>
-        this.createBody(),
+      create_user: fn(
+        "create_user",
+        [
+          ["p_name", "text"],
+          ["p_password", "text"],
+          ["p_valid_until", "text"],
+          ["p_vault_role", "text"],
+        ],
+        () => this.createBody(),
       ),
-      renew_user: fn("renew_user", [["p_name", "text"], ["p_valid_until", "text"]], () => this.renewBody()),
-      drop_user: fn("drop_user", [["p_name", "text"], ["p_vault_role", "text"]], () => this.dropBody()),
+      renew_user: fn(
+        "renew_user",
+        [
+          ["p_name", "text"],
+          ["p_valid_until", "text"],
+        ],
+        () => this.renewBody(),
+      ),
+      drop_user: fn(
+        "drop_user",
+        [
+          ["p_name", "text"],
+          ["p_vault_role", "text"],
+        ],
+        () => this.dropBody(),
+      ),
     };
     // functions are executable by PUBLIC by default; only the grants made for Vault's admin remain.
     const revoke = new Grant(this, "RevokePublicExecute", {

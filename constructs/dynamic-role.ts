@@ -65,7 +65,10 @@ export class DynamicRole extends Construct {
     }
     // values only known at apply time (tokens) are left to Vault to check.
     const known = (n: number) => !Token.isUnresolved(n);
-    for (const [what, ttl] of [["defaultTtlSeconds", defaultTtl], ["maxTtlSeconds", maxTtl]] as const) {
+    for (const [what, ttl] of [
+      ["defaultTtlSeconds", defaultTtl],
+      ["maxTtlSeconds", maxTtl],
+    ] as const) {
       if (known(ttl) && (!Number.isInteger(ttl) || ttl <= 0)) throw new Error(`${what} must be positive whole seconds, got ${ttl}`);
     }
     if (known(defaultTtl) && known(maxTtl) && defaultTtl > maxTtl) {

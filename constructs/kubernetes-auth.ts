@@ -96,7 +96,10 @@ export class KubernetesAuth extends Construct {
     const what = `Kubernetes role "${options.name}"`;
     if (!VAULT_NAME.test(options.name)) throw new Error(`${what}: name must be a Vault path segment`);
     if (this.roles.has(options.name)) throw new Error(`${what} is defined twice`);
-    for (const [field, list] of [["serviceAccounts", options.serviceAccounts], ["namespaces", options.namespaces]] as const) {
+    for (const [field, list] of [
+      ["serviceAccounts", options.serviceAccounts],
+      ["namespaces", options.namespaces],
+    ] as const) {
       if (list.length === 0) throw new Error(`${what}: ${field} must name at least one, got none`);
       const empty = list.find((v) => v.trim() === "" || v !== v.trim());
       if (empty !== undefined) throw new Error(`${what}: ${field} must not contain an empty or space-padded name, got "${empty}"`);

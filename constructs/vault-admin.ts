@@ -112,7 +112,14 @@ export class VaultAdmin extends Construct {
         new Grant(this, "Connect", { database, role, objectType: "database", privileges: ["CONNECT"] }),
         new Grant(this, "FunctionsSchema", { database, role, schema, objectType: "schema", privileges: ["USAGE"] }),
         // after PUBLIC's revoke: two grants on the same functions at once fail ("tuple concurrently updated").
-        new Grant(this, "Functions", { database, role, schema, objectType: "function", privileges: ["EXECUTE"], dependsOn: [...props.functions.resources] }),
+        new Grant(this, "Functions", {
+          database,
+          role,
+          schema,
+          objectType: "function",
+          privileges: ["EXECUTE"],
+          dependsOn: [...props.functions.resources],
+        }),
       );
     }
     if (props.reservedConnections) {

@@ -11,15 +11,7 @@
  * `certain` only when nothing issued in the same seconds could have been its match: uncertain findings are
  * reported and never fixed automatically.
  */
-import {
-  FINDING_KINDS,
-  type ApplicationSummary,
-  type AuditedApplication,
-  type Finding,
-  type Inventory,
-  type IssuedUser,
-  type Lease,
-} from "./model";
+import { FINDING_KINDS, type ApplicationSummary, type AuditedApplication, type Finding, type Inventory, type IssuedUser, type Lease } from "./model";
 
 /** Seconds between the time in a user's name and its lease's issue time that still pair them. */
 export const PAIRING_WINDOW_SECONDS = 3;
@@ -42,7 +34,10 @@ export function parseUsername(name: string, vaultRoles: readonly string[]): { is
 
 /** The application a user belongs to: by the role in its name, else (or when ambiguous) by its login base role. */
 export function applicationOf(user: IssuedUser, apps: readonly AuditedApplication[]): AuditedApplication | undefined {
-  const parsed = parseUsername(user.name, apps.map((a) => a.vaultRole));
+  const parsed = parseUsername(
+    user.name,
+    apps.map((a) => a.vaultRole),
+  );
   const byName = apps.filter((a) => parsed?.candidates.includes(a.vaultRole));
   if (byName.length === 1) return byName[0];
   const pool = byName.length > 1 ? byName : apps;
@@ -119,12 +114,21 @@ export interface AuditOptions {
 }
 
 /** The per-application summary and the findings of one reading. */
-export function audit(inv: Inventory, apps: readonly AuditedApplication[], opts: AuditOptions): { applications: ApplicationSummary[]; findings: Finding[] } {
+export function audit(
+  inv: Inventory,
+  apps: readonly AuditedApplication[],
+  opts: AuditOptions,
+): { applications: ApplicationSummary[]; findings: Finding[] } {
   const findings: Finding[] = [];
   const appOfRole = new Map(apps.map((a) => [a.vaultRole, a]));
   const roleOfLease = (id: string) => apps.find((a) => id.includes(`/creds/${a.vaultRole}/`))?.vaultRole;
   if (!inv.probe.ok) {
-    findings.push({ kind: "probe_failed", subject: "probe", detail: `Vault could not issue and revoke a probe credential: ${inv.probe.error}`, certain: true });
+    findings.push({
+      kind: "probe_failed",
+      subject: "probe",
+      detail: `Vault could not issue and revoke a probe credential: ${inv.probe.error}`,
+      certain: true,
+    });
   }
   for (const l of inv.irrevocable) {
     const role = roleOfLease(l.id);

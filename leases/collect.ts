@@ -53,7 +53,11 @@ const seconds = (iso: string) => Date.parse(iso) / 1000;
  * The leases Vault holds for each application's role, with their metadata; `known` (from an earlier
  * reading) saves looking up a lease again. A lease revoked between the listing and its lookup is left out.
  */
-export async function readLeases(t: Target, known: ReadonlyMap<string, Lease> = new Map(), progress?: (done: number, total: number) => void): Promise<Lease[]> {
+export async function readLeases(
+  t: Target,
+  known: ReadonlyMap<string, Lease> = new Map(),
+  progress?: (done: number, total: number) => void,
+): Promise<Lease[]> {
   const ids: { id: string; vaultRole: string }[] = [];
   for (const app of t.applications) {
     const prefix = `${t.mountPath}/creds/${app.vaultRole}/`;
@@ -107,7 +111,16 @@ export function pgConfig(t: Target, cred: Credential): ClientConfig {
         : sslmode === "verify-ca"
           ? { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined }
           : { rejectUnauthorized: false }; // require / prefer / allow: encrypted, not verified, as libpq does.
-  return { host, port, database, user: cred.username, password: cred.password, ssl, connectionTimeoutMillis: 10_000, application_name: "keybuzz-leases" };
+  return {
+    host,
+    port,
+    database,
+    user: cred.username,
+    password: cred.password,
+    ssl,
+    connectionTimeoutMillis: 10_000,
+    application_name: "keybuzz-leases",
+  };
 }
 
 /**
@@ -130,8 +143,19 @@ export async function readPostgres(client: Client): Promise<{ users: IssuedUser[
         AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = a.usesysid) ORDER BY 1`,
   );
   return {
-    users: users.rows.map((u) => ({ name: u.name, canLogin: u.can_login, validUntil: u.valid_until === null || !Number.isFinite(Number(u.valid_until)) ? null : Number(u.valid_until), memberOf: u.member_of, sessions: u.sessions })),
-    orphanSessions: sessions.rows.map((s) => ({ pid: s.pid, database: s.database, roleOid: Number(s.role_oid), backendStart: Number(s.backend_start) })),
+    users: users.rows.map((u) => ({
+      name: u.name,
+      canLogin: u.can_login,
+      validUntil: u.valid_until === null || !Number.isFinite(Number(u.valid_until)) ? null : Number(u.valid_until),
+      memberOf: u.member_of,
+      sessions: u.sessions,
+    })),
+    orphanSessions: sessions.rows.map((s) => ({
+      pid: s.pid,
+      database: s.database,
+      roleOid: Number(s.role_oid),
+      backendStart: Number(s.backend_start),
+    })),
   };
 }
 

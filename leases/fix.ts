@@ -41,7 +41,6 @@ export interface FixPlan {
  */
 const NO_SUCH_USER = `${ISSUED_USER_PREFIX}keybuzz-leases-sweep`;
 
-
 /** What `--fix` would do about these findings (confirmed ones) in `database` (the application's), and what it leaves, with why. */
 export function planFixes(findings: readonly Finding[], database: string): FixPlan {
   const actions: FixAction[] = [];
@@ -59,14 +58,23 @@ export function planFixes(findings: readonly Finding[], database: string): FixPl
           skipped.push({ finding: f, why: "belongs to no application of this environment: look at it by hand" });
           break;
         }
-        actions.push({ kind: "drop_user", subject: f.subject, vaultRole: f.vaultRole, does: `SELECT ${DEFAULT_FUNCTIONS_SCHEMA}.drop_user('${f.subject}', '${f.vaultRole}')` });
+        actions.push({
+          kind: "drop_user",
+          subject: f.subject,
+          vaultRole: f.vaultRole,
+          does: `SELECT ${DEFAULT_FUNCTIONS_SCHEMA}.drop_user('${f.subject}', '${f.vaultRole}')`,
+        });
         break;
       case "dangling_lease":
         actions.push({ kind: "revoke_lease", subject: f.subject, does: `PUT sys/leases/revoke/${f.subject}` });
         break;
       case "orphan_session":
         if (f.database === database) sweep = true;
-        else skipped.push({ finding: f, why: `in database "${f.database}", beyond the revocation function's reach: a superuser ends it (SELECT pg_terminate_backend(${f.subject.replace("pid ", "")}))` });
+        else
+          skipped.push({
+            finding: f,
+            why: `in database "${f.database}", beyond the revocation function's reach: a superuser ends it (SELECT pg_terminate_backend(${f.subject.replace("pid ", "")}))`,
+          });
         break;
       default:
         skipped.push({ finding: f, why: whyLeft[f.kind] ?? "for a person to decide" });

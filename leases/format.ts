@@ -77,7 +77,12 @@ export function prometheusFailure(environment: string): string {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd(),
+  );
 }
 
 const duration = (s: number) => (s >= 3600 ? `${+(s / 3600).toFixed(1)}h` : s >= 60 ? `${+(s / 60).toFixed(1)}m` : `${s}s`);
@@ -93,7 +98,17 @@ export function toTable(r: Report, plan?: FixPlan): string {
   );
   if (!r.postgresChecked) lines.push(`PostgreSQL: not checked (${r.postgresError})`);
   lines.push("");
-  const header = ["application", "vault role", "leases", `expiring<${duration(r.expiringWindowSeconds)}`, "renewable", "not renewable", "pending", "irrevocable", "users"];
+  const header = [
+    "application",
+    "vault role",
+    "leases",
+    `expiring<${duration(r.expiringWindowSeconds)}`,
+    "renewable",
+    "not renewable",
+    "pending",
+    "irrevocable",
+    "users",
+  ];
   lines.push(
     ...table([
       header,
@@ -110,9 +125,7 @@ export function toTable(r: Report, plan?: FixPlan): string {
     lines.push("findings: none");
   } else {
     lines.push(`findings: ${r.findings.length}`);
-    lines.push(
-      ...table(r.findings.map((f) => [`  ${f.kind.replace(/_/g, " ")}`, f.application ?? "-", f.subject, f.detail])),
-    );
+    lines.push(...table(r.findings.map((f) => [`  ${f.kind.replace(/_/g, " ")}`, f.application ?? "-", f.subject, f.detail])));
   }
   if (plan) {
     lines.push("");

@@ -8,6 +8,7 @@ import { request as httpsRequest } from "node:https";
 export interface VaultReply {
   readonly status: number;
   /** Vault's JSON body (empty object when there is none). */
+  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON, read field by field where it is used
   readonly body: any;
 }
 

@@ -31,7 +31,8 @@ export function loadStacks(outDir: string): Map<string, StackJson> {
   if (!existsSync(stacksDir)) return stacks;
   for (const name of readdirSync(stacksDir).sort()) {
     const file = join(stacksDir, name, "cdk.tf.json");
-    if (existsSync(file)) stacks.set(name, { ...(JSON.parse(readFileSync(file, "utf8")) as StackJson), agentFiles: agentFiles(join(stacksDir, name)) });
+    if (existsSync(file))
+      stacks.set(name, { ...(JSON.parse(readFileSync(file, "utf8")) as StackJson), agentFiles: agentFiles(join(stacksDir, name)) });
   }
   return stacks;
 }

@@ -125,10 +125,15 @@ export function stackDiffFromPlan(stack: string, plan: PlanJson): StackDiff {
     const before = rc.change.before ? withoutNulls(rc.change.before) : undefined;
     const after = rc.change.after ? withoutNulls(markUnknown(rc.change.after, rc.change.after_unknown)) : undefined;
     let raw: AttributeChange[];
-    if (kind === "added") raw = Object.keys(after ?? {}).sort().map((path) => ({ path, after: after![path] }));
-    else if (kind === "removed") raw = Object.keys(before ?? {}).sort().map((path) => ({ path, before: before![path] }));
+    const every = (values: Record<string, unknown> = {}) =>
+      Object.keys(values)
+        .sort()
+        .map((path) => ({ path, value: values[path] }));
+    if (kind === "added") raw = every(after).map(({ path, value }) => ({ path, after: value }));
+    else if (kind === "removed") raw = every(before).map(({ path, value }) => ({ path, before: value }));
     else raw = attributeChanges(before ?? {}, after ?? {});
-    const maskAt = (mask: unknown, path: string) => path.split(".").reduce<unknown>((m, k) => (m === true ? true : (m as Record<string, unknown> | undefined)?.[k]), mask);
+    const maskAt = (mask: unknown, path: string) =>
+      path.split(".").reduce<unknown>((m, k) => (m === true ? true : (m as Record<string, unknown> | undefined)?.[k]), mask);
     const hide = (value: unknown, mask: unknown) => scrub(maskSensitive(value, mask), secrets);
     const attributes = raw.map((a) => ({
       path: a.path,
@@ -144,7 +149,11 @@ export function stackDiffFromPlan(stack: string, plan: PlanJson): StackDiff {
       attributes,
       ...(moved ? { movedFrom: moved } : {}),
       ...(kind === "replaced"
-        ? { replaceReason: replacePaths.length ? `changing ${replacePaths.join(", ")} forces a new ${rc.type}` : rc.action_reason ?? "the plan replaces it" }
+        ? {
+            replaceReason: replacePaths.length
+              ? `changing ${replacePaths.join(", ")} forces a new ${rc.type}`
+              : (rc.action_reason ?? "the plan replaces it"),
+          }
         : {}),
     });
   }
@@ -167,7 +176,9 @@ export function readPlan(stack: string, file: string): StackDiff {
   try {
     plan = JSON.parse(readFileSync(file, "utf8")) as PlanJson;
   } catch (err) {
-    throw new Error(`--plan ${stack}=${file}: not a readable plan in JSON (${(err as Error).message}); produce one with \`tofu show -json <planfile>\``);
+    throw new Error(
+      `--plan ${stack}=${file}: not a readable plan in JSON (${(err as Error).message}); produce one with \`tofu show -json <planfile>\``,
+    );
   }
   if (!plan.format_version || !Array.isArray(plan.resource_changes ?? [])) {
     throw new Error(`--plan ${stack}=${file}: not a plan in JSON (no format_version); produce one with \`tofu show -json <planfile>\``);

@@ -35,6 +35,10 @@ export function redact(value: unknown, key = ""): unknown {
 
 /** Redacts one attribute value given its dotted path (the last segment is the key that matters). */
 export function redactAt(path: string, value: unknown): unknown {
-  const key = path.split(".").filter((p) => !/^\d+$/.test(p)).pop() ?? "";
+  const key =
+    path
+      .split(".")
+      .filter((p) => !/^\d+$/.test(p))
+      .pop() ?? "";
   return redact(value, key);
 }

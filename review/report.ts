@@ -77,7 +77,12 @@ function attributeLine(a: AttributeChange): string {
   if (text(a.before) && text(a.after) && [a.before, a.after].some((v) => typeof v === "string" && v.includes("\n"))) {
     return textDiff(a.path, (a.before as string | undefined) ?? "", (a.after as string | undefined) ?? "");
   }
-  if ((isStringList(a.before) || a.before === undefined) && (isStringList(a.after) || a.after === undefined) && (a.before ?? a.after) !== undefined && Array.isArray(a.before ?? a.after)) {
+  if (
+    (isStringList(a.before) || a.before === undefined) &&
+    (isStringList(a.after) || a.after === undefined) &&
+    (a.before ?? a.after) !== undefined &&
+    Array.isArray(a.before ?? a.after)
+  ) {
     return listDiff(a.path, a.before, a.after);
   }
   if (a.before === undefined) return `- \`${a.path}\`: ${show(a.path, a.after)}`;
@@ -164,5 +169,8 @@ export function renderReport(opts: {
   if (!changed.length) out.push("No environment changes.");
   for (const s of changed) out.push(stackSection(s));
   if (unchanged.length) out.push(`Unchanged: ${unchanged.join(", ")}.`);
-  return `${out.join("\n").replace(/\n{3,}/g, "\n\n").trim()}\n`;
+  return `${out
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim()}\n`;
 }

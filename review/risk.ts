@@ -19,7 +19,15 @@ const PRIVILEGE_TYPES: Readonly<Record<string, string>> = {
 /** postgresql_role attributes that change what the role may do. */
 const ROLE_POWERS = ["superuser", "create_role", "create_database", "replication", "bypass_row_level_security", "login", "roles", "inherit"];
 
-const TTL_ATTRIBUTES = ["default_ttl", "max_ttl", "default_lease_ttl_seconds", "max_lease_ttl_seconds", "token_ttl", "token_max_ttl", "secret_id_ttl"];
+const TTL_ATTRIBUTES = [
+  "default_ttl",
+  "max_ttl",
+  "default_lease_ttl_seconds",
+  "max_lease_ttl_seconds",
+  "token_ttl",
+  "token_max_ttl",
+  "secret_id_ttl",
+];
 
 const STATEMENT_ATTRIBUTES: Readonly<Record<string, string>> = {
   creation_statements: "creation statements",
@@ -81,7 +89,6 @@ function fmt(value: unknown): string {
   return value === undefined ? "unset" : JSON.stringify(value);
 }
 
-
 function sslmodeChange(before: unknown, after: unknown): string {
   // SSL_MODES runs from the weakest to the strongest.
   const strength = (mode: unknown) => (SSL_MODES as readonly string[]).indexOf(String(mode));
@@ -105,7 +112,7 @@ function sslmodeOf(url: unknown): string | undefined {
 }
 
 function attributeFindings(r: ResourceChange, a: AttributeChange): string[] {
-  const key = a.path.split(".").pop()!;
+  const key = a.path.slice(a.path.lastIndexOf(".") + 1);
   const reasons: string[] = [];
   if (r.type === "postgresql_role" && ROLE_POWERS.includes(key)) {
     reasons.push(`role attribute ${key}: ${fmt(a.before)} → ${fmt(a.after)}`);
@@ -133,7 +140,9 @@ function attributeFindings(r: ResourceChange, a: AttributeChange): string[] {
     const pick = (v: unknown) => (a.path === "lifecycle" ? (v as { prevent_destroy?: unknown } | undefined)?.prevent_destroy : v);
     const [before, after] = [pick(a.before), pick(a.after)];
     if (before === true && after !== true) {
-      reasons.push(`data protection lifted: Terraform may now drop this ${DATA_TYPES[r.type]} and everything in it (prevent_destroy ${fmt(before)} → ${fmt(after)})`);
+      reasons.push(
+        `data protection lifted: Terraform may now drop this ${DATA_TYPES[r.type]} and everything in it (prevent_destroy ${fmt(before)} → ${fmt(after)})`,
+      );
     }
   }
   if (r.type === "postgresql_function" && key === "body") {

@@ -100,7 +100,11 @@ export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster> {
       const [pg, vault] = await Promise.allSettled([
         startPostgres
           ? startPostgres(env.dir)
-          : (PostgresCluster.start(server!.binDir, { parentDir: env.dir, ...options.postgres, root: server!.root }) as Promise<PostgresEndpoint> as Promise<P>),
+          : (PostgresCluster.start(server!.binDir, {
+              parentDir: env.dir,
+              ...options.postgres,
+              root: server!.root,
+            }) as Promise<PostgresEndpoint> as Promise<P>),
         VaultServer.start(options.vaultBinary, { parentDir: env.dir, ...options.vault }),
       ]);
       if (pg.status === "fulfilled") env.pg = pg.value;
@@ -231,9 +235,7 @@ export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster> {
 
   /** Names of the PostgreSQL roles Vault created (`v-…`) that still exist. */
   async dynamicRoles(): Promise<string[]> {
-    return (await this.pg.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1")).map(
-      (r) => r.rolname,
-    );
+    return (await this.pg.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1")).map((r) => r.rolname);
   }
 
   /**

@@ -158,7 +158,14 @@ export class CredentialChurn {
     const lastFailed = Math.max(at, ...issues.filter((op) => !op.ok).map((op) => op.end));
     const back = issues.filter((op) => op.ok && op.start >= lastFailed).sort((a, b) => a.end - b.end)[0];
     if (!back) throw new Error(`${event}: no issuance succeeded between the event and ${new Date(until).toISOString()}`);
-    const successes = [at, ...issues.filter((op) => op.ok).map((op) => op.end).filter((t) => t >= at).sort((a, b) => a - b)];
+    const successes = [
+      at,
+      ...issues
+        .filter((op) => op.ok)
+        .map((op) => op.end)
+        .filter((t) => t >= at)
+        .sort((a, b) => a - b),
+    ];
     let longestGapMs = 0;
     let gapEnd = at;
     for (let i = 1; i < successes.length; i++) {

@@ -156,10 +156,24 @@ export class PatroniCluster {
     this.own(etcdDir, 0o700);
     this.etcd = startProcess(
       ...this.asOwner(this.options.programs.etcd, [
-        "--name", "etcd1", "--data-dir", join(etcdDir, "data"),
-        "--listen-client-urls", `http://127.0.0.1:${this.etcdPort}`, "--advertise-client-urls", `http://127.0.0.1:${this.etcdPort}`,
-        "--listen-peer-urls", `http://127.0.0.1:${peerPort}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peerPort}`,
-        "--initial-cluster", `etcd1=http://127.0.0.1:${peerPort}`, "--initial-cluster-state", "new", "--log-level", "warn",
+        "--name",
+        "etcd1",
+        "--data-dir",
+        join(etcdDir, "data"),
+        "--listen-client-urls",
+        `http://127.0.0.1:${this.etcdPort}`,
+        "--advertise-client-urls",
+        `http://127.0.0.1:${this.etcdPort}`,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${peerPort}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${peerPort}`,
+        "--initial-cluster",
+        `etcd1=http://127.0.0.1:${peerPort}`,
+        "--initial-cluster-state",
+        "new",
+        "--log-level",
+        "warn",
       ]),
     );
     await waitFor(`etcd on 127.0.0.1:${this.etcdPort}`, async () => (await fetch(`http://127.0.0.1:${this.etcdPort}/health`)).ok, 30_000);
@@ -336,7 +350,15 @@ export class PatroniCluster {
     const to = candidate ?? this.nodes.find((n) => n.name !== from)!.name;
     const res = await runOk(
       ...this.asOwner(this.options.programs.patronictl, [
-        "-c", this.node(from).configFile, "switchover", this.scope, "--leader", from, "--candidate", to, "--force",
+        "-c",
+        this.node(from).configFile,
+        "switchover",
+        this.scope,
+        "--leader",
+        from,
+        "--candidate",
+        to,
+        "--force",
       ]),
     );
     return { from, to, output: `${res.stdout}${res.stderr}`.trim() };
@@ -395,7 +417,11 @@ export class PatroniCluster {
       .filter((p) => /^\d+$/.test(p))
       .filter((p) => {
         try {
-          return readFileSync(`/proc/${p}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1] === String(postmaster);
+          return (
+            readFileSync(`/proc/${p}/stat`, "utf8")
+              .replace(/^.*\) /, "")
+              .split(" ")[1] === String(postmaster)
+          );
         } catch {
           return false;
         }
@@ -419,7 +445,12 @@ export class PatroniCluster {
   }
 
   /** Runs one query as the superuser through HAProxy (or on `node`) and returns its rows. */
-  query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = [], database?: string, node?: string): Promise<T[]> {
+  query<T extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+    database?: string,
+    node?: string,
+  ): Promise<T[]> {
     return queryWith<T>(this.config(database, undefined, undefined, node), sql, params);
   }
 
@@ -430,8 +461,7 @@ export class PatroniCluster {
 
   /** The last lines of every process's output (for a failure message). */
   logTail(lines = Number(process.env.KEYBUZZ_PATRONI_TAIL ?? 15)): string {
-    const tail = (label: string, p?: Started) =>
-      p ? `--- ${label}\n${p.output().trim().split("\n").slice(-lines).join("\n")}` : "";
+    const tail = (label: string, p?: Started) => (p ? `--- ${label}\n${p.output().trim().split("\n").slice(-lines).join("\n")}` : "");
     return [tail("etcd", this.etcd), ...this.nodes.map((n) => tail(`patroni ${n.name}`, n.process)), tail("haproxy", this.haproxy)]
       .filter(Boolean)
       .join("\n");

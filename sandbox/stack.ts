@@ -16,6 +16,7 @@ export const APP = join(PROJECT_ROOT, "scripts", "app.mjs");
 
 export const STACK = "keybuzz-local";
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON, read field by field where it is used
 export type TfJson = Record<string, any>;
 
 /** The config file of an environment, as JSON (config/local.json by default). */

@@ -90,7 +90,10 @@ export function onPath(name: string): string | undefined {
  * Runs `tools/build.sh <names>`, its progress (one `[tools] …` line per step) going to `progress`;
  * resolves with the manifest, or rejects with build.sh's ERROR lines (which name the tool and what it needs).
  */
-export function buildTools(names: readonly string[], progress: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<BuildManifest> {
+export function buildTools(
+  names: readonly string[],
+  progress: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<BuildManifest> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn("bash", [resolve(PROJECT_ROOT, "tools/build.sh"), ...names], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -110,7 +113,10 @@ export function buildTools(names: readonly string[], progress: (line: string) =>
         resolvePromise(JSON.parse(stdout) as BuildManifest);
         return;
       }
-      const errors = stderr.split("\n").filter((l) => l.includes("ERROR:")).join("\n");
+      const errors = stderr
+        .split("\n")
+        .filter((l) => l.includes("ERROR:"))
+        .join("\n");
       const noGo = onPath("go") ? "" : "\n(Go is not on PATH: the tools are built with it unless they are in the tool cache)";
       reject(new Error(`tools/build.sh ${names.join(" ")} failed (exit ${code}):\n${errors || stderr.trim()}${noGo}`));
     });
@@ -122,9 +128,7 @@ export function buildTools(names: readonly string[], progress: (line: string) =>
  * missing. With `postgres17`, the same tools/build.sh call also makes the Debian trixie root with
  * PostgreSQL 17, and `postgres` lists it after the machine's own server.
  */
-export async function prepareToolchain(
-  options: { postgres17?: boolean; ha?: boolean } = {},
-): Promise<{ toolchain?: Toolchain; missing?: string }> {
+export async function prepareToolchain(options: { postgres17?: boolean; ha?: boolean } = {}): Promise<{ toolchain?: Toolchain; missing?: string }> {
   const pgBinDir = postgresBinDir();
   if (!pgBinDir) return { missing: "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR" };
   if (options.postgres17 && process.getuid?.() !== 0) {
@@ -153,7 +157,9 @@ export async function prepareToolchain(
   if (options.ha) {
     const { patroni, patronictl, etcd, haproxy } = manifest;
     if (!patroni || !patronictl || !etcd || !haproxy) {
-      return { missing: `the HA topology: tools/build.sh ${HA_TOPOLOGY} gave no patroni, patronictl, etcd and haproxy in its manifest: ${JSON.stringify(manifest)}` };
+      return {
+        missing: `the HA topology: tools/build.sh ${HA_TOPOLOGY} gave no patroni, patronictl, etcd and haproxy in its manifest: ${JSON.stringify(manifest)}`,
+      };
     }
     ha = { patroni, patronictl, etcd, haproxy };
   }
@@ -219,7 +225,10 @@ export async function findTools(progress: (line: string) => void): Promise<Sandb
       origins.push(`engine: ${found} (${version.join(".")}, from PATH)`);
       break;
     }
-    if (found) progress(`${found} is ${version ? version.join(".") : "of an unknown version"}; the stack needs ${MIN_ENGINE.join(".")} or later: not using it`);
+    if (found)
+      progress(
+        `${found} is ${version ? version.join(".") : "of an unknown version"}; the stack needs ${MIN_ENGINE.join(".")} or later: not using it`,
+      );
   }
   if (!engine) toBuild.push("tofu");
   const server = onPath("bao") ?? onPath("vault");
@@ -228,7 +237,10 @@ export async function findTools(progress: (line: string) => void): Promise<Sandb
 
   progress(`building or finding in the tool cache: ${toBuild.join(", ")} (tools/build.sh; the first time takes minutes)`);
   const manifest = await buildTools(toBuild, progress);
-  if (!engine) origins.push(`engine: ${(engine = manifest.tofu!)} (built)`);
+  if (!engine) {
+    engine = manifest.tofu!;
+    origins.push(`engine: ${engine} (built)`);
+  }
   const serverPath = server ?? manifest.bao!;
   if (!server) origins.push(`server: ${serverPath} (built)`);
   origins.push(`providers: ${manifest.pluginMirror} (built from pinned sources)`);

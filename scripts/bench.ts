@@ -66,8 +66,7 @@ function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
 }
-const spread = (xs: number[], digits: number, unit = "") =>
-  `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}${unit}`;
+const spread = (xs: number[], digits: number, unit = "") => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}${unit}`;
 /** Whether the min–max ranges of two samples overlap. */
 const overlap = (a: number[], b: number[]) => Math.min(...a) <= Math.max(...b) && Math.min(...b) <= Math.max(...a);
 /** Least-squares slope of y over x. */
@@ -156,12 +155,18 @@ async function synthAtScale(scratch: string): Promise<SynthSize[]> {
     // one unmeasured warm-up run (the app's bundle and code cache, the page cache).
     for (let i = 0; i <= SYNTH_RUNS; i++) {
       const outDir = join(scratch, `out-${perEnv}-${i}`);
-      const t = await timed(process.execPath, [APP], PROJECT_ROOT, {
-        ...process.env,
-        KEYBUZZ_CONFIG_DIR: dir,
-        CDKTF_OUTDIR: outDir,
-        CHECKPOINT_DISABLE: "1",
-      }, scratch);
+      const t = await timed(
+        process.execPath,
+        [APP],
+        PROJECT_ROOT,
+        {
+          ...process.env,
+          KEYBUZZ_CONFIG_DIR: dir,
+          CDKTF_OUTDIR: outDir,
+          CHECKPOINT_DISABLE: "1",
+        },
+        scratch,
+      );
       stackKb = stackSizesKb(outDir);
       rmSync(outDir, { recursive: true, force: true });
       if (i === 0) {
@@ -214,7 +219,7 @@ function synthReport(sizes: SynthSize[], cli: CliCompare): string[] {
   lines.push(
     `\`node scripts/app.mjs\` (the app in cdktf.json) on the committed \`config/*.json\` with applications \`app<i>\` appended, all ${sizes[0].envs} environments ` +
       `in one run (applications split evenly across them), ${SYNTH_RUNS} measured runs per size after one warm-up, under ` +
-      "`/usr/bin/time -f \"%e %M\"`. Stack size: the median `cdk.tf.json` of the run's stacks.",
+      '`/usr/bin/time -f "%e %M"`. Stack size: the median `cdk.tf.json` of the run\'s stacks.',
     "",
   );
   lines.push("| applications (total) | per environment | wall, median | wall, min–max | peak RSS, median | peak RSS, min–max | stack size, median |");
@@ -233,7 +238,10 @@ function synthReport(sizes: SynthSize[], cli: CliCompare): string[] {
   const low = (ys[1] - ys[0]) / (xs[1] - xs[0]);
   const high = (ys[2] - ys[1]) / (xs[2] - xs[1]);
   const ratio = high / low;
-  const rssFit = slope(xs, sizes.map((s) => median(s.runs.map((r) => r.rssKb / 1024))));
+  const rssFit = slope(
+    xs,
+    sizes.map((s) => median(s.runs.map((r) => r.rssKb / 1024))),
+  );
   lines.push("");
   lines.push(
     `Slope (least squares over the three sizes): **${fit.toFixed(2)} ms per added application** ` +
@@ -242,7 +250,9 @@ function synthReport(sizes: SynthSize[], cli: CliCompare): string[] {
   lines.push(
     `Growth: ${low.toFixed(2)} ms/app from ${xs[0]} to ${xs[1]}, ${high.toFixed(2)} ms/app from ${xs[1]} to ${xs[2]} ` +
       `(ratio ${ratio.toFixed(2)}): ${
-        ratio <= 1.5 ? "looks linear (the larger step costs no more per application)" : "grows faster than linear (the larger step costs more per application)"
+        ratio <= 1.5
+          ? "looks linear (the larger step costs no more per application)"
+          : "grows faster than linear (the larger step costs more per application)"
       }. The ${xs[0]}→${xs[1]} step is small (${((ys[1] - ys[0]) / 1000).toFixed(2)} s) next to the run-to-run noise, so its slope is the less certain one.`,
   );
   const big = sizes[sizes.length - 1];
@@ -264,7 +274,9 @@ function synthReport(sizes: SynthSize[], cli: CliCompare): string[] {
   for (const c of SYNTH_COMMANDS) {
     const w = cli[c.key].map((t) => t.wallS);
     const rss = median(cli[c.key].map((t) => t.rssKb / 1024));
-    lines.push(`| ${c.label} | ${wall(c.key).toFixed(2)} s | ${spread(w, 2, " s")} | ${rss.toFixed(0)} MB | ${(wall("cdktf") / wall(c.key)).toFixed(1)}× |`);
+    lines.push(
+      `| ${c.label} | ${wall(c.key).toFixed(2)} s | ${spread(w, 2, " s")} | ${rss.toFixed(0)} MB | ${(wall("cdktf") / wall(c.key)).toFixed(1)}× |`,
+    );
   }
   const speedup = wall("cdktf") / wall("app");
   lines.push("");
@@ -412,11 +424,27 @@ async function credentialsOn(toolchain: Toolchain, binary: string): Promise<Serv
         }
         cleanup = `revoke-force + superuser DROP ROLE of ${users.length} users`;
       }
-      return { rate: (CREDS - errors) / issueS, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors, revokeS, revokeStatus: revoke.status, revokeError, left, cleanup };
+      return {
+        rate: (CREDS - errors) / issueS,
+        p50: quantile(latencies, 0.5),
+        p99: quantile(latencies, 0.99),
+        errors,
+        revokeS,
+        revokeStatus: revoke.status,
+        revokeError,
+        left,
+        cleanup,
+      };
     }
 
     const variants: Variant[] = [
-      { key: "project", label: "project: pool as synthesized, project statements (`keybuzz-api-db`)", role: "keybuzz-api-db", pool: "project", runs: [] },
+      {
+        key: "project",
+        label: "project: pool as synthesized, project statements (`keybuzz-api-db`)",
+        role: "keybuzz-api-db",
+        pool: "project",
+        runs: [],
+      },
       { key: "defaultPool", label: "Vault's default pool, project statements (`keybuzz-api-db`)", role: "keybuzz-api-db", pool: "default", runs: [] },
       { key: "bare", label: "project pool, the runbook's bare role (`bare-db`)", role: "bare-db", pool: "project", runs: [] },
     ];
@@ -428,7 +456,9 @@ async function credentialsOn(toolchain: Toolchain, binary: string): Promise<Serv
           await writeConnection(variant.pool === "project" ? projectPool : defaultPool);
           current = variant.pool;
         }
-        progress(`credentials on ${serverLabel}: ${variant.key}, repeat ${rep}/${CRED_REPEATS}: issuing ${CREDS} at concurrency ${CONCURRENCY}, then revoke-prefix`);
+        progress(
+          `credentials on ${serverLabel}: ${variant.key}, repeat ${rep}/${CRED_REPEATS}: issuing ${CREDS} at concurrency ${CONCURRENCY}, then revoke-prefix`,
+        );
         const r = await issueAndRevoke(variant.role);
         progress(
           `  ${r.rate.toFixed(1)} creds/s, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms; revoke ${r.revokeS.toFixed(2)} s (HTTP ${r.revokeStatus}); ${r.left} v- roles left` +
@@ -438,7 +468,12 @@ async function credentialsOn(toolchain: Toolchain, binary: string): Promise<Serv
       }
     }
     const pgVersion = (await pg.query<{ v: string }>("SELECT current_setting('server_version') AS v"))[0].v;
-    return { server: serverLabel, pgVersion, pools: { project: projectPoolRead, default: defaultPoolRead }, variants: variants.map((vr) => ({ ...vr, label: vr.label.replace("Vault's default", `${env!.vault.product}'s default`) })) };
+    return {
+      server: serverLabel,
+      pgVersion,
+      pools: { project: projectPoolRead, default: defaultPoolRead },
+      variants: variants.map((vr) => ({ ...vr, label: vr.label.replace("Vault's default", `${env!.vault.product}'s default`) })),
+    };
   } finally {
     progress("credentials: stopping servers, removing temp folders");
     await env?.stop();
@@ -461,7 +496,9 @@ async function credentials(report: string[], toolchain: Toolchain | undefined, m
       "`PUT sys/leases/revoke-prefix/database/creds/<role>` (synchronous), then `v-` roles counted in `pg_roles`. " +
       `${CRED_REPEATS} repeats per variant, interleaved; median and min–max.`,
     "",
-    ...servers.map((sv) => `- ${sv.server}: project pool (as synthesized, read back): ${sv.pools.project}; default pool (read back): ${sv.pools.default}`),
+    ...servers.map(
+      (sv) => `- ${sv.server}: project pool (as synthesized, read back): ${sv.pools.project}; default pool (read back): ${sv.pools.default}`,
+    ),
     "- `bare-db`: creation statements = the runbook's two (`CREATE ROLE … VALID UNTIL …;` `GRANT keybuzz_api TO …;`), run by the runbook's SUPERUSER `vault_admin` (the bench makes it one; the project's statements call the credential functions, which act as their owner either way), " +
       "no renew or revocation statements (the server's default revocation), same TTLs and connection; `allowed_roles` gets `bare-db` " +
       "in every variant, so the connection differs between variants only in its pool settings.",
@@ -474,15 +511,32 @@ async function credentials(report: string[], toolchain: Toolchain | undefined, m
       const rs = variant.runs;
       const left = rs.map((r) => r.left);
       report.push(
-        `| ${sv.server} | ${variant.label} | ${m(rs, (r) => r.rate).toFixed(1)} (${spread(rs.map((r) => r.rate), 1)}) | ${m(rs, (r) => r.p50).toFixed(0)} ms (${spread(rs.map((r) => r.p50), 0)}) | ` +
-          `${m(rs, (r) => r.p99).toFixed(0)} ms (${spread(rs.map((r) => r.p99), 0)}) | ${rs.map((r) => r.errors).join(", ")} | ` +
-          `${m(rs, (r) => r.revokeS).toFixed(2)} s (${spread(rs.map((r) => r.revokeS), 2, " s")}) | ${rs.map((r) => r.revokeStatus).join(", ")} | ` +
+        `| ${sv.server} | ${variant.label} | ${m(rs, (r) => r.rate).toFixed(1)} (${spread(
+          rs.map((r) => r.rate),
+          1,
+        )}) | ${m(rs, (r) => r.p50).toFixed(0)} ms (${spread(
+          rs.map((r) => r.p50),
+          0,
+        )}) | ` +
+          `${m(rs, (r) => r.p99).toFixed(0)} ms (${spread(
+            rs.map((r) => r.p99),
+            0,
+          )}) | ${rs.map((r) => r.errors).join(", ")} | ` +
+          `${m(rs, (r) => r.revokeS).toFixed(2)} s (${spread(
+            rs.map((r) => r.revokeS),
+            2,
+            " s",
+          )}) | ${rs.map((r) => r.revokeStatus).join(", ")} | ` +
           `${left.join(", ")} ${ok(left.every((n) => n === 0))} |`,
       );
     }
   }
   const failures = servers.flatMap((sv) =>
-    sv.variants.flatMap((vr) => vr.runs.filter((r) => r.revokeError || r.cleanup).map((r) => `- ${sv.server}, ${vr.key}: ${r.revokeError || "revoke succeeded"}${r.cleanup ? ` (cleaned up: ${r.cleanup})` : ""}`)),
+    sv.variants.flatMap((vr) =>
+      vr.runs
+        .filter((r) => r.revokeError || r.cleanup)
+        .map((r) => `- ${sv.server}, ${vr.key}: ${r.revokeError || "revoke succeeded"}${r.cleanup ? ` (cleaned up: ${r.cleanup})` : ""}`),
+    ),
   );
   if (failures.length) report.push("", "Revocation problems, as measured:", "", ...failures);
   report.push("", "| ratio | measured | target | |", "| --- | ---: | ---: | :---: |");
@@ -491,10 +545,15 @@ async function credentials(report: string[], toolchain: Toolchain | undefined, m
     const rateRatio = m(project.runs, (r) => r.rate) / m(defaultPoolV.runs, (r) => r.rate);
     const revokeRatio = m(project.runs, (r) => r.revokeS) / m(bare.runs, (r) => r.revokeS);
     // the plugin creates users one at a time, so pool sizes rarely differ beyond noise: say so rather than fail.
-    const ratesOverlap = overlap(project.runs.map((r) => r.rate), defaultPoolV.runs.map((r) => r.rate));
+    const ratesOverlap = overlap(
+      project.runs.map((r) => r.rate),
+      defaultPoolV.runs.map((r) => r.rate),
+    );
     const rateMark = rateRatio >= 1 ? ok(true) : ratesOverlap ? "≈ (within noise)" : ok(false);
     report.push(`| ${sv.server}: issuance rate, project pool / default pool | ${rateRatio.toFixed(2)}× | ≥ 1× | ${rateMark} |`);
-    report.push(`| ${sv.server}: revoke time, project statements / bare statements | ${revokeRatio.toFixed(2)}× | ≤ 1.5× | ${ok(revokeRatio <= 1.5)} |`);
+    report.push(
+      `| ${sv.server}: revoke time, project statements / bare statements | ${revokeRatio.toFixed(2)}× | ≤ 1.5× | ${ok(revokeRatio <= 1.5)} |`,
+    );
   }
   const [bao, vault] = servers;
   const baoRate = m(bao.variants[0].runs, (r) => r.rate);
@@ -579,7 +638,9 @@ async function deploys(report: string[], toolchain: Toolchain | undefined, missi
         if (kind === "after destroy") await one("destroy");
         const r = await one("deploy");
         runs[kind].push(r);
-        progress(`deploy ${rep}/${DEPLOY_REPEATS}, ${kind}: ${r.wallS.toFixed(1)} s (synth ${r.synthS.toFixed(1)} s, engine ${r.engineS.toFixed(1)} s), ${r.resources} resources`);
+        progress(
+          `deploy ${rep}/${DEPLOY_REPEATS}, ${kind}: ${r.wallS.toFixed(1)} s (synth ${r.synthS.toFixed(1)} s, engine ${r.engineS.toFixed(1)} s), ${r.resources} resources`,
+        );
       }
     } finally {
       await env.stop();
@@ -599,8 +660,11 @@ async function deploys(report: string[], toolchain: Toolchain | undefined, missi
     const rs = runs[kind];
     const own = rs.map((r) => r.wallS - r.synthS - r.engineS);
     report.push(
-      `| ${kind} | ${rs[0]?.resources ?? 0} | ${median(rs.map((r) => r.wallS)).toFixed(1)} s (${spread(rs.map((r) => r.wallS), 1, " s")}) | ` +
-        `${median(rs.map((r) => r.synthS)).toFixed(1)} s | ${median(rs.map((r) => r.engineS)).toFixed(1)} s | ${median(own).toFixed(1)} s |`,
+      `| ${kind} | ${rs[0]?.resources ?? 0} | ${median(rs.map((r) => r.wallS)).toFixed(1)} s (${spread(
+        rs.map((r) => r.wallS),
+        1,
+        " s",
+      )}) | ` + `${median(rs.map((r) => r.synthS)).toFixed(1)} s | ${median(rs.map((r) => r.engineS)).toFixed(1)} s | ${median(own).toFixed(1)} s |`,
     );
   }
   report.push("");
@@ -614,7 +678,13 @@ async function haOn(toolchain: Toolchain, binary: string, replication: Replicati
   const log = `[bench] ha ${replication}:`;
   const env = await LocalEnvironment.start({
     startPostgres: (parentDir) =>
-      PatroniCluster.start({ binDir: toolchain.postgres[0].binDir, programs: toolchain.ha!, replication, parentDir, log: (m) => progress(`ha ${m}`) }),
+      PatroniCluster.start({
+        binDir: toolchain.postgres[0].binDir,
+        programs: toolchain.ha!,
+        replication,
+        parentDir,
+        log: (m) => progress(`ha ${m}`),
+      }),
     vaultBinary: binary,
     tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
     log,
@@ -645,7 +715,8 @@ async function ha(report: string[], toolchain: Toolchain | undefined, missing: s
     return;
   }
   const rows: string[] = [];
-  const seconds = (xs: number[]) => `${(median(xs) / 1000).toFixed(1)} s | ${(Math.min(...xs) / 1000).toFixed(1)}–${(Math.max(...xs) / 1000).toFixed(1)} s`;
+  const seconds = (xs: number[]) =>
+    `${(median(xs) / 1000).toFixed(1)} s | ${(Math.min(...xs) / 1000).toFixed(1)}–${(Math.max(...xs) / 1000).toFixed(1)} s`;
   for (const replication of ["async", "sync"] as const) {
     for (const binary of [toolchain.bao, toolchain.vault]) {
       const { label, runs } = await haOn(toolchain, binary, replication);
@@ -715,7 +786,8 @@ async function auditOn(toolchain: Toolchain, binary: string, scratch: string): P
   });
   try {
     await env.deploy();
-    const token = (await env.v("POST", "auth/token/create", { policies: [LEASE_AUDIT_NAMES.auditPolicy], no_default_policy: true, ttl: "2h" })).body.auth.client_token;
+    const token = (await env.v("POST", "auth/token/create", { policies: [LEASE_AUDIT_NAMES.auditPolicy], no_default_policy: true, ttl: "2h" })).body
+      .auth.client_token;
     const t0 = performance.now();
     let done = 0;
     await pool(AUDIT_LEASES, CONCURRENCY, async (i) => {
@@ -727,7 +799,14 @@ async function auditOn(toolchain: Toolchain, binary: string, scratch: string): P
     const auditEnv = { ...process.env, KEYBUZZ_CONFIG_DIR: localPaths(env.dir).configDir, VAULT_TOKEN: token };
     const audit = async () => {
       const out = join(scratch, `audit-${randomBytes(4).toString("hex")}.json`);
-      const t = await timed(process.execPath, ["--import", "tsx", "scripts/leases.ts", "--env", "local", "--format", "json", "--output", out], PROJECT_ROOT, auditEnv, scratch, [0, 2]);
+      const t = await timed(
+        process.execPath,
+        ["--import", "tsx", "scripts/leases.ts", "--env", "local", "--format", "json", "--output", out],
+        PROJECT_ROOT,
+        auditEnv,
+        scratch,
+        [0, 2],
+      );
       const report = JSON.parse(readFileSync(out, "utf8"));
       rmSync(out);
       const leases = report.applications.reduce((n: number, a: { active: number }) => n + a.active, 0);
@@ -738,7 +817,9 @@ async function auditOn(toolchain: Toolchain, binary: string, scratch: string): P
     const audits = [];
     for (let i = 0; i < AUDIT_RUNS; i++) {
       audits.push(await audit());
-      progress(`leases ${env.vault.product}: audit ${i + 1}/${AUDIT_RUNS}: ${audits.at(-1)!.wallS} s, ${audits.at(-1)!.leases} leases, ${audits.at(-1)!.findings} finding(s)`);
+      progress(
+        `leases ${env.vault.product}: audit ${i + 1}/${AUDIT_RUNS}: ${audits.at(-1)!.wallS} s, ${audits.at(-1)!.leases} leases, ${audits.at(-1)!.findings} finding(s)`,
+      );
     }
     const alone = await issuanceLatencies(env, 400);
     let auditing = true;
@@ -817,12 +898,20 @@ function mergeSections(previous: string, fresh: string[]): string[] {
   const merged = sections(previous.split("\n"));
   for (const [key, lines] of sections(fresh)) merged.set(key, lines);
   // the earlier run's header (its date and machine), and a line saying which section this run replaced.
-  const headOf = (lines: string[]) => lines.slice(0, lines.findIndex((l) => /^## \d+\. /.test(l)));
+  const headOf = (lines: string[]) =>
+    lines.slice(
+      0,
+      lines.findIndex((l) => /^## \d+\. /.test(l)),
+    );
   const replaced = [...sections(fresh).keys()].map((k) => `section ${k}`).join(", ");
   const before = headOf(previous.split("\n")).filter((l) => !l.startsWith(`- ${replaced} re-measured alone`));
   const date = headOf(fresh).find((l) => l.startsWith("- date: "));
   const listEnd = before.findIndex((l, i) => i > 0 && l === "" && before[i - 1].startsWith("- "));
-  const head = [...before.slice(0, listEnd), `- ${replaced} re-measured alone (BENCH_ONLY=${ONLY}) on ${date?.slice("- date: ".length)}`, ...before.slice(listEnd)];
+  const head = [
+    ...before.slice(0, listEnd),
+    `- ${replaced} re-measured alone (BENCH_ONLY=${ONLY}) on ${date?.slice("- date: ".length)}`,
+    ...before.slice(listEnd),
+  ];
   return [...head, ...[...merged.keys()].sort((a, b) => Number(a) - Number(b)).flatMap((k) => merged.get(k)!)];
 }
 

@@ -17,7 +17,7 @@ import { audit, confirmed } from "../leases/audit";
 import { readInventory } from "../leases/collect";
 import { applyFixes, planFixes } from "../leases/fix";
 import { prometheusFailure, toPrometheus, toTable } from "../leases/format";
-import type { Lease, Report } from "../leases/model";
+import type { Inventory, Lease, Report } from "../leases/model";
 import { targetFor } from "../leases/target";
 import { ConfigError, loadEnvironments, parseDuration } from "../stacks/environment";
 
@@ -70,7 +70,8 @@ async function main(): Promise<number> {
   const expiringWindowSeconds = seconds("expiring", values.expiring!);
   const graceSeconds = seconds("grace", values.grace!);
   const token = process.env.VAULT_TOKEN;
-  if (!token) throw new Error(`set VAULT_TOKEN to a token with the ${LEASE_AUDIT_NAMES.auditPolicy} policy (${LEASE_AUDIT_NAMES.fixPolicy} for --fix --apply)`);
+  if (!token)
+    throw new Error(`set VAULT_TOKEN to a token with the ${LEASE_AUDIT_NAMES.auditPolicy} policy (${LEASE_AUDIT_NAMES.fixPolicy} for --fix --apply)`);
 
   const dir = process.env.KEYBUZZ_CONFIG_DIR ?? resolve(__dirname, "..", "config");
   const [config] = loadEnvironments(dir, [values.env]);
@@ -78,8 +79,10 @@ async function main(): Promise<number> {
   const target = targetFor(config, token, ca);
 
   const t0 = performance.now();
-  progress(`reading ${config.name}: Vault ${config.vault.address} (${config.vault.mountPath}), PostgreSQL ${config.postgres.host}:${config.postgres.port}/${config.postgres.database}`);
-  let inventory;
+  progress(
+    `reading ${config.name}: Vault ${config.vault.address} (${config.vault.mountPath}), PostgreSQL ${config.postgres.host}:${config.postgres.port}/${config.postgres.database}`,
+  );
+  let inventory: Inventory;
   try {
     inventory = await readInventory(target, undefined, progress);
   } catch (err) {
@@ -107,7 +110,9 @@ async function main(): Promise<number> {
     postgresError: inventory.postgresError,
     ...result,
   };
-  progress(`${inventory.leases.length} lease(s), ${inventory.postgres?.users.length ?? "?"} issued user(s), ${report.findings.length} finding(s) in ${report.durationSeconds.toFixed(1)} s`);
+  progress(
+    `${inventory.leases.length} lease(s), ${inventory.postgres?.users.length ?? "?"} issued user(s), ${report.findings.length} finding(s) in ${report.durationSeconds.toFixed(1)} s`,
+  );
 
   const plan = values.fix ? planFixes(report.findings, config.postgres.database) : undefined;
   const applied = values.apply && plan ? await applyFixes(target, plan) : undefined;

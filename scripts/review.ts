@@ -48,9 +48,7 @@ function main(): number {
   try {
     const headDir = values.head ?? join(headTmp!, "cdktf.out");
     if (!values.head) synthesize(PROJECT_ROOT, headDir, "the working tree");
-    const stacks = compareOutputs(loadStacks(base.outDir), loadStacks(headDir)).map(
-      (s) => plans.find((p) => p.stack === s.stack) ?? s,
-    );
+    const stacks = compareOutputs(loadStacks(base.outDir), loadStacks(headDir)).map((s) => plans.find((p) => p.stack === s.stack) ?? s);
     for (const p of plans) if (!stacks.some((s) => s.stack === p.stack)) stacks.push(p);
     const findings = findRisks(stacks);
     const report = renderReport({ base: base.label, head: values.head ?? "working tree", stacks, findings });

@@ -9,8 +9,8 @@
  */
 export function skipTokenStackTraces(): () => void {
   const original = Error.captureStackTrace;
-  const patched = function captureStackTrace(target: object, constructorOpt?: Function): void {
-    if (target instanceof Error) return original.call(Error, target, constructorOpt);
+  const patched = function captureStackTrace(target: object, constructorOpt?: (...args: never[]) => unknown): void {
+    if (target instanceof Error) original.call(Error, target, constructorOpt);
     // cdktf's recorder passes `{ stack: "" }` and reads `stack` back: leave it empty.
   };
   Error.captureStackTrace = patched as typeof Error.captureStackTrace;

@@ -153,9 +153,7 @@ export function dynamicRoles(
 ): Fixture & { connection: Connection; roles: DynamicRole[] } {
   const f = fixture(scope, { mountPath: options.mountPath });
   const connection = new Connection(scope, "Connection", { mount: f.mount, admin: f.admin, host: "10.0.0.11", port: 5432, database: "keybuzz" });
-  const built = roles.map(
-    (r) => new DynamicRole(scope, r.name, { connection, functions: f.functions, baseRoles: [f.baseRoles.role("app")], ...r }),
-  );
+  const built = roles.map((r) => new DynamicRole(scope, r.name, { connection, functions: f.functions, baseRoles: [f.baseRoles.role("app")], ...r }));
   return { ...f, connection, roles: built };
 }
 
@@ -204,10 +202,7 @@ export function synthEnvironments(configDir: string, outdirPath: string): Record
   for (const config of environments) new KeybuzzStack(app, stackName(config.name), { config });
   app.synth();
   return Object.fromEntries(
-    environments.map((config) => [
-      config.name,
-      readFileSync(join(outdirPath, "stacks", stackName(config.name), "cdk.tf.json"), "utf8"),
-    ]),
+    environments.map((config) => [config.name, readFileSync(join(outdirPath, "stacks", stackName(config.name), "cdk.tf.json"), "utf8")]),
   );
 }
 
@@ -232,9 +227,7 @@ export function runApp(env: Record<string, string>, root = ROOT): Promise<MainRu
 }
 
 function runNode(args: string[], cwd: string, env: Record<string, string>): Promise<MainRun> {
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith("KEYBUZZ_") && key !== "CDKTF_OUTDIR"),
-  );
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("KEYBUZZ_") && key !== "CDKTF_OUTDIR"));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

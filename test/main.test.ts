@@ -7,7 +7,9 @@ const CONFIG_DIR = join(ROOT, "config");
 
 describe("main.ts", () => {
   const dirs: Array<{ path: string; remove: () => void }> = [];
-  afterAll(() => dirs.forEach((d) => d.remove()));
+  afterAll(() => {
+    for (const d of dirs) d.remove();
+  });
   function dir(prefix: string): string {
     const d = tempDir(prefix);
     dirs.push(d);

@@ -41,16 +41,14 @@ export function parseDuration(value: string | number): number {
 const DURATION_HINT = 'must be a positive duration: whole seconds (3600) or a string like "90s", "15m", "1h", "1h30m"';
 
 /** A positive duration, written as whole seconds or as a Go-style string (`"1h"`, `"30m"`, `"1h30m"`). */
-export const duration = z
-  .union([z.number(), z.string()], { error: DURATION_HINT })
-  .transform((v, ctx) => {
-    const seconds = parseDuration(v);
-    if (Number.isNaN(seconds) || seconds <= 0) {
-      ctx.addIssue({ code: "custom", message: DURATION_HINT });
-      return z.NEVER;
-    }
-    return seconds;
-  });
+export const duration = z.union([z.number(), z.string()], { error: DURATION_HINT }).transform((v, ctx) => {
+  const seconds = parseDuration(v);
+  if (Number.isNaN(seconds) || seconds <= 0) {
+    ctx.addIssue({ code: "custom", message: DURATION_HINT });
+    return z.NEVER;
+  }
+  return seconds;
+});
 
 export const tablePrivilege = z.enum(TABLE_PRIVILEGES);
 export const sequencePrivilege = z.enum(SEQUENCE_PRIVILEGES);

@@ -46,7 +46,12 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
     check: (env) =>
       env.postgres.closeDatabases.flatMap((name, index) =>
         name === env.postgres.database
-          ? [{ path: ["postgres", "closeDatabases", index], message: `must not name the application database (postgres.database "${name}"), which issued users log in to` }]
+          ? [
+              {
+                path: ["postgres", "closeDatabases", index],
+                message: `must not name the application database (postgres.database "${name}"), which issued users log in to`,
+              },
+            ]
           : [],
       ),
   },
@@ -62,21 +67,32 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
     protects: "the lease audit's own roles and policies (constructs/lease-audit.ts; a policy is named after its Vault role)",
     check: (env) =>
       apps(env).flatMap(({ app, at }) => [
-        ...(RESERVED_VAULT_NAMES.has(app.vaultRole) ? [{ path: [...at, "vaultRole"], message: `"${app.vaultRole}" is reserved for the lease audit (npm run leases)` }] : []),
-        ...(RESERVED_BASE_ROLES.has(app.baseRole) ? [{ path: [...at, "baseRole"], message: `"${app.baseRole}" is reserved for the lease audit (npm run leases)` }] : []),
+        ...(RESERVED_VAULT_NAMES.has(app.vaultRole)
+          ? [{ path: [...at, "vaultRole"], message: `"${app.vaultRole}" is reserved for the lease audit (npm run leases)` }]
+          : []),
+        ...(RESERVED_BASE_ROLES.has(app.baseRole)
+          ? [{ path: [...at, "baseRole"], message: `"${app.baseRole}" is reserved for the lease audit (npm run leases)` }]
+          : []),
       ]),
   },
   {
     protects: "lease durations: defaultTtl ≤ maxTtl ≤ vault.maxLeaseTtl, and the mount's default ≤ its maximum",
     check: (env) => [
       ...apps(env).flatMap(({ app, at }) => [
-        ...(app.defaultTtl > app.maxTtl ? [{ path: [...at, "defaultTtl"], message: `must not exceed maxTtl: ${app.defaultTtl}s > ${app.maxTtl}s` }] : []),
+        ...(app.defaultTtl > app.maxTtl
+          ? [{ path: [...at, "defaultTtl"], message: `must not exceed maxTtl: ${app.defaultTtl}s > ${app.maxTtl}s` }]
+          : []),
         ...(app.maxTtl > env.vault.maxLeaseTtl
           ? [{ path: [...at, "maxTtl"], message: `must not exceed vault.maxLeaseTtl: ${app.maxTtl}s > ${env.vault.maxLeaseTtl}s` }]
           : []),
       ]),
       ...(env.vault.defaultLeaseTtl > env.vault.maxLeaseTtl
-        ? [{ path: ["vault", "defaultLeaseTtl"], message: `must not exceed vault.maxLeaseTtl: ${env.vault.defaultLeaseTtl}s > ${env.vault.maxLeaseTtl}s` }]
+        ? [
+            {
+              path: ["vault", "defaultLeaseTtl"],
+              message: `must not exceed vault.maxLeaseTtl: ${env.vault.defaultLeaseTtl}s > ${env.vault.maxLeaseTtl}s`,
+            },
+          ]
         : []),
     ],
   },
@@ -88,10 +104,17 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
       return apps(env).flatMap(({ app, at }) => [
         ...app.additionalBaseRoles.flatMap((role, i) =>
           !known.includes(role) || role === app.baseRole
-            ? [{ path: [...at, "additionalBaseRoles", i], message: role === app.baseRole ? "repeats the application's own base role, which is always granted" : unknown }]
+            ? [
+                {
+                  path: [...at, "additionalBaseRoles", i],
+                  message: role === app.baseRole ? "repeats the application's own base role, which is always granted" : unknown,
+                },
+              ]
             : [],
         ),
-        ...app.defaultPrivileges.flatMap((dp, i) => (known.includes(dp.owner) ? [] : [{ path: [...at, "defaultPrivileges", i, "owner"], message: unknown }])),
+        ...app.defaultPrivileges.flatMap((dp, i) =>
+          known.includes(dp.owner) ? [] : [{ path: [...at, "defaultPrivileges", i, "owner"], message: unknown }],
+        ),
       ]);
     },
   },
@@ -104,7 +127,9 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
           const at = ["auth", method, "bindings", i];
           const app = env.applications.find((a) => a.name === b.application);
           if (!app) {
-            return [{ path: [...at, "application"], message: `names an unknown application; known: ${env.applications.map((a) => a.name).join(", ")}` }];
+            return [
+              { path: [...at, "application"], message: `names an unknown application; known: ${env.applications.map((a) => a.name).join(", ")}` },
+            ];
           }
           const problems: Problem[] = [];
           if (seen.has(b.application)) problems.push({ path: [...at, "application"], message: `binds the application twice in ${method}` });
@@ -135,9 +160,10 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
         const at = [...appAt, "agent"];
         const problems: Problem[] = [];
         const credentialsPath = `${env.vault.mountPath}/creds/${app.vaultRole}`;
-        const problem = app.agent.template === undefined ? undefined : templateProblem(app.agent.template, credentialsPath);
-        if (problem) {
-          const other = templateReads(app.agent.template!).find((p) => p !== credentialsPath);
+        const template = app.agent.template;
+        const problem = template === undefined ? undefined : templateProblem(template, credentialsPath);
+        if (template !== undefined && problem) {
+          const other = templateReads(template).find((p) => p !== credentialsPath);
           const owner = env.applications.find((a) => `${env.vault.mountPath}/creds/${a.vaultRole}` === other)?.name;
           problems.push({ path: [...at, "template"], message: owner ? `${problem} (${owner}'s credentials)` : problem });
         }
@@ -150,7 +176,9 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
           });
         }
         for (const [key, value] of Object.entries(app.agent.annotations)) {
-          const refused = kubernetes ? annotationProblem(key, value, credentialsPath) : "needs a Kubernetes binding of this application (auth.kubernetes.bindings)";
+          const refused = kubernetes
+            ? annotationProblem(key, value, credentialsPath)
+            : "needs a Kubernetes binding of this application (auth.kubernetes.bindings)";
           if (refused) problems.push({ path: [...at, "annotations", key], message: refused });
         }
         return problems;

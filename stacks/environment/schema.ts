@@ -9,16 +9,10 @@ import { crossFieldProblems } from "./rules";
 
 const schemaAccess = z
   .strictObject({
-    owned: z
-      .boolean()
-      .default(false)
-      .describe("Create this schema, owned by the application's base role (which then holds every right on it)."),
+    owned: z.boolean().default(false).describe("Create this schema, owned by the application's base role (which then holds every right on it)."),
     usage: z.boolean().default(true).describe("Grant USAGE on the schema (ignored when owned)."),
     create: z.boolean().default(false).describe("Grant CREATE on the schema (ignored when owned)."),
-    tables: z
-      .array(tablePrivilege)
-      .default([])
-      .describe("Privileges on every table that exists in the schema at apply time (ignored when owned)."),
+    tables: z.array(tablePrivilege).default([]).describe("Privileges on every table that exists in the schema at apply time (ignored when owned)."),
     sequences: z
       .array(sequencePrivilege)
       .default([])
@@ -53,14 +47,25 @@ const applicationAgent = z
       .optional()
       .describe("A Go template of your own instead of the format's; it may read only this application's credentials path."),
     command: z
-      .array(z.string().min(1).regex(/^[^\n\r]*$/, "must be one line"))
+      .array(
+        z
+          .string()
+          .min(1)
+          .regex(/^[^\n\r]*$/, "must be one line"),
+      )
       .default([])
-      .describe("Run by the agent after each render (new credentials), as the agent's user, e.g. [\"pkill\", \"-HUP\", \"-x\", \"keybuzz-api\"]: the application switches to them. Default: none."),
+      .describe(
+        'Run by the agent after each render (new credentials), as the agent\'s user, e.g. ["pkill", "-HUP", "-x", "keybuzz-api"]: the application switches to them. Default: none.',
+      ),
     annotations: z
       .record(z.string(), z.string())
       .default({})
       .describe("More Vault Agent injector annotations for this application's pods (vault.hashicorp.com/...), e.g. agent-limits-mem. Default: none."),
-    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, "must be a system user name").optional().describe("User the agent's systemd unit runs as. Default: the application's name."),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/, "must be a system user name")
+      .optional()
+      .describe("User the agent's systemd unit runs as. Default: the application's name."),
   })
   .describe("How the agent delivers this application's credentials (files in <outdir>/stacks/<stack>/agent/<application>/).");
 
@@ -102,23 +107,29 @@ const backend = z
         .optional()
         .describe("State file, relative to the project root. Default terraform.<stack>.tfstate."),
     }),
-    z.strictObject({
-      type: z.literal("pg"),
-      schemaName: pgIdentifier.optional().describe("Schema holding the state. Default terraform_remote_state."),
-    }).describe("State in PostgreSQL; the connection string comes from PG_CONN_STR in the environment, never from config."),
-    z.strictObject({
-      type: z.literal("s3"),
-      bucket: z.string().min(1),
-      key: z.string().min(1),
-      region: z.string().min(1),
-      useLockfile: z.boolean().default(true).describe("S3-native state locking."),
-    }).describe("State in S3; credentials come from the usual AWS environment."),
-    z.strictObject({
-      type: z.literal("remote"),
-      organization: z.string().min(1),
-      workspace: z.string().min(1),
-      hostname: z.string().default("app.terraform.io"),
-    }).describe("HCP Terraform; the token comes from the CLI credentials, never from config."),
+    z
+      .strictObject({
+        type: z.literal("pg"),
+        schemaName: pgIdentifier.optional().describe("Schema holding the state. Default terraform_remote_state."),
+      })
+      .describe("State in PostgreSQL; the connection string comes from PG_CONN_STR in the environment, never from config."),
+    z
+      .strictObject({
+        type: z.literal("s3"),
+        bucket: z.string().min(1),
+        key: z.string().min(1),
+        region: z.string().min(1),
+        useLockfile: z.boolean().default(true).describe("S3-native state locking."),
+      })
+      .describe("State in S3; credentials come from the usual AWS environment."),
+    z
+      .strictObject({
+        type: z.literal("remote"),
+        organization: z.string().min(1),
+        workspace: z.string().min(1),
+        hostname: z.string().default("app.terraform.io"),
+      })
+      .describe("HCP Terraform; the token comes from the CLI credentials, never from config."),
   ])
   .default({ type: "local" })
   .describe("Where Terraform keeps this environment's state.");
@@ -143,11 +154,8 @@ const kubernetesBinding = z
     serviceAccounts: z
       .array(k8sName)
       .min(1, "must name at least one service account")
-      .describe("Service accounts allowed to log in (\"*\" refused in prod)."),
-    namespaces: z
-      .array(k8sName)
-      .min(1, "must name at least one namespace")
-      .describe("Namespaces of those service accounts (\"*\" refused in prod)."),
+      .describe('Service accounts allowed to log in ("*" refused in prod).'),
+    namespaces: z.array(k8sName).min(1, "must name at least one namespace").describe('Namespaces of those service accounts ("*" refused in prod).'),
     audience: z.string().min(1).optional().describe("Required aud claim of the service-account token."),
     ...tokenTtls,
   })
@@ -187,104 +195,107 @@ const auth = z
   .describe("How applications log in to Vault. Each gets a policy reading only its own credentials.");
 
 /** The fields of one environment file, each with its own rules (the cross-field ones are in rules.ts). */
-export const environmentFields = z
-  .strictObject({
-    $schema: z.string().optional().describe("Editor hint: path to config/schema.json."),
-    vault: z.strictObject({
-      address: z
-        .url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://vault.example.com:8200" })
-        .describe("Vault (or OpenBao) API address. The token comes from VAULT_TOKEN, never from config."),
-      mountPath: vaultName.default("database").describe("Path of the database secrets engine. Default database."),
-      defaultLeaseTtl: duration.default(3600).describe("Mount-wide default lease. Default 1h."),
-      maxLeaseTtl: duration.default(86400).describe("Mount-wide maximum lease. Default 24h."),
-    }),
-    postgres: z.strictObject({
-      host: z.string().min(1, "must not be empty").describe("PostgreSQL endpoint (HAProxy) that Vault and Terraform connect to."),
-      port: z.number().int().min(1).max(65535).describe("Port of that endpoint."),
-      database: pgIdentifier.default("keybuzz").describe("The application database. Default keybuzz."),
-      sslmode: z.enum(SSL_MODES).default("verify-full").describe("libpq sslmode for every connection. Default verify-full."),
-      caCertFile: z
-        .string()
-        .min(1, "must not be empty (remove the field to trust the system store)")
-        .optional()
-        .describe(
-          "PEM file of the CA that signed the server's certificate, relative to this config file; needs sslmode verify-ca or verify-full. Vault gets the PEM (tls_ca), Terraform's provider the path (sslrootcert). Default: the system trust store.",
-        ),
-      adminUsername: z
-        .string()
-        .min(1)
-        .default("postgres")
-        .describe("Role Terraform connects as to manage roles. Its password comes from PGPASSWORD, never from config."),
-      closeDatabases: z
-        .array(pgIdentifier)
-        .default(["postgres", "template1"])
-        .describe(
-          "Other databases of the cluster that PUBLIC loses CONNECT on, so that issued users stay in the application database (elsewhere they could own something their revocation cannot drop). Roles that need one get CONNECT there explicitly. Default [\"postgres\", \"template1\"].",
-        ),
-      protectData: z
+export const environmentFields = z.strictObject({
+  $schema: z.string().optional().describe("Editor hint: path to config/schema.json."),
+  vault: z.strictObject({
+    address: z
+      .url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://vault.example.com:8200" })
+      .describe("Vault (or OpenBao) API address. The token comes from VAULT_TOKEN, never from config."),
+    mountPath: vaultName.default("database").describe("Path of the database secrets engine. Default database."),
+    defaultLeaseTtl: duration.default(3600).describe("Mount-wide default lease. Default 1h."),
+    maxLeaseTtl: duration.default(86400).describe("Mount-wide maximum lease. Default 24h."),
+  }),
+  postgres: z.strictObject({
+    host: z.string().min(1, "must not be empty").describe("PostgreSQL endpoint (HAProxy) that Vault and Terraform connect to."),
+    port: z.number().int().min(1).max(65535).describe("Port of that endpoint."),
+    database: pgIdentifier.default("keybuzz").describe("The application database. Default keybuzz."),
+    sslmode: z.enum(SSL_MODES).default("verify-full").describe("libpq sslmode for every connection. Default verify-full."),
+    caCertFile: z
+      .string()
+      .min(1, "must not be empty (remove the field to trust the system store)")
+      .optional()
+      .describe(
+        "PEM file of the CA that signed the server's certificate, relative to this config file; needs sslmode verify-ca or verify-full. Vault gets the PEM (tls_ca), Terraform's provider the path (sslrootcert). Default: the system trust store.",
+      ),
+    adminUsername: z
+      .string()
+      .min(1)
+      .default("postgres")
+      .describe("Role Terraform connects as to manage roles. Its password comes from PGPASSWORD, never from config."),
+    closeDatabases: z
+      .array(pgIdentifier)
+      .default(["postgres", "template1"])
+      .describe(
+        'Other databases of the cluster that PUBLIC loses CONNECT on, so that issued users stay in the application database (elsewhere they could own something their revocation cannot drop). Roles that need one get CONNECT there explicitly. Default ["postgres", "template1"].',
+      ),
+    protectData: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Keep Terraform from dropping the application database and its schemas (prevent_destroy): a destroy, or a change that would replace one, fails before anything is touched. Set false only where the data may go (local, or to tear an environment down on purpose); then a destroy drops the schemas with their tables. Default true.",
+      ),
+  }),
+  vaultAdmin: z
+    .strictObject({
+      reservedConnections: z
         .boolean()
-        .default(true)
+        .default(false)
         .describe(
-          "Keep Terraform from dropping the application database and its schemas (prevent_destroy): a destroy, or a change that would replace one, fails before anything is touched. Set false only where the data may go (local, or to tear an environment down on purpose); then a destroy drops the schemas with their tables. Default true.",
+          "PostgreSQL 16 and later, with reserved_connections set in postgresql.conf: make vault_admin a member of pg_use_reserved_connections, so Vault still connects, and revokes, when issued users hold every other slot. Leave false on PostgreSQL 15, which has no such role. Default false.",
         ),
-    }),
-    vaultAdmin: z
-      .strictObject({
-        reservedConnections: z
-          .boolean()
-          .default(false)
-          .describe(
-            "PostgreSQL 16 and later, with reserved_connections set in postgresql.conf: make vault_admin a member of pg_use_reserved_connections, so Vault still connects, and revokes, when issued users hold every other slot. Leave false on PostgreSQL 15, which has no such role. Default false.",
-          ),
-        username: pgIdentifier.default("vault_admin").describe("The LOGIN role Vault connects as. Default vault_admin."),
-        superuser: z
-          .boolean()
-          .default(false)
-          .describe("Reproduce the runbook: vault_admin as SUPERUSER. Default false: no role attribute, only EXECUTE on the functions that create, renew and drop issued users."),
-        acknowledgeSuperuserInProd: z
-          .boolean()
-          .default(false)
-          .describe("Required (true) to run a SUPERUSER vault_admin in prod."),
-        passwordVersion: z
-          .number()
-          .int()
-          .positive()
-          .default(1)
-          .describe("Bump to push a new vault_admin_password to PostgreSQL and Vault (write-only attributes)."),
-      })
-      .default({ username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1, reservedConnections: false }),
-    connection: z
-      .strictObject({
-        name: vaultName.default("keybuzz-postgres").describe("Vault connection name. Default keybuzz-postgres."),
-        maxOpenConnections: z
-          .number()
-          .int()
-          .positive()
-          .default(4)
-          .describe("Vault's pool size. Default 4, as Vault's: its PostgreSQL plugin creates users one at a time, so more buys nothing (BENCHMARKS.md)."),
-        maxIdleConnections: z.number().int().nonnegative().default(4).describe("Idle connections kept. Default 4."),
-        maxConnectionLifetime: duration.default(300).describe("Recycle pooled connections after this. Default 5m."),
-      })
-      .default({ name: "keybuzz-postgres", maxOpenConnections: 4, maxIdleConnections: 4, maxConnectionLifetime: 300 }),
-    backend,
-    auth,
-    agent: z
-      .strictObject({
-        configDirectory: hostPath.default("/etc/keybuzz-agent").describe("On each host: <dir>/<application>/ holds agent.hcl, role-id and secret-id. Default /etc/keybuzz-agent."),
-        runDirectory: hostPath
-          .default("/run/keybuzz-agent")
-          .describe("On each host: <dir>/<application>/ holds the agent's token and the rendered credentials; keep it on tmpfs. Default /run/keybuzz-agent."),
-        binary: hostPath.default("/usr/bin/vault").describe("The agent program (vault, or OpenBao's bao). Default /usr/bin/vault."),
-        vaultCaCertPath: hostPath.optional().describe("On each host: the CA that signed Vault's certificate. Default: the system trust store."),
-        postgresCaCertPath: hostPath.optional().describe("On each host: the CA that signed PostgreSQL's certificate (sslrootcert). Default: libpq's ~/.postgresql/root.crt."),
-      })
-      .default({ configDirectory: "/etc/keybuzz-agent", runDirectory: "/run/keybuzz-agent", binary: "/usr/bin/vault" })
-      .describe("Where Vault Agent runs on the application hosts; see the README's \"Using the credentials in an application\"."),
-    applications: z
-      .array(application)
-      .min(1, "must define at least one application")
-      .describe("The applications. Adding one is one entry here."),
-  });
+      username: pgIdentifier.default("vault_admin").describe("The LOGIN role Vault connects as. Default vault_admin."),
+      superuser: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Reproduce the runbook: vault_admin as SUPERUSER. Default false: no role attribute, only EXECUTE on the functions that create, renew and drop issued users.",
+        ),
+      acknowledgeSuperuserInProd: z.boolean().default(false).describe("Required (true) to run a SUPERUSER vault_admin in prod."),
+      passwordVersion: z
+        .number()
+        .int()
+        .positive()
+        .default(1)
+        .describe("Bump to push a new vault_admin_password to PostgreSQL and Vault (write-only attributes)."),
+    })
+    .default({ username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1, reservedConnections: false }),
+  connection: z
+    .strictObject({
+      name: vaultName.default("keybuzz-postgres").describe("Vault connection name. Default keybuzz-postgres."),
+      maxOpenConnections: z
+        .number()
+        .int()
+        .positive()
+        .default(4)
+        .describe(
+          "Vault's pool size. Default 4, as Vault's: its PostgreSQL plugin creates users one at a time, so more buys nothing (BENCHMARKS.md).",
+        ),
+      maxIdleConnections: z.number().int().nonnegative().default(4).describe("Idle connections kept. Default 4."),
+      maxConnectionLifetime: duration.default(300).describe("Recycle pooled connections after this. Default 5m."),
+    })
+    .default({ name: "keybuzz-postgres", maxOpenConnections: 4, maxIdleConnections: 4, maxConnectionLifetime: 300 }),
+  backend,
+  auth,
+  agent: z
+    .strictObject({
+      configDirectory: hostPath
+        .default("/etc/keybuzz-agent")
+        .describe("On each host: <dir>/<application>/ holds agent.hcl, role-id and secret-id. Default /etc/keybuzz-agent."),
+      runDirectory: hostPath
+        .default("/run/keybuzz-agent")
+        .describe(
+          "On each host: <dir>/<application>/ holds the agent's token and the rendered credentials; keep it on tmpfs. Default /run/keybuzz-agent.",
+        ),
+      binary: hostPath.default("/usr/bin/vault").describe("The agent program (vault, or OpenBao's bao). Default /usr/bin/vault."),
+      vaultCaCertPath: hostPath.optional().describe("On each host: the CA that signed Vault's certificate. Default: the system trust store."),
+      postgresCaCertPath: hostPath
+        .optional()
+        .describe("On each host: the CA that signed PostgreSQL's certificate (sslrootcert). Default: libpq's ~/.postgresql/root.crt."),
+    })
+    .default({ configDirectory: "/etc/keybuzz-agent", runDirectory: "/run/keybuzz-agent", binary: "/usr/bin/vault" })
+    .describe('Where Vault Agent runs on the application hosts; see the README\'s "Using the credentials in an application".'),
+  applications: z.array(application).min(1, "must define at least one application").describe("The applications. Adding one is one entry here."),
+});
 
 /** An environment file as the schema reads it, before the cross-field rules. */
 export type ParsedEnvironment = z.output<typeof environmentFields>;
@@ -314,4 +325,3 @@ export interface CaCertificate {
   readonly path: string;
 }
 export type ApplicationConfig = z.output<typeof application>;
-

@@ -195,7 +195,9 @@ describe("AgentConfig", () => {
     const unit = agentOf({ binary: "/usr/local/bin/bao", vaultCaCertPath: "/etc/ssl/vault-ca.pem" }).files["vault-agent-api.service"];
 
     expect(unit).toContain("ExecStart=/usr/local/bin/bao agent -config=/etc/keybuzz-agent/api/agent.hcl");
-    expect(unit).toContain("ExecStopPost=-/usr/local/bin/bao token revoke -address=https://vault.keybuzz.io:8200 -ca-cert=/etc/ssl/vault-ca.pem -self");
+    expect(unit).toContain(
+      "ExecStopPost=-/usr/local/bin/bao token revoke -address=https://vault.keybuzz.io:8200 -ca-cert=/etc/ssl/vault-ca.pem -self",
+    );
     expect(unit).toContain("Environment=HOME=/run/keybuzz-agent/api");
     expect(unit).toContain("RuntimeDirectory=keybuzz-agent/api\nRuntimeDirectoryMode=0700");
     expect(unit).toContain("User=api");
@@ -209,12 +211,17 @@ describe("AgentConfig", () => {
   });
 
   it("uses only annotations the injector documents, and revokes on shutdown", () => {
-    const yaml = agentOf({ approle: undefined, kubernetes: KUBERNETES, command: ["kill", "-HUP", "1"], annotations: { "vault.hashicorp.com/agent-limits-mem": "64Mi" } }).files[
-      "kubernetes-annotations.yaml"
-    ];
+    const yaml = agentOf({
+      approle: undefined,
+      kubernetes: KUBERNETES,
+      command: ["kill", "-HUP", "1"],
+      annotations: { "vault.hashicorp.com/agent-limits-mem": "64Mi" },
+    }).files["kubernetes-annotations.yaml"];
     const keys = annotationKeys(yaml);
 
-    const undocumented = keys.filter((k) => !DOCUMENTED_ANNOTATIONS.some((d) => k === d || (d.endsWith("-") && k.startsWith(d) && k.length > d.length)));
+    const undocumented = keys.filter(
+      (k) => !DOCUMENTED_ANNOTATIONS.some((d) => k === d || (d.endsWith("-") && k.startsWith(d) && k.length > d.length)),
+    );
     expect(undocumented).toEqual([]);
     expect(keys).toEqual(expect.arrayContaining(["vault.hashicorp.com/agent-inject-secret-database", "vault.hashicorp.com/agent-limits-mem"]));
     expect(yaml).toContain('vault.hashicorp.com/agent-revoke-on-shutdown: "true"');
@@ -227,7 +234,9 @@ describe("AgentConfig", () => {
     const agent = agentOf({ approle: undefined, kubernetes: KUBERNETES, format: "chatwoot" });
     const parsed = parse(agent.files["kubernetes-annotations.yaml"]) as Record<string, string>;
 
-    expect(parsed["vault.hashicorp.com/agent-inject-template-database"]).toMatch(/^\{\{ with secret "database\/creds\/api-db" -\}\}\nPOSTGRES_HOST=10\.0\.0\.11\n[^]*\{\{ end -\}\}\n$/);
+    expect(parsed["vault.hashicorp.com/agent-inject-template-database"]).toMatch(
+      /^\{\{ with secret "database\/creds\/api-db" -\}\}\nPOSTGRES_HOST=10\.0\.0\.11\n[\s\S]*\{\{ end -\}\}\n$/,
+    );
     expect(Object.values(parsed).every((v) => typeof v === "string")).toBe(true);
   });
 
@@ -242,7 +251,10 @@ describe("AgentConfig", () => {
   });
 
   it.each([
-    ['{{ with secret "database/creds/chatwoot-db" }}{{ .Data.password }}{{ end }}', 'template reads "database/creds/chatwoot-db": an application\'s template may read only its own credentials (database/creds/api-db)'],
+    [
+      '{{ with secret "database/creds/chatwoot-db" }}{{ .Data.password }}{{ end }}',
+      'template reads "database/creds/chatwoot-db": an application\'s template may read only its own credentials (database/creds/api-db)',
+    ],
     ['{{ with secret "database/creds/api-db" }}{{ end }}{{ with secret "secret/data/stripe" }}{{ end }}', 'template reads "secret/data/stripe"'],
     ["user=static", 'template reads no secret: it must contain {{ with secret "database/creds/api-db" }}'],
     ['{{ with secret "database/creds/api-db" }}\nEOT\n{{ end }}', "must not contain a line EOT"],
@@ -251,10 +263,16 @@ describe("AgentConfig", () => {
   });
 
   it.each([
-    [{ "vault.hashicorp.com/role": "chatwoot" }, '"vault.hashicorp.com/role" is set from the config (Vault, login, revocation); it cannot be overridden'],
+    [
+      { "vault.hashicorp.com/role": "chatwoot" },
+      '"vault.hashicorp.com/role" is set from the config (Vault, login, revocation); it cannot be overridden',
+    ],
     [{ "vault.hashicorp.com/agent-revoke-on-shutdown": "false" }, "cannot be overridden"],
     [{ "vault.hashicorp.com/agent-inject-secret-extra": "database/creds/api-db" }, "would inject another secret"],
-    [{ "vault.hashicorp.com/agent-inject-default-template": "database/creds/n8n-db" }, 'names "database/creds/n8n-db": an application may read only its own credentials (database/creds/api-db)'],
+    [
+      { "vault.hashicorp.com/agent-inject-default-template": "database/creds/n8n-db" },
+      'names "database/creds/n8n-db": an application may read only its own credentials (database/creds/api-db)',
+    ],
     [{ "example.com/foo": "bar" }, '"example.com/foo" is not a Vault Agent injector annotation'],
   ])("fails on the annotations %j", (annotations, message) => {
     expect(() => agentOf({ kubernetes: KUBERNETES, annotations })).toThrow(message);
@@ -273,13 +291,15 @@ describe("AgentConfig", () => {
   it.each([
     [{ runDirectory: "run/agent" }, 'runDirectory must be an absolute path of letters, digits and ._/-, got "run/agent"'],
     [{ binary: "/usr/bin/vault agent" }, 'binary must be an absolute path of letters, digits and ._/-, got "/usr/bin/vault agent"'],
-    [{ vaultCaCertPath: '/etc/"ca' }, 'vaultCaCertPath must be an absolute path'],
+    [{ vaultCaCertPath: '/etc/"ca' }, "vaultCaCertPath must be an absolute path"],
     [{ command: ["kill", "-HUP\n1"] }, "command arguments must be non-empty single lines"],
   ])("fails on %j", (options, message) => {
     expect(() => agentOf(options as Options)).toThrow(message);
   });
 
   it("fails when n8n would connect in clear: an encrypting sslmode needs a CA file for it", () => {
-    expect(() => agentOf({ format: "n8n" })).toThrow('agent of "api": n8n uses TLS only with a CA file: sslmode "verify-full" needs postgres.caCertPath');
+    expect(() => agentOf({ format: "n8n" })).toThrow(
+      'agent of "api": n8n uses TLS only with a CA file: sslmode "verify-full" needs postgres.caCertPath',
+    );
   });
 });

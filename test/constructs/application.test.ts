@@ -8,7 +8,10 @@ import { Connection } from "../../constructs/connection";
 import { KubernetesAuth } from "../../constructs/kubernetes-auth";
 import { dependency, fixture, onlyResource, ref, resources, synthStack } from "../helpers";
 
-const AGENT = { vaultAddress: "https://vault.example:8200", postgres: { host: "10.0.0.11", port: 5432, database: "keybuzz", sslmode: "verify-full" } };
+const AGENT = {
+  vaultAddress: "https://vault.example:8200",
+  postgres: { host: "10.0.0.11", port: 5432, database: "keybuzz", sslmode: "verify-full" },
+};
 
 /** One application `api` (Vault role `api-db`, base role `app`), with `extra` props given the stack's auth methods. */
 function synthApp(extra: (auth: { approle: AppRoleAuth; kubernetes: KubernetesAuth }) => Partial<ApplicationProps> = () => ({})) {
@@ -46,7 +49,12 @@ describe("Application", () => {
     const before = synthStack((stack) => {
       const f = fixture(stack);
       const connection = new Connection(stack, "Connection", { mount: f.mount, admin: f.admin, host: "10.0.0.11", port: 5432, database: "keybuzz" });
-      const role = new DynamicRole(new Construct(stack, "DynamicRoles"), "api", { connection, functions: f.functions, name: "api-db", baseRoles: [f.baseRoles.role("app")] });
+      const role = new DynamicRole(new Construct(stack, "DynamicRoles"), "api", {
+        connection,
+        functions: f.functions,
+        name: "api-db",
+        baseRoles: [f.baseRoles.role("app")],
+      });
       return { role, policy: new AppPolicy(new Construct(stack, "Policies"), "api", { role }) };
     }).built;
 

@@ -191,7 +191,11 @@ describe("BaseRoles", () => {
     const apiSchema = resources(json, "postgresql_schema").find((s) => s.name === "api");
     expect(apiSchema).toMatchObject({ owner: ref(baseRoles.role("api").resource) });
     expect(resources(json, "postgresql_grant")).toContainEqual(
-      expect.objectContaining({ role: ref(baseRoles.role("worker").resource), object_type: "table", schema: expect.stringMatching(/^\$\{postgresql_schema\..+\.name\}$/) }),
+      expect.objectContaining({
+        role: ref(baseRoles.role("worker").resource),
+        object_type: "table",
+        schema: expect.stringMatching(/^\$\{postgresql_schema\..+\.name\}$/),
+      }),
     );
   });
 
@@ -301,9 +305,7 @@ describe("BaseRoles", () => {
     ["the pg_ prefix", "pg_app"],
     ["more than 63 bytes", "a".repeat(64)],
   ])("fails when a role name has %s", (_, name) => {
-    expect(() => synthRoles([{ name }])).toThrow(
-      `role name must be a lower-case PostgreSQL identifier of at most 63 bytes, got "${name}"`,
-    );
+    expect(() => synthRoles([{ name }])).toThrow(`role name must be a lower-case PostgreSQL identifier of at most 63 bytes, got "${name}"`);
   });
 
   it("fails when the database name is not a safe identifier", () => {
@@ -317,7 +319,10 @@ describe("BaseRoles", () => {
   });
 
   it("fails when two roles own the same schema", () => {
-    const roles = [{ name: "app", schemas: { shared: { owned: true } } }, { name: "worker", schemas: { shared: { owned: true } } }];
+    const roles = [
+      { name: "app", schemas: { shared: { owned: true } } },
+      { name: "worker", schemas: { shared: { owned: true } } },
+    ];
 
     expect(() => synthRoles(roles)).toThrow('schema "shared" is owned by two base roles');
   });
@@ -337,8 +342,6 @@ describe("BaseRoles", () => {
   it("fails when default privileges name an unsafe schema", () => {
     const roles = [{ name: "app", defaultPrivileges: [{ owner: "app", schema: "Public", tables: ["SELECT"] as const }] }];
 
-    expect(() => synthRoles(roles)).toThrow(
-      'default privileges schema must be a lower-case PostgreSQL identifier of at most 63 bytes, got "Public"',
-    );
+    expect(() => synthRoles(roles)).toThrow('default privileges schema must be a lower-case PostgreSQL identifier of at most 63 bytes, got "Public"');
   });
 });

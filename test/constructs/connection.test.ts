@@ -168,9 +168,7 @@ describe("Connection", () => {
   it("makes the mount wait for the database and the base roles when the admin is a superuser too", () => {
     const { mountResource, baseRoles } = synthConnection({ admin: { superuser: true } });
 
-    expect(mountResource.depends_on).toEqual(
-      expect.arrayContaining([dependency(baseRoles.database), dependency(baseRoles.role("app").resource)]),
-    );
+    expect(mountResource.depends_on).toEqual(expect.arrayContaining([dependency(baseRoles.database), dependency(baseRoles.role("app").resource)]));
   });
 
   it("exposes what the mount waits for: everything the admin needs", () => {
@@ -220,9 +218,7 @@ describe("Connection", () => {
   });
 
   it("fails when a role is attached twice", () => {
-    expect(() => synthConnection({ roles: ["app-db", "app-db"] })).toThrow(
-      'role "app-db" is already attached to connection "keybuzz-postgres"',
-    );
+    expect(() => synthConnection({ roles: ["app-db", "app-db"] })).toThrow('role "app-db" is already attached to connection "keybuzz-postgres"');
   });
 
   it.each(["Keybuzz", "keybuzz_postgres", "-pg", "pg/main"])("fails when the name is %j", (name) => {
@@ -237,11 +233,14 @@ describe("Connection", () => {
     expect(() => synthConnection({ port })).toThrow(`port must be between 1 and 65535, got ${port}`);
   });
 
-  it.each(["disable", "allow", "prefer", "require"] as const)("fails when a CA certificate comes with sslmode %s, which would not check the server", (sslmode) => {
-    expect(() => synthConnection({ sslmode, caCertificate: CA_PEM })).toThrow(
-      `caCertificate needs sslmode "verify-full" or "verify-ca", which check the server against it, got "${sslmode}"`,
-    );
-  });
+  it.each(["disable", "allow", "prefer", "require"] as const)(
+    "fails when a CA certificate comes with sslmode %s, which would not check the server",
+    (sslmode) => {
+      expect(() => synthConnection({ sslmode, caCertificate: CA_PEM })).toThrow(
+        `caCertificate needs sslmode "verify-full" or "verify-ca", which check the server against it, got "${sslmode}"`,
+      );
+    },
+  );
 
   it("fails when the CA certificate is not PEM", () => {
     expect(() => synthConnection({ caCertificate: "MIIBdummy\nmore" })).toThrow(

@@ -59,7 +59,10 @@ describe("CredentialFunctions", () => {
 
     for (const f of Object.values(byName)) {
       const body = String(f.body);
-      const firstStatement = body.split("BEGIN\n")[1].split("\n").find((l) => !l.trim().startsWith("--"));
+      const firstStatement = body
+        .split("BEGIN\n")[1]
+        .split("\n")
+        .find((l) => !l.trim().startsWith("--"));
       expect(firstStatement).toBe("  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);");
       // every dynamic statement goes through format(); arguments are never concatenated into SQL.
       for (const line of body.split("\n").filter((l) => l.includes("EXECUTE "))) expect(line).toContain("pg_catalog.format(");

@@ -56,9 +56,7 @@ describe("DynamicRole", () => {
     const { resource } = synthRole();
 
     // no identifier in Vault's SQL: the base roles and limits are fixed in the functions, by Vault role.
-    expect(resource.creation_statements).toEqual([
-      `SELECT keybuzz_vault.create_user('{{name}}', '{{password}}', '{{expiration}}', 'app-db');`,
-    ]);
+    expect(resource.creation_statements).toEqual([`SELECT keybuzz_vault.create_user('{{name}}', '{{password}}', '{{expiration}}', 'app-db');`]);
     expect(resource.renew_statements).toEqual([`SELECT keybuzz_vault.renew_user('{{name}}', '{{expiration}}');`]);
     expect(resource.revocation_statements).toEqual([`SELECT keybuzz_vault.drop_user('{{name}}', 'app-db');`]);
   });
@@ -118,9 +116,7 @@ describe("DynamicRole", () => {
   });
 
   it("fails when the default TTL exceeds the maximum", () => {
-    expect(() => synthRole({ defaultTtlSeconds: 7200, maxTtlSeconds: 3600 })).toThrow(
-      "default_ttl must not exceed max_ttl, got 7200 > 3600",
-    );
+    expect(() => synthRole({ defaultTtlSeconds: 7200, maxTtlSeconds: 3600 })).toThrow("default_ttl must not exceed max_ttl, got 7200 > 3600");
   });
 
   it("fails when the default TTL exceeds the default maximum", () => {

@@ -12,7 +12,9 @@ function synthAudit(mountPath?: string) {
 
 /** Every `path "…"` block of a policy: path → its body, capabilities and parameters included. */
 function blocks(policy: string): Record<string, string> {
-  return Object.fromEntries([...policy.matchAll(/path "([^"]+)" \{([\s\S]*?)\n\}/g)].map(([, path, body]) => [path, body.replace(/\s+/g, " ").trim()]));
+  return Object.fromEntries(
+    [...policy.matchAll(/path "([^"]+)" \{([\s\S]*?)\n\}/g)].map(([, path, body]) => [path, body.replace(/\s+/g, " ").trim()]),
+  );
 }
 
 describe("LeaseAudit", () => {
@@ -28,14 +30,19 @@ describe("LeaseAudit", () => {
     expect(roles[LEASE_AUDIT_NAMES.fixBaseRole]).toMatchObject({ login: false, roles: [] });
     const grants = resources(json, "postgresql_grant").filter((g) => String(g.role).includes("LeaseAudit"));
     const owner = (g: Record<string, unknown>) => /LeaseAudit_(\w+?)BaseRole/.exec(String(g.role))?.[1];
-    const summary = grants.map((g) => `${owner(g)}: ${g.object_type} ${(g.objects as string[] | undefined)?.join(",") ?? ""} ${(g.privileges as string[]).join(",")}`).sort();
+    const summary = grants
+      .map((g) => `${owner(g)}: ${g.object_type} ${(g.objects as string[] | undefined)?.join(",") ?? ""} ${(g.privileges as string[]).join(",")}`)
+      .sort();
     expect(summary).toEqual(["Audit: database  CONNECT", "Fix: database  CONNECT", "Fix: function drop_user EXECUTE", "Fix: schema  USAGE"]);
   });
 
   it("makes the mount wait for its base roles and grants: a destroy revokes the audit's leases before dropping them", () => {
     const { json } = synthAudit();
     const mount = resources(json, "vault_database_secrets_mount")[0];
-    const own = (mount.depends_on as string[]).filter((d) => d.includes("LeaseAudit")).map((d) => d.replace(/_[0-9A-F]{8}$/, "")).sort();
+    const own = (mount.depends_on as string[])
+      .filter((d) => d.includes("LeaseAudit"))
+      .map((d) => d.replace(/_[0-9A-F]{8}$/, ""))
+      .sort();
     expect(own).toEqual([
       "postgresql_grant.LeaseAudit_AuditBaseRole_Connect",
       "postgresql_grant.LeaseAudit_FixBaseRole_Connect",

@@ -78,7 +78,11 @@ describe("SecretsMount", () => {
 
     expect(onlyResource(json, MOUNT).postgresql).toEqual([
       { name: "pg-main", plugin_name: "postgresql-database-plugin", connection_url: "postgresql://{{username}}:{{password}}@10.0.0.11:5432/pg-main" },
-      { name: "pg-replica", plugin_name: "postgresql-database-plugin", connection_url: "postgresql://{{username}}:{{password}}@10.0.0.11:5432/pg-replica" },
+      {
+        name: "pg-replica",
+        plugin_name: "postgresql-database-plugin",
+        connection_url: "postgresql://{{username}}:{{password}}@10.0.0.11:5432/pg-replica",
+      },
     ]);
     expect(mount.connectionNames).toEqual(["pg-main", "pg-replica"]);
   });
@@ -141,9 +145,7 @@ describe("SecretsMount", () => {
   });
 
   it("fails when a connection of the same name is added twice", () => {
-    expect(() => synthStack((s) => validatedMount(s, ["pg-main", "pg-main"]))).toThrow(
-      'connection "pg-main" is already in mount "database"',
-    );
+    expect(() => synthStack((s) => validatedMount(s, ["pg-main", "pg-main"]))).toThrow('connection "pg-main" is already in mount "database"');
   });
 
   it.each(["/database", "database/", "Database", "data base", "a//b", ""])("fails when the path is %j", (path) => {

@@ -105,10 +105,10 @@ describe("VaultAdmin", () => {
     const dependables = admin.dependables.map(dependency);
     const baseRoleResources = baseRoles.allRoles.flatMap((r) => [r.resource, ...r.grants]).map(dependency);
     const others = [...baseRoles.closedDatabases, ...functions.resources].map(dependency);
-    expect(dependables).toEqual(expect.arrayContaining([dependency(admin.resource), dependency(baseRoles.database), ...baseRoleResources, ...others]));
-    expect(dependables.filter((d) => d.startsWith("postgresql_schema.BaseRoles"))).toHaveLength(
-      resources(json, "postgresql_schema").length - 1,
+    expect(dependables).toEqual(
+      expect.arrayContaining([dependency(admin.resource), dependency(baseRoles.database), ...baseRoleResources, ...others]),
     );
+    expect(dependables.filter((d) => d.startsWith("postgresql_schema.BaseRoles"))).toHaveLength(resources(json, "postgresql_schema").length - 1);
     // the admin's own resources (role, CONNECT, USAGE, EXECUTE), the database, the base roles', the rest: nothing else.
     expect(dependables).toHaveLength(4 + 1 + baseRoleResources.length + others.length);
   });

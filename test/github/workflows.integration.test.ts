@@ -47,7 +47,8 @@ function actionlint(): string {
   if (build.error || build.status !== 0) {
     throw new Error(`tools/build.sh actionlint failed (status ${build.status}): ${build.error?.message ?? ""}\n${build.stderr}`);
   }
-  return (actionlintPath = (JSON.parse(build.stdout) as { actionlint: string }).actionlint);
+  actionlintPath = (JSON.parse(build.stdout) as { actionlint: string }).actionlint;
+  return actionlintPath;
 }
 
 interface LintError {
@@ -78,7 +79,7 @@ function workflowFiles(): string[] {
 }
 
 describe("actionlint", () => {
-  it("is pinned at " + ACTIONLINT_VERSION + " in tools/actionlint", () => {
+  it(`is pinned at ${ACTIONLINT_VERSION} in tools/actionlint`, () => {
     const goMod = readFileSync(join(ACTIONLINT_MODULE, "go.mod"), "utf8");
     expect(goMod).toMatch(new RegExp(`^require github\\.com/rhysd/actionlint ${ACTIONLINT_VERSION.replace(/\./g, "\\.")}$`, "m"));
     expect(readFileSync(join(ACTIONLINT_MODULE, "go.sum"), "utf8")).toContain(`github.com/rhysd/actionlint ${ACTIONLINT_VERSION} h1:`);

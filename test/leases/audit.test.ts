@@ -14,7 +14,14 @@ const RANDOM = "AbCdEfGhIjKlMnOpQrSt";
 /** A user as Vault names it: `v-root-<role, 8>-<random>-<issued>`. */
 function user(role: string, issued: number, extra: Partial<IssuedUser> = {}): IssuedUser {
   const app = APPS.find((a) => a.vaultRole === role)!;
-  return { name: `v-root-${role.slice(0, 8)}-${RANDOM}-${issued}`, canLogin: true, validUntil: NOW + 3600, memberOf: [app.allowedRoles[0]], sessions: 0, ...extra };
+  return {
+    name: `v-root-${role.slice(0, 8)}-${RANDOM}-${issued}`,
+    canLogin: true,
+    validUntil: NOW + 3600,
+    memberOf: [app.allowedRoles[0]],
+    sessions: 0,
+    ...extra,
+  };
 }
 let leaseNo = 0;
 function lease(role: string, issueTime: number, extra: Partial<Lease> = {}): Lease {
@@ -27,7 +34,10 @@ const kinds = (findings: Finding[]) => findings.map((f) => `${f.kind} ${f.subjec
 
 describe("parseUsername", () => {
   it("reads the issue time and the Vault roles whose first 8 characters the name holds", () => {
-    expect(parseUsername(`v-root-keybuzz--${RANDOM}-1800000000`, ["keybuzz-api-db", "chatwoot-db"])).toEqual({ issued: 1800000000, candidates: ["keybuzz-api-db"] });
+    expect(parseUsername(`v-root-keybuzz--${RANDOM}-1800000000`, ["keybuzz-api-db", "chatwoot-db"])).toEqual({
+      issued: 1800000000,
+      candidates: ["keybuzz-api-db"],
+    });
   });
 
   it("copes with dashes in the display name and in the role name", () => {
@@ -114,9 +124,39 @@ describe("audit", () => {
     const { findings, applications } = audit(inventory(leases, users), APPS, OPTS);
     expect(findings).toEqual([]);
     expect(applications).toEqual([
-      { application: "keybuzz-api", vaultRole: "keybuzz-api-db", active: 1, expiring: 1, renewable: 1, nonRenewable: 0, pending: 0, irrevocable: 0, users: 1 },
-      { application: "chatwoot", vaultRole: "chatwoot-db", active: 0, expiring: 0, renewable: 0, nonRenewable: 0, pending: 0, irrevocable: 0, users: 0 },
-      { application: "workers", vaultRole: "workers-db", active: 1, expiring: 0, renewable: 0, nonRenewable: 1, pending: 1, irrevocable: 0, users: 1 },
+      {
+        application: "keybuzz-api",
+        vaultRole: "keybuzz-api-db",
+        active: 1,
+        expiring: 1,
+        renewable: 1,
+        nonRenewable: 0,
+        pending: 0,
+        irrevocable: 0,
+        users: 1,
+      },
+      {
+        application: "chatwoot",
+        vaultRole: "chatwoot-db",
+        active: 0,
+        expiring: 0,
+        renewable: 0,
+        nonRenewable: 0,
+        pending: 0,
+        irrevocable: 0,
+        users: 0,
+      },
+      {
+        application: "workers",
+        vaultRole: "workers-db",
+        active: 1,
+        expiring: 0,
+        renewable: 0,
+        nonRenewable: 1,
+        pending: 1,
+        irrevocable: 0,
+        users: 1,
+      },
     ]);
   });
 
@@ -124,7 +164,11 @@ describe("audit", () => {
     const expired = user("chatwoot-db", NOW - 200, { validUntil: NOW - 10, sessions: 2 });
     const foreign = user("keybuzz-api-db", NOW - 200, { memberOf: ["keybuzz_api", "chatwoot"] });
     const revoked = user("workers-db", NOW - 300, { canLogin: false, memberOf: [] });
-    const leases = [lease("chatwoot-db", NOW - 200), lease("keybuzz-api-db", NOW - 200), lease("keybuzz-api-db", NOW - 900, { id: "database/creds/keybuzz-api-db/gone" })];
+    const leases = [
+      lease("chatwoot-db", NOW - 200),
+      lease("keybuzz-api-db", NOW - 200),
+      lease("keybuzz-api-db", NOW - 900, { id: "database/creds/keybuzz-api-db/gone" }),
+    ];
     const inv = inventory(leases, [expired, foreign, revoked], {
       probe: { ok: false, ms: 5, error: "500 failed to connect" },
       irrevocable: [{ id: "database/creds/chatwoot-db/stuck", error: "dial tcp: connection refused" }],
@@ -154,6 +198,8 @@ describe("audit", () => {
 describe("confirmed", () => {
   it("keeps only what the second reading shows again", () => {
     const f = (kind: Finding["kind"], subject: string): Finding => ({ kind, subject, detail: "", certain: true });
-    expect(confirmed([f("orphan_user", "a"), f("dangling_lease", "b")], [f("orphan_user", "a"), f("orphan_user", "b")])).toEqual([f("orphan_user", "a")]);
+    expect(confirmed([f("orphan_user", "a"), f("dangling_lease", "b")], [f("orphan_user", "a"), f("orphan_user", "b")])).toEqual([
+      f("orphan_user", "a"),
+    ]);
   });
 });

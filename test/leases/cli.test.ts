@@ -43,7 +43,10 @@ describe("npm run leases, before it reaches any server", () => {
     const dir = join(scratch, "bad");
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir);
-    writeFileSync(join(dir, "local.json"), JSON.stringify({ vault: { address: "http://127.0.0.1:1" }, postgres: { host: "127.0.0.1", port: 70000 }, applications: [] }));
+    writeFileSync(
+      join(dir, "local.json"),
+      JSON.stringify({ vault: { address: "http://127.0.0.1:1" }, postgres: { host: "127.0.0.1", port: 70000 }, applications: [] }),
+    );
     const r = leases(["--env", "local"], { VAULT_TOKEN: "t", KEYBUZZ_CONFIG_DIR: dir });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/invalid configuration:\n {2}.*local\.json: postgres\.port/);

@@ -2,17 +2,27 @@ import { describe, expect, it } from "vitest";
 import { planFixes } from "../../leases/fix";
 import type { Finding } from "../../leases/model";
 
-const f = (kind: Finding["kind"], subject: string, extra: Partial<Finding> = {}): Finding => ({ kind, subject, detail: "", certain: true, vaultRole: "chatwoot-db", ...extra });
+const f = (kind: Finding["kind"], subject: string, extra: Partial<Finding> = {}): Finding => ({
+  kind,
+  subject,
+  detail: "",
+  certain: true,
+  vaultRole: "chatwoot-db",
+  ...extra,
+});
 
 describe("planFixes", () => {
   it("drops orphans and NOLOGIN leftovers with the revocation function, revokes dangling leases, sweeps orphan sessions of the application database once", () => {
-    const plan = planFixes([
-      f("orphan_user", "v-a"),
-      f("revoked_not_dropped", "v-b", { vaultRole: "n8n-db" }),
-      f("dangling_lease", "database/creds/chatwoot-db/x"),
-      f("orphan_session", "pid 1", { vaultRole: undefined, database: "keybuzz" }),
-      f("orphan_session", "pid 2", { vaultRole: undefined, database: "keybuzz" }),
-    ], "keybuzz");
+    const plan = planFixes(
+      [
+        f("orphan_user", "v-a"),
+        f("revoked_not_dropped", "v-b", { vaultRole: "n8n-db" }),
+        f("dangling_lease", "database/creds/chatwoot-db/x"),
+        f("orphan_session", "pid 1", { vaultRole: undefined, database: "keybuzz" }),
+        f("orphan_session", "pid 2", { vaultRole: undefined, database: "keybuzz" }),
+      ],
+      "keybuzz",
+    );
     expect(plan.actions.map((a) => a.does)).toEqual([
       "SELECT keybuzz_vault.drop_user('v-a', 'chatwoot-db')",
       "SELECT keybuzz_vault.drop_user('v-b', 'n8n-db')",
@@ -23,15 +33,18 @@ describe("planFixes", () => {
   });
 
   it("leaves uncertain findings, users of no application, sessions in other databases and what a person must decide, saying why", () => {
-    const plan = planFixes([
-      f("orphan_user", "v-a", { certain: false }),
-      f("orphan_user", "v-b", { vaultRole: undefined }),
-      f("foreign_membership", "v-c"),
-      f("expired_user_with_sessions", "v-d"),
-      f("irrevocable_lease", "database/creds/chatwoot-db/y"),
-      f("probe_failed", "probe"),
-      f("orphan_session", "pid 3", { vaultRole: undefined, database: "postgres" }),
-    ], "keybuzz");
+    const plan = planFixes(
+      [
+        f("orphan_user", "v-a", { certain: false }),
+        f("orphan_user", "v-b", { vaultRole: undefined }),
+        f("foreign_membership", "v-c"),
+        f("expired_user_with_sessions", "v-d"),
+        f("irrevocable_lease", "database/creds/chatwoot-db/y"),
+        f("probe_failed", "probe"),
+        f("orphan_session", "pid 3", { vaultRole: undefined, database: "postgres" }),
+      ],
+      "keybuzz",
+    );
     expect(plan.actions).toEqual([]);
     expect(plan.skipped.map((s) => `${s.finding.subject}: ${s.why}`)).toEqual([
       "v-a: not certain: something issued in the same seconds may be its match",

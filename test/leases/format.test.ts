@@ -11,11 +11,38 @@ const REPORT: Report = {
   probe: { ok: true, ms: 31 },
   postgresChecked: true,
   applications: [
-    { application: "keybuzz-api", vaultRole: "keybuzz-api-db", active: 3, expiring: 1, renewable: 3, nonRenewable: 0, pending: 0, irrevocable: 0, users: 3 },
-    { application: "chatwoot", vaultRole: "chatwoot-db", active: 0, expiring: 0, renewable: 0, nonRenewable: 0, pending: 1, irrevocable: 1, users: 1 },
+    {
+      application: "keybuzz-api",
+      vaultRole: "keybuzz-api-db",
+      active: 3,
+      expiring: 1,
+      renewable: 3,
+      nonRenewable: 0,
+      pending: 0,
+      irrevocable: 0,
+      users: 3,
+    },
+    {
+      application: "chatwoot",
+      vaultRole: "chatwoot-db",
+      active: 0,
+      expiring: 0,
+      renewable: 0,
+      nonRenewable: 0,
+      pending: 1,
+      irrevocable: 1,
+      users: 1,
+    },
   ],
   findings: [
-    { kind: "irrevocable_lease", application: "chatwoot", vaultRole: "chatwoot-db", subject: "database/creds/chatwoot-db/x", detail: "Vault gave up revoking it: dial tcp", certain: true },
+    {
+      kind: "irrevocable_lease",
+      application: "chatwoot",
+      vaultRole: "chatwoot-db",
+      subject: "database/creds/chatwoot-db/x",
+      detail: "Vault gave up revoking it: dial tcp",
+      certain: true,
+    },
     { kind: "orphan_user", application: "chatwoot", vaultRole: "chatwoot-db", subject: "v-a", detail: "no lease holds this user", certain: true },
     { kind: "orphan_session", subject: "pid 7", database: "keybuzz", detail: "session of a role that no longer exists", certain: true },
   ],
@@ -29,7 +56,9 @@ describe("toPrometheus", () => {
       expect(text).toContain(`# TYPE ${m} gauge`);
     }
     expect(text).toContain('keybuzz_leases_active{environment="local",application="keybuzz-api",vault_role="keybuzz-api-db"} 3');
-    expect(text).toContain('keybuzz_leases_expiring{environment="local",application="keybuzz-api",vault_role="keybuzz-api-db",window_seconds="900"} 1');
+    expect(text).toContain(
+      'keybuzz_leases_expiring{environment="local",application="keybuzz-api",vault_role="keybuzz-api-db",window_seconds="900"} 1',
+    );
     expect(text).toContain('keybuzz_leases_audit_timestamp_seconds{environment="local"} 1795964400');
   });
 
@@ -69,7 +98,12 @@ describe("toTable", () => {
   });
 
   it("says when PostgreSQL was not read, and why", () => {
-    const text = toTable({ ...REPORT, postgresChecked: false, postgresError: "database/creds/leases-audit: 500 x", probe: { ok: false, ms: 3, error: "500 x" } });
+    const text = toTable({
+      ...REPORT,
+      postgresChecked: false,
+      postgresError: "database/creds/leases-audit: 500 x",
+      probe: { ok: false, ms: 3, error: "500 x" },
+    });
     expect(text).toContain("health: FAILED, Vault could not issue a probe credential: 500 x");
     expect(text).toContain("PostgreSQL: not checked (database/creds/leases-audit: 500 x)");
   });

@@ -132,7 +132,11 @@ describe("compare", () => {
       ]);
       expect(dev.settings).toEqual([
         // the workers' agent renders the weaker sslmode into their service file too.
-        { path: "agent.workers/agent.hcl", before: expect.stringContaining("\nsslmode=verify-full\n"), after: expect.stringContaining("\nsslmode=disable\n") },
+        {
+          path: "agent.workers/agent.hcl",
+          before: expect.stringContaining("\nsslmode=verify-full\n"),
+          after: expect.stringContaining("\nsslmode=disable\n"),
+        },
         { path: "provider.postgresql.sslmode", before: "verify-full", after: "disable" },
       ]);
     });

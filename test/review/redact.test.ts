@@ -24,9 +24,7 @@ describe("redact", () => {
   });
 
   it("hides the password of a URL but keeps Vault's template", () => {
-    expect(redact("postgresql://vault_admin:hunter2@10.0.0.11:5432/keybuzz")).toBe(
-      "postgresql://vault_admin:(redacted)@10.0.0.11:5432/keybuzz",
-    );
+    expect(redact("postgresql://vault_admin:hunter2@10.0.0.11:5432/keybuzz")).toBe("postgresql://vault_admin:(redacted)@10.0.0.11:5432/keybuzz");
     expect(redact("postgresql://{{username}}:{{password}}@10.0.0.11:5432/keybuzz")).toBe(
       "postgresql://{{username}}:{{password}}@10.0.0.11:5432/keybuzz",
     );

@@ -44,7 +44,7 @@ describe("report", () => {
 
   it("shows a statement list as a diff and redacts a literal secret", () => {
     expect(report).toContain("  + SET x;\n    ALTER ROLE x;");
-    expect(report).toContain("- `postgresql.0.password`: `\"(redacted)\"` → `\"(redacted)\"`");
+    expect(report).toContain('- `postgresql.0.password`: `"(redacted)"` → `"(redacted)"`');
     expect(report).not.toContain("literal");
   });
 

@@ -10,5 +10,4 @@ describe("npm run review --base <ref>", () => {
     expect(r.stderr).toMatch(/synthesized HEAD \([0-9a-f]{12}\) in/);
     expect(r.stderr).toContain("synthesized the working tree in");
   });
-
 });

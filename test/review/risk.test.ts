@@ -14,9 +14,7 @@ describe("risk", () => {
     ["create_role", true, false],
     ["login", false, true],
   ])("flags a change of the role attribute %s", (attr, before, after) => {
-    expect(reasons(changed("postgresql_role", [{ path: attr, before, after }]))).toEqual([
-      `role attribute ${attr}: ${before} → ${after}`,
-    ]);
+    expect(reasons(changed("postgresql_role", [{ path: attr, before, after }]))).toEqual([`role attribute ${attr}: ${before} → ${after}`]);
   });
 
   it("does not flag a harmless role change", () => {
@@ -25,15 +23,13 @@ describe("risk", () => {
 
   it.each(["creation_statements", "revocation_statements", "renew_statements"])("flags %s changing", (attr) => {
     const name = attr.replace("_", " ");
-    expect(reasons(changed("vault_database_secret_backend_role", [{ path: attr, before: ["a"], after: ["b"] }]))).toEqual([
-      `${name} changed`,
-    ]);
+    expect(reasons(changed("vault_database_secret_backend_role", [{ path: attr, before: ["a"], after: ["b"] }]))).toEqual([`${name} changed`]);
   });
 
   it("flags Vault connecting as another user, in the mount's connection block", () => {
-    expect(
-      reasons(changed("vault_database_secrets_mount", [{ path: "postgresql.0.username", before: "vault_admin", after: "postgres" }])),
-    ).toEqual(['Vault connects as another user: "vault_admin" → "postgres"']);
+    expect(reasons(changed("vault_database_secrets_mount", [{ path: "postgresql.0.username", before: "vault_admin", after: "postgres" }]))).toEqual([
+      'Vault connects as another user: "vault_admin" → "postgres"',
+    ]);
   });
 
   it.each([
@@ -114,8 +110,12 @@ describe("risk", () => {
 
   describe("the credential functions", () => {
     const row = (role: string, roles: string, limit: number, ttl: number) =>
-      `      ('${role}', '${roles.split(",")[0]}', ARRAY[${roles.split(",").map((r) => `'${r}'`).join(", ")}]::pg_catalog.text[], ${limit}, ${ttl})`;
-    const body = (...rows: string[]) => `\nBEGIN\n  SELECT * INTO spec FROM (VALUES\n${rows.join(",\n")}\n    ) AS app(vault_role, base_role, roles, connection_limit, max_ttl)\nEND\n`;
+      `      ('${role}', '${roles.split(",")[0]}', ARRAY[${roles
+        .split(",")
+        .map((r) => `'${r}'`)
+        .join(", ")}]::pg_catalog.text[], ${limit}, ${ttl})`;
+    const body = (...rows: string[]) =>
+      `\nBEGIN\n  SELECT * INTO spec FROM (VALUES\n${rows.join(",\n")}\n    ) AS app(vault_role, base_role, roles, connection_limit, max_ttl)\nEND\n`;
     const createUser = (before: string, after: string) => changed("postgresql_function", [{ path: "body", before, after }], "create_user");
 
     it("flags a raised connection limit, a longer VALID UNTIL and more roles for a Vault role's users", () => {
@@ -160,17 +160,23 @@ describe("risk", () => {
       attributes: Object.entries(attrs).map(([path, before]) => ({ path, before })),
     });
 
-    expect(reasons(removed("postgresql_grant", "public on database", { database: "template1", role: "public", object_type: "database", privileges: [] }))).toEqual([
+    expect(
+      reasons(removed("postgresql_grant", "public on database", { database: "template1", role: "public", object_type: "database", privileges: [] })),
+    ).toEqual([
       "would be destroyed",
       "this stack no longer keeps PUBLIC out of database template1: issued users of a new cluster could log in there (an existing one stays closed: a destroy does not grant back)",
     ]);
-    expect(reasons(removed("postgresql_grant_role", "pg_use_reserved_connections to vault_admin", { role: "vault_admin", grant_role: "pg_use_reserved_connections" }))).toEqual([
-      "would be destroyed",
-      "Vault's admin loses its reserved connections: issued users filling every slot would keep it out",
-    ]);
-    expect(reasons(removed("postgresql_grant", "app on database", { database: "keybuzz", role: "app", object_type: "database", privileges: ["CONNECT"] }))).toEqual([
-      "would be destroyed",
-    ]);
+    expect(
+      reasons(
+        removed("postgresql_grant_role", "pg_use_reserved_connections to vault_admin", {
+          role: "vault_admin",
+          grant_role: "pg_use_reserved_connections",
+        }),
+      ),
+    ).toEqual(["would be destroyed", "Vault's admin loses its reserved connections: issued users filling every slot would keep it out"]);
+    expect(
+      reasons(removed("postgresql_grant", "app on database", { database: "keybuzz", role: "app", object_type: "database", privileges: ["CONNECT"] })),
+    ).toEqual(["would be destroyed"]);
   });
 
   it("flags a state backend change at stack level", () => {

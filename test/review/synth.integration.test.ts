@@ -17,8 +17,6 @@ describe("synth of a git ref", () => {
   });
 
   it("fails clearly on a base that is neither a folder nor a ref", () => {
-    expect(() => synthesizeBase("no-such-ref-or-folder")).toThrow(
-      "--base no-such-ref-or-folder: neither a folder nor a git ref of this repository",
-    );
+    expect(() => synthesizeBase("no-such-ref-or-folder")).toThrow("--base no-such-ref-or-folder: neither a folder nor a git ref of this repository");
   });
 });

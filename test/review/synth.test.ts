@@ -28,5 +28,4 @@ describe("synth", () => {
     base.cleanup();
     expect(existsSync(out)).toBe(true);
   });
-
 });

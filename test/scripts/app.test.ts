@@ -6,7 +6,9 @@ import { listFiles, ROOT, runApp, runMain, tempDir } from "../helpers";
 
 describe("scripts/app.mjs (the app in cdktf.json)", () => {
   const dirs: Array<{ path: string; remove: () => void }> = [];
-  afterAll(() => dirs.forEach((d) => d.remove()));
+  afterAll(() => {
+    for (const d of dirs) d.remove();
+  });
   function dir(prefix: string): string {
     const d = tempDir(prefix);
     dirs.push(d);

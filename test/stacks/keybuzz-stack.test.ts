@@ -2,12 +2,23 @@ import { hostname, homedir, tmpdir } from "node:os";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { App, TerraformStack, Testing } from "cdktf";
+import { App, type TerraformStack, Testing } from "cdktf";
 import { AgentConfig } from "../../constructs/agent-config";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
 import { loadEnvironments, parseEnvironment } from "../../stacks/environment";
 import { KeybuzzStack, stackName } from "../../stacks/keybuzz-stack";
-import { CA_PEM, ROOT, connectionBlock, onlyResource, resources, synthEnvironments, tempDir, testApp, type TfJson, type TfResource } from "../helpers";
+import {
+  CA_PEM,
+  ROOT,
+  connectionBlock,
+  onlyResource,
+  resources,
+  synthEnvironments,
+  tempDir,
+  testApp,
+  type TfJson,
+  type TfResource,
+} from "../helpers";
 
 const CONFIG_DIR = join(ROOT, "config");
 const ENVIRONMENTS = loadEnvironments(CONFIG_DIR).map((env) => env.name);
@@ -41,7 +52,11 @@ function addresses(json: TfJson, type: RegExp): string[] {
   return Object.keys(json.resource)
     .filter((t) => type.test(t))
     .sort()
-    .flatMap((t) => Object.keys(json.resource[t]).sort().map((id) => `${t}.${id}`));
+    .flatMap((t) =>
+      Object.keys(json.resource[t])
+        .sort()
+        .map((id) => `${t}.${id}`),
+    );
 }
 
 /** Synthesizes local.json with changes applied to its JSON, in a test stack (metadata removed). */
@@ -148,7 +163,11 @@ describe("KeybuzzStack, per environment file", () => {
 
     it("gives vault_admin no membership, only EXECUTE on the credential functions", () => {
       expect(resources(json, "postgresql_grant_role")).toEqual([]);
-      expect(resources(json, "postgresql_function").map((f) => f.name).sort()).toEqual(["create_user", "drop_user", "renew_user"]);
+      expect(
+        resources(json, "postgresql_function")
+          .map((f) => f.name)
+          .sort(),
+      ).toEqual(["create_user", "drop_user", "renew_user"]);
       for (const f of resources(json, "postgresql_function")) expect(f).toMatchObject({ security_definer: true, schema: expect.any(String) });
       expect(resources(json, "postgresql_grant")).toContainEqual(
         expect.objectContaining({ object_type: "function", privileges: ["EXECUTE"], role: expect.stringContaining("postgresql_role.VaultAdmin") }),
@@ -188,7 +207,9 @@ describe("KeybuzzStack, per environment file", () => {
       // only PUBLIC's revoke is not needed.
       const needed = addresses(json, /^postgresql_/).filter((a) => !a.startsWith("postgresql_grant.BaseRoles_RevokePublic"));
 
-      expect(needed).toEqual(expect.arrayContaining([expect.stringMatching(/^postgresql_schema\./), expect.stringMatching(/^postgresql_function\./)]));
+      expect(needed).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^postgresql_schema\./), expect.stringMatching(/^postgresql_function\./)]),
+      );
       expect([...(onlyResource(json, "vault_database_secrets_mount").depends_on as string[])].sort()).toEqual([...needed].sort());
     });
 
@@ -203,7 +224,9 @@ describe("KeybuzzStack, per environment file", () => {
       const role = resources(json, "vault_database_secret_backend_role").find((r) => r.name === app.vaultRole);
 
       expect(role).toMatchObject({ default_ttl: 3600, max_ttl: 86400 });
-      expect(role?.creation_statements).toEqual([`SELECT keybuzz_vault.create_user('{{name}}', '{{password}}', '{{expiration}}', '${app.vaultRole}');`]);
+      expect(role?.creation_statements).toEqual([
+        `SELECT keybuzz_vault.create_user('{{name}}', '{{password}}', '{{expiration}}', '${app.vaultRole}');`,
+      ]);
       expect(role?.revocation_statements).toEqual([`SELECT keybuzz_vault.drop_user('{{name}}', '${app.vaultRole}');`]);
       const body = String(resources(json, "postgresql_function").find((f) => f.name === "create_user")?.body);
       expect(body).toContain(`('${app.vaultRole}', '${app.baseRole}', ARRAY['${app.baseRole}']::pg_catalog.text[], 20, 86400)`);
@@ -236,7 +259,9 @@ describe("KeybuzzStack, per environment file", () => {
     it("creates one policy per application, reading only that application's credentials, and the lease audit's two", () => {
       const policies = resources(json, "vault_policy");
 
-      expect(policies.map((p) => p.name).sort()).toEqual([...APPLICATIONS.map((a) => a.vaultRole), LEASE_AUDIT_NAMES.auditPolicy, LEASE_AUDIT_NAMES.fixPolicy].sort());
+      expect(policies.map((p) => p.name).sort()).toEqual(
+        [...APPLICATIONS.map((a) => a.vaultRole), LEASE_AUDIT_NAMES.auditPolicy, LEASE_AUDIT_NAMES.fixPolicy].sort(),
+      );
       for (const app of APPLICATIONS) {
         const text = String(policies.find((p) => p.name === app.vaultRole)?.policy);
         const creds = `database/creds/${app.vaultRole}`;
@@ -429,7 +454,12 @@ describe("KeybuzzStack, with AppRole and Kubernetes auth", () => {
   it("writes pod annotations for the applications bound to Kubernetes, and only for them", () => {
     const agents = stack.node.findAll().filter((c): c is AgentConfig => c instanceof AgentConfig);
 
-    expect(agents.filter((a) => "kubernetes-annotations.yaml" in a.files).map((a) => a.application).sort()).toEqual([...KUBERNETES].sort());
+    expect(
+      agents
+        .filter((a) => "kubernetes-annotations.yaml" in a.files)
+        .map((a) => a.application)
+        .sort(),
+    ).toEqual([...KUBERNETES].sort());
     const api = agents.find((a) => a.application === "keybuzz-api")!.files["kubernetes-annotations.yaml"];
     expect(api).toContain('vault.hashicorp.com/auth-path: "auth/k8s"');
     expect(api).toContain('vault.hashicorp.com/role: "keybuzz-api"');

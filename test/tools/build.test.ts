@@ -39,7 +39,9 @@ describe("tools/build.sh, building from a pinned source archive", () => {
     const res = build("provider-postgresql", missing);
 
     expect(res.status).toBe(1);
-    expect(res.stderr).toContain(`ERROR: terraform-provider-postgresql v1.26.0 is built from source: ${missing}/terraform-provider-postgresql-1.26.0.tar.gz is missing`);
+    expect(res.stderr).toContain(
+      `ERROR: terraform-provider-postgresql v1.26.0 is built from source: ${missing}/terraform-provider-postgresql-1.26.0.tar.gz is missing`,
+    );
     expect(res.stderr).toContain("set KEYBUZZ_THIRD_PARTY to the folder that holds terraform-provider-postgresql-1.26.0.tar.gz");
     expect(res.stdout).toBe("");
     expect(res.built).toEqual([]);

@@ -30,13 +30,13 @@ function changed(text: string, change: (config: TfJson) => void): string {
   return JSON.stringify(data, null, 2);
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Matches a problem line that names the file and the field, says `says`, and ends with the value got. */
 function problem(file: string, field: string, says: string, got: string) {
-  return expect.stringMatching(new RegExp(`^${escape(`${file}: ${field}: `)}.*${escape(says)}.*${escape(`(got ${got})`)}$`));
+  return expect.stringMatching(new RegExp(`^${escapeRegExp(`${file}: ${field}: `)}.*${escapeRegExp(says)}.*${escapeRegExp(`(got ${got})`)}$`));
 }
 
 interface Rule {
@@ -139,7 +139,7 @@ const RULES: readonly Rule[] = [
   {
     rule: "an unsafe schema name",
     change: (c) => (c.applications[3].schemas["Api Schema"] = {}),
-    field: 'applications[3](workers).schemas.Api Schema',
+    field: "applications[3](workers).schemas.Api Schema",
     says: IDENTIFIER,
     got: '"Api Schema"',
   },
@@ -201,7 +201,7 @@ const RULES: readonly Rule[] = [
   },
   {
     rule: "the mount's defaultLeaseTtl above its maxLeaseTtl",
-    change: (c) => Object.assign(c.vault, { defaultLeaseTtl: "2h", maxLeaseTtl: "1h", }),
+    change: (c) => Object.assign(c.vault, { defaultLeaseTtl: "2h", maxLeaseTtl: "1h" }),
     field: "vault.defaultLeaseTtl",
     says: "must not exceed vault.maxLeaseTtl: 7200s > 3600s",
     got: '"2h"',
@@ -717,7 +717,13 @@ describe("parseEnvironment", () => {
   });
 
   it.each(["verify-full", "verify-ca"])("accepts sslmode %s in prod", (mode) => {
-    expect(problemsOf("prod", "config/prod.json", changed(PROD, (c) => (c.postgres.sslmode = mode)))).toEqual([]);
+    expect(
+      problemsOf(
+        "prod",
+        "config/prod.json",
+        changed(PROD, (c) => (c.postgres.sslmode = mode)),
+      ),
+    ).toEqual([]);
   });
 
   it("accepts a SUPERUSER vault_admin in prod with acknowledgeSuperuserInProd: true", () => {
@@ -744,9 +750,7 @@ describe("parseEnvironment", () => {
   });
 
   it("rejects text that is not JSON, naming the file", () => {
-    expect(problemsOf("dev", "config/dev.json", "{ vault: ")).toEqual([
-      expect.stringMatching(/^config\/dev\.json: not valid JSON: /),
-    ]);
+    expect(problemsOf("dev", "config/dev.json", "{ vault: ")).toEqual([expect.stringMatching(/^config\/dev\.json: not valid JSON: /)]);
   });
 
   it("fills in every default", () => {
@@ -822,7 +826,9 @@ describe("parseDuration", () => {
 
 describe("loadEnvironments", () => {
   const dirs: Array<{ remove: () => void }> = [];
-  afterAll(() => dirs.forEach((d) => d.remove()));
+  afterAll(() => {
+    for (const d of dirs) d.remove();
+  });
 
   /** A temp folder holding the given files (names may include sub-folders). */
   function folder(files: Record<string, string>): string {
@@ -945,7 +951,9 @@ describe("loadEnvironments", () => {
 
 describe("loadEnvironments: postgres.caCertFile", () => {
   const dirs: Array<{ remove: () => void }> = [];
-  afterAll(() => dirs.forEach((d) => d.remove()));
+  afterAll(() => {
+    for (const d of dirs) d.remove();
+  });
 
   /** dev.json with sslmode and caCertFile set, beside a PEM, a file that is not one and a PEM with a key. */
   function withCaFile(caCertFile: string, sslmode = "verify-full"): { dir: string; shown: string } {
@@ -984,9 +992,7 @@ describe("loadEnvironments: postgres.caCertFile", () => {
   it("fails when the file is not a PEM certificate, naming the file, the field and the CA file", () => {
     const { dir, shown } = withCaFile("pg/ca.txt");
 
-    expect(loadProblems(dir)).toEqual([
-      `${shown}: postgres.caCertFile: "pg/ca.txt" is not a PEM certificate (no -----BEGIN CERTIFICATE-----)`,
-    ]);
+    expect(loadProblems(dir)).toEqual([`${shown}: postgres.caCertFile: "pg/ca.txt" is not a PEM certificate (no -----BEGIN CERTIFICATE-----)`]);
   });
 
   it("fails when the file is missing, naming the file, the field and the CA file", () => {
@@ -1043,7 +1049,9 @@ describe("main.ts with an invalid configuration", () => {
     beforeAll(async () => {
       const files: Record<string, string> = Object.fromEntries(RULES.map((r, i) => [fileOf(i), changed(DEV, r.change)]));
       // only prod.json is held to the prod rules: break them all in it at once.
-      files["prod.json"] = changed(PROD, (c) => PROD_RULES.forEach((r) => r.change(c)));
+      files["prod.json"] = changed(PROD, (c) => {
+        for (const r of PROD_RULES) r.change(c);
+      });
       ({ run, wrote, shown } = await synthFolder(files));
     });
 
@@ -1069,9 +1077,7 @@ describe("main.ts with an invalid configuration", () => {
       expect(lines).toContainEqual(
         problem(shown("prod.json"), "auth.kubernetes.bindings[0](keybuzz-api).serviceAccounts[0]", "not the wildcard", '"*"'),
       );
-      expect(lines).toContainEqual(
-        problem(shown("prod.json"), "auth.kubernetes.bindings[1](chatwoot).namespaces[1]", "not the wildcard", '"*"'),
-      );
+      expect(lines).toContainEqual(problem(shown("prod.json"), "auth.kubernetes.bindings[1](chatwoot).namespaces[1]", "not the wildcard", '"*"'));
     });
   });
 

@@ -24,7 +24,10 @@ const CROSS_FIELD_CASES: Record<string, [(c: TfJson) => void, (string | number)[
   "lease durations": [(c) => (c.applications[0].defaultTtl = "48h"), ["applications", 0, "defaultTtl"]],
   "additional base roles": [(c) => (c.applications[0].additionalBaseRoles = ["nobody"]), ["applications", 0, "additionalBaseRoles", 0]],
   "each auth binding": [(c) => (c.auth.approle.bindings[0].application = "nobody"), ["auth", "approle", "bindings", 0, "application"]],
-  "an agent delivers only": [(c) => (c.applications[0].agent = { template: '{{ with secret "database/creds/n8n-db" }}{{ end }}' }), ["applications", 0, "agent", "template"]],
+  "an agent delivers only": [
+    (c) => (c.applications[0].agent = { template: '{{ with secret "database/creds/n8n-db" }}{{ end }}' }),
+    ["applications", 0, "agent", "template"],
+  ],
   "a CA file is only given": [(c) => Object.assign(c.postgres, { sslmode: "require", caCertFile: "ca.pem" }), ["postgres", "caCertFile"]],
   "Vault's pool": [(c) => (c.connection.maxIdleConnections = 9), ["connection", "maxIdleConnections"]],
 };
@@ -34,7 +37,11 @@ const PRODUCTION_CASES: Record<string, [(c: TfJson) => void, (string | number)[]
   "a SUPERUSER vault_admin": [(c) => (c.vaultAdmin.superuser = true), ["vaultAdmin", "superuser"]],
   "Vault's token travels over TLS": [(c) => (c.vault.address = "http://10.0.0.160:8200"), ["vault", "address"]],
   "pods that may log in are named": [
-    (c) => (c.auth.kubernetes = { host: "https://10.0.0.50:6443", bindings: [{ application: "keybuzz-api", serviceAccounts: ["*"], namespaces: ["keybuzz"] }] }),
+    (c) =>
+      (c.auth.kubernetes = {
+        host: "https://10.0.0.50:6443",
+        bindings: [{ application: "keybuzz-api", serviceAccounts: ["*"], namespaces: ["keybuzz"] }],
+      }),
     ["auth", "kubernetes", "bindings", 0, "serviceAccounts", 0],
   ],
 };
@@ -55,7 +62,10 @@ describe("environment rules", () => {
 
   it("no row finds anything in the committed files", () => {
     for (const env of ["dev", "local", "staging", "prod"]) {
-      expect(CROSS_FIELD_RULES.flatMap((r) => r.check(parsed(env))), env).toEqual([]);
+      expect(
+        CROSS_FIELD_RULES.flatMap((r) => r.check(parsed(env))),
+        env,
+      ).toEqual([]);
     }
     expect(PRODUCTION_RULES.flatMap((r) => r.check(asProd(parsed("prod"))))).toEqual([]);
   });
