@@ -239,6 +239,19 @@ function runNode(args: string[], cwd: string, env: Record<string, string>): Prom
   });
 }
 
+/** `dir(prefix)`: a new temporary folder each call, all removed after the calling file's tests (call at file or describe level). */
+export function tempDirs(): (prefix: string) => string {
+  const dirs: Array<{ path: string; remove: () => void }> = [];
+  afterAll(() => {
+    for (const d of dirs) d.remove();
+  });
+  return (prefix) => {
+    const d = tempDir(prefix);
+    dirs.push(d);
+    return d.path;
+  };
+}
+
 /** A temporary folder, removed by the returned function. */
 export function tempDir(prefix: string): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), `keybuzz-${prefix}-`));

@@ -1,20 +1,12 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, runMain, synthEnvironments, tempDir, type MainRun } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ROOT, runMain, synthEnvironments, tempDirs, type MainRun } from "./helpers";
 
 const CONFIG_DIR = join(ROOT, "config");
 
 describe("main.ts", () => {
-  const dirs: Array<{ path: string; remove: () => void }> = [];
-  afterAll(() => {
-    for (const d of dirs) d.remove();
-  });
-  function dir(prefix: string): string {
-    const d = tempDir(prefix);
-    dirs.push(d);
-    return d.path;
-  }
+  const dir = tempDirs();
 
   describe("over the committed config", () => {
     let run: MainRun;

@@ -2,18 +2,10 @@ import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } 
 import { createHash } from "node:crypto";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { listFiles, ROOT, runApp, runMain, tempDir } from "../helpers";
+import { listFiles, ROOT, runApp, runMain, tempDirs } from "../helpers";
 
 describe("scripts/app.mjs (the app in cdktf.json)", () => {
-  const dirs: Array<{ path: string; remove: () => void }> = [];
-  afterAll(() => {
-    for (const d of dirs) d.remove();
-  });
-  function dir(prefix: string): string {
-    const d = tempDir(prefix);
-    dirs.push(d);
-    return d.path;
-  }
+  const dir = tempDirs();
 
   it("is what cdktf runs", () => {
     expect(JSON.parse(readFileSync(join(ROOT, "cdktf.json"), "utf8")).app).toBe("node scripts/app.mjs");
