@@ -40,6 +40,16 @@ describe("main.ts", () => {
     });
   });
 
+  it("needs no terraform binary: with nothing on PATH it writes every stack, moved blocks included", async () => {
+    const out = dir("main-no-path");
+
+    const run = await runMain({ CDKTF_OUTDIR: out, PATH: "/nonexistent" });
+
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, "stacks", "keybuzz-local", "cdk.tf.json"), "utf8")).moved).toHaveLength(8);
+  });
+
   it("synthesizes only the environments in KEYBUZZ_ENVIRONMENTS", async () => {
     const out = dir("main-only");
 
