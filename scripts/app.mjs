@@ -6,9 +6,10 @@
  *
  * The bundle is rebuilt, without a manual step, whenever what it was built from changed: the content of
  * every project file it includes, the size and time of every dependency file, esbuild's version, or this
- * file; one line on stdout says so and why (stdout: cdktf shows an app's stderr as errors). It lives in node_modules/.cache/keybuzz-app/ (outside the repository, gone with `npm ci`; one folder per
- * checkout path) and is
- * replaced by a rename, so that two synths at once never read half a file.
+ * file; one line on stdout says so and why (stdout, since cdktf shows an app's stderr as errors). It lives
+ * in node_modules/.cache/keybuzz-app/ (outside the repository, gone with `npm ci`; one folder per checkout
+ * path) and is replaced by a rename, so that two synths at once never read half a file. V8's code cache
+ * for it is kept beside it.
  *
  * `node scripts/app.mjs --build` only (re)builds it and says which files changed.
  */
