@@ -6,8 +6,11 @@ import { defineConfig } from "vitest/config";
 //   tools/build.sh;
 // - `e2e` (test/e2e/): the real-server suites (PostgreSQL, Vault and OpenTofu on 127.0.0.1); its globalSetup
 //   builds or finds the tools once (tools/build.sh) and skips the suite outside CI when they cannot be had.
+// Besides the console's default reporter, every run writes test-results/vitest.json (files, tests, durations),
+// which `npm run figures` (scripts/figures.ts) turns into docs/reliability.md with the suites' figures.
 export default defineConfig({
   test: {
+    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
     projects: [
       {
         test: {

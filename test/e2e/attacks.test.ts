@@ -1,7 +1,8 @@
 /**
- * The "attacks" suite: every security promise of the README, attacked on the `local` stack deployed by the
- * real providers onto a real PostgreSQL (15 and 17) and OpenBao — as `vault_admin`, as an issued user, and
- * as another application — with the outcome checked in PostgreSQL's catalog, not only in the error text.
+ * The "attacks" suite: every security promise of docs/security.md, attacked on the `local` stack deployed
+ * by the real providers onto a real PostgreSQL (15 and 17) and OpenBao — as `vault_admin`, as an issued
+ * user, and as another application — with the outcome checked in PostgreSQL's catalog, not only in the
+ * error text.
  *
  * The cluster is small on purpose (max_connections 30; on 17, reserved_connections 4), chatwoot's users get
  * 5 sessions each, and a fifth application's base role is the SQL keyword `order`. On 17 vault_admin is
@@ -98,7 +99,9 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
   });
 
   it("vault_admin holds no role attribute and no membership but pg_use_reserved_connections (16+), only EXECUTE on three functions", async () => {
-    const [admin] = await env.pg.query("SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = 'vault_admin'");
+    const [admin] = await env.pg.query(
+      "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = 'vault_admin'",
+    );
     expect(admin).toEqual({ rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolreplication: false, rolbypassrls: false });
     expect(await memberOf("vault_admin")).toEqual(reserved ? ["pg_use_reserved_connections"] : []);
     const executable = await sql<{ f: string }>(
@@ -111,7 +114,9 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
       "keybuzz_vault.drop_user(text,text)",
       "keybuzz_vault.renew_user(text,text)",
     ]);
-    const publicExecute = await sql("SELECT 1 FROM pg_proc p WHERE p.pronamespace = 'keybuzz_vault'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE')");
+    const publicExecute = await sql(
+      "SELECT 1 FROM pg_proc p WHERE p.pronamespace = 'keybuzz_vault'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE')",
+    );
     expect(publicExecute).toEqual([]);
   });
 
@@ -128,7 +133,10 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
       ["SELECT * FROM chatwoot.conversations", /permission denied/],
       ["SET ROLE chatwoot", /permission denied/],
       ["CREATE TABLE keybuzz_vault.t (id int)", /permission denied/],
-      ["CREATE OR REPLACE FUNCTION keybuzz_vault.create_user(text, text, text, text) RETURNS void LANGUAGE sql AS ''", /must be owner|permission denied/],
+      [
+        "CREATE OR REPLACE FUNCTION keybuzz_vault.create_user(text, text, text, text) RETURNS void LANGUAGE sql AS ''",
+        /must be owner|permission denied/,
+      ],
     ];
     expect(await attempt(admin, refused), "what vault_admin could do").toEqual([]);
 
@@ -162,7 +170,9 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
     expect(await memberOf(evil)).toEqual(["chatwoot"]);
     const [after] = await env.pg.query("SELECT rolsuper FROM pg_roles WHERE rolname = 'vault_admin'");
     expect(after).toEqual({ rolsuper: false });
-    await expect(admin.query("SELECT keybuzz_vault.renew_user($1, (now() + interval '30 days')::text)", [evil])).rejects.toThrow(/beyond the max TTL/);
+    await expect(admin.query("SELECT keybuzz_vault.renew_user($1, (now() + interval '30 days')::text)", [evil])).rejects.toThrow(
+      /beyond the max TTL/,
+    );
     step("a user of one Vault role cannot be dropped in the name of another");
     await expect(admin.query("SELECT keybuzz_vault.drop_user($1, 'keybuzz-api-db')", [evil])).rejects.toThrow(/is not a user of Vault role/);
     expect(await memberOf(evil)).toEqual(["chatwoot"]);

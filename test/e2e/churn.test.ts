@@ -4,14 +4,15 @@
  * session and owning objects at the moment they are revoked. Afterwards nothing may be left behind: no
  * `v-` role, no lease Vault still holds or gave up on, no object owned by anything but a base role.
  *
- * The figures (cycles, concurrency, time, rate, what was left) are printed as one block at the end and
- * summarized in the README's "Reliability" section. KEYBUZZ_CHURN_CYCLES changes the number of cycles
- * for a quicker local run; CI runs the default.
+ * The figures (cycles, concurrency, time, rate, what was left) are printed as one block at the end and,
+ * once the assertions pass, recorded for docs/reliability.md (fixture/figures.ts, `npm run figures`).
+ * KEYBUZZ_CHURN_CYCLES changes the number of cycles for a quicker local run; CI runs the default.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "pg";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { pool } from "../../sandbox/processes";
+import { recordFigures } from "./fixture/figures";
 
 const toolchain = inject("toolchain");
 
@@ -138,5 +139,24 @@ describe.skipIf(!toolchain)("lease churn: issue-then-revoke cycles leave nothing
     expect(terminatedSessions).toBe(expectedSessions);
     expect(ownedByBase).toBe(2 * expectedSessions);
     expect(churnTables.every((t) => ROLES.some((r) => r.baseRole === t.owner))).toBe(true);
+    recordFigures("churn", {
+      postgres: env.pg.serverVersion.split(" ").slice(0, 2).join(" "), // "PostgreSQL 17.x"
+      server: env.vault.label,
+      cycles: CYCLES,
+      concurrency: CONCURRENCY,
+      seconds,
+      cyclesPerSecond: CYCLES / seconds,
+      cycleP50Ms: Number(pct(0.5)),
+      cycleP99Ms: Number(pct(0.99)),
+      sessions,
+      sessionsEndedByRevocation: terminatedSessions,
+      failedCycles: failures.length,
+      rolesLeft: rolesLeft.length,
+      leasesLeft: leasesLeft.length,
+      irrevocable,
+      tablesCreated: churnTables.reduce((s, t) => s + t.n, 0),
+      tablesOwnedByBaseRoles: ownedByBase,
+      strayObjects: stray.length,
+    });
   }, 1_800_000);
 });

@@ -111,14 +111,19 @@ describe.skipIf(!toolchain)("deploy and destroy: failures name their cause, inte
    * resources are done; returns its exit code and output.
    *
    * The engine, not cdktf: on Ctrl-C cdktf 0.21 sends Terraform its own ^C and exits at once, closing
-   * Terraform's terminal, so whether Terraform still writes its state is a race (README: "Interrupting a
-   * deploy"). Terraform alone stops gracefully: it finishes what is under way, writes the state and exits 1.
+   * Terraform's terminal, so whether Terraform still writes its state is a race (docs/deploying.md:
+   * "Interrupting a deploy"). Terraform alone stops gracefully: it finishes what is under way, writes the
+   * state and exits 1.
    */
   async function interrupted(command: "apply" | "destroy", after: number): Promise<{ code: number; output: string }> {
     const proc = startProcess(toolchain!.tofu, [command, "-auto-approve", "-input=false", "-no-color"], { cwd: env.stackDir, env: env.engineEnv() });
     const done = new RegExp(command === "apply" ? "Creation complete after" : "Destruction complete after", "g");
     try {
-      await waitFor(`${after} resources to be ${command === "apply" ? "created" : "destroyed"}`, async () => (proc.output().match(done)?.length ?? 0) >= after, 120_000);
+      await waitFor(
+        `${after} resources to be ${command === "apply" ? "created" : "destroyed"}`,
+        async () => (proc.output().match(done)?.length ?? 0) >= after,
+        120_000,
+      );
     } catch (err) {
       proc.signal("SIGKILL");
       throw new Error(`${(err as Error).message}\n${proc.output()}`);

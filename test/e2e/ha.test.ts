@@ -20,7 +20,8 @@
  * reported in BENCHMARKS.md by `BENCH_ONLY=ha npm run bench`), whether credentials issued before an event
  * still log in and renew after it, and in the end a clean plan through HAProxy, no lease, no issued user
  * on any node. Run once per replication mode: asynchronous with OpenBao, synchronous with HashiCorp Vault
- * (KEYBUZZ_E2E_HA_MODES=async or =sync runs one).
+ * (KEYBUZZ_E2E_HA_MODES=async or =sync runs one). Each mode's recoveries, once its last test passes, go to
+ * test-results/figures/ha-<mode>.json for docs/reliability.md (fixture/figures.ts, `npm run figures`).
  */
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -28,6 +29,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { PatroniCluster, PATRONI_TIMING, type ReplicationMode } from "../../sandbox/patroni";
 import { churnThrough, formatRecovery, type Recovery } from "../../sandbox/failover";
+import { recordFigures } from "./fixture/figures";
 import { ThrowawayCa } from "./fixture/tls";
 
 const toolchain = inject("toolchain");
@@ -68,7 +70,7 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
           }),
         vaultBinary: toolchain![run.server],
         // OpenBao 2.6's PostgreSQL plugin has no tls_ca (it ignores the CA the stack sends): it verifies with
-        // the host's trust store, which an operator extends; here, SSL_CERT_FILE (README, "TLS to PostgreSQL").
+        // the host's trust store, which an operator extends; here, SSL_CERT_FILE (docs/deploying.md, "TLS to PostgreSQL").
         vault: run.server === "bao" ? { env: { SSL_CERT_FILE: ca.certFile } } : {},
         tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },
         patchConfig: (c) => {
@@ -220,6 +222,19 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
         expect(users, node).toEqual([]);
       }
       expect(recoveries).toHaveLength(2);
+      recordFigures(`ha-${run.replication}`, {
+        server: env.vault.label,
+        replication: run.replication,
+        nodes: env.pg.nodeNames.length,
+        recoveries: recoveries.map((r) => ({
+          event: r.event,
+          issuanceBackSeconds: r.issuanceBackMs / 1000,
+          longestGapSeconds: r.longestGapMs / 1000,
+          healthySeconds: r.healthyAfterMs / 1000,
+          failed: r.failed,
+          made: r.made,
+        })),
+      });
     });
   });
 }

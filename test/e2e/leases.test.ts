@@ -14,16 +14,26 @@
  *    past VALID UNTIL with a session, and Vault's connection broken (the probe fails, PostgreSQL cannot be
  *    read): reported, `--fix --apply` says why it leaves each, nothing changes.
  * 4. The audit's own access, attacked: its token and its PostgreSQL users can do nothing else.
+ *
+ * The figures of 1 and 2, once their assertions pass, go to test-results/figures/leases.json for
+ * docs/reliability.md (fixture/figures.ts, `npm run figures`).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "pg";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
 import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
+import { recordFigures } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 
 const toolchain = inject("toolchain");
 const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What each part measured, written after each part (so a part that fails is missing, not stale). */
+const figures: Record<string, Record<string, unknown>> = {};
+const record = (part: string, measured: Record<string, unknown>) => {
+  figures[part] = measured;
+  recordFigures("leases", figures);
+};
 
 describe.skipIf(!toolchain)("npm run leases: Vault's leases held against PostgreSQL's users", () => {
   let env: LocalEnvironment;
@@ -85,10 +95,14 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
     // some leases that stay, so that there is something to pair.
     const kept = await Promise.all(ROLES.flatMap((r) => [env.issue(r), env.issue(r)]));
     await sleep(12_000); // older than the audit's grace (10 s)
+    const audits: { findings: number; seconds: number }[] = [];
     try {
       for (let i = 0; i < 3; i++) {
         const r = await leases();
-        env.log(`1. audit ${i + 1} during churn (${cycles} cycles so far): exit ${r.code}, ${r.json.findings.length} finding(s), ${r.json.durationSeconds.toFixed(2)} s`);
+        audits.push({ findings: r.json.findings.length, seconds: r.json.durationSeconds });
+        env.log(
+          `1. audit ${i + 1} during churn (${cycles} cycles so far): exit ${r.code}, ${r.json.findings.length} finding(s), ${r.json.durationSeconds.toFixed(2)} s`,
+        );
         expect(r.code, r.stdout + r.stderr).toBe(0);
         expect(findings(r)).toEqual([]);
         expect(r.json.probe.ok).toBe(true);
@@ -111,6 +125,7 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
     expect(prom.stdout).toMatch(/^keybuzz_leases_probe_success\{environment="local"\} 1$/m);
     expect(prom.stdout).toMatch(/^keybuzz_leases_findings\{environment="local",application="n8n",kind="orphan_user"\} 0$/m);
     for (const c of kept) await env.revoke(c.leaseId);
+    record("healthy", { server: env.vault.label, postgres: env.pg.serverVersion.split(" ").slice(0, 2).join(" "), churnCycles: cycles, audits });
   });
 
   it("2. every fault made for real is reported, exactly; --fix changes nothing; --fix --apply leaves the next audit clean", async () => {
@@ -201,6 +216,14 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
     expect(await allLeases()).toEqual([]);
     const [{ n }] = await env.pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1", [pid]);
     expect(n).toBe(0);
+    record("faults", {
+      made: made.length,
+      reported: findings(found).length,
+      fixActions: dry.json.fix.actions.length,
+      leftToAPerson: dry.json.fix.skipped.length,
+      applied: fixed.json.fix.applied.length,
+      findingsAfterwards: findings(after).length,
+    });
   });
 
   it("3. what it leaves to a person: another application's role, an expired user still in session, a broken connection", async () => {
@@ -289,15 +312,23 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
           env.databaseName,
         )
       )[0].r;
-    expect(await can(issued.probe.username)).toBe("connect=f drop_user=f create_user=f renew_user=f schema=f api_schema=f stats=f superuser=f createrole=f");
-    expect(await can(issued.audit.username)).toBe("connect=t drop_user=f create_user=f renew_user=f schema=f api_schema=f stats=t superuser=f createrole=f");
-    expect(await can(issued.fix.username)).toBe("connect=t drop_user=t create_user=f renew_user=f schema=t api_schema=f stats=t superuser=f createrole=f");
+    expect(await can(issued.probe.username)).toBe(
+      "connect=f drop_user=f create_user=f renew_user=f schema=f api_schema=f stats=f superuser=f createrole=f",
+    );
+    expect(await can(issued.audit.username)).toBe(
+      "connect=t drop_user=f create_user=f renew_user=f schema=f api_schema=f stats=t superuser=f createrole=f",
+    );
+    expect(await can(issued.fix.username)).toBe(
+      "connect=t drop_user=t create_user=f renew_user=f schema=t api_schema=f stats=t superuser=f createrole=f",
+    );
     expect(await env.pg.tryLogin(env.databaseName, issued.probe.username, issued.probe.password)).toMatchObject({ ok: false });
 
     // the fix's user runs the revocation function, which drops only issued users of the role it names.
     const c = await session(issued.fix);
     await expect(c.query("SELECT keybuzz_vault.drop_user('vault_admin', 'chatwoot-db')")).rejects.toThrow(/is not a name Vault issues/);
-    await expect(c.query(`SELECT keybuzz_vault.drop_user($1, 'keybuzz-api-db')`, [app.username])).rejects.toThrow(/is not a user of Vault role keybuzz-api-db/);
+    await expect(c.query(`SELECT keybuzz_vault.drop_user($1, 'keybuzz-api-db')`, [app.username])).rejects.toThrow(
+      /is not a user of Vault role keybuzz-api-db/,
+    );
     await expect(c.query("CREATE ROLE x")).rejects.toThrow(/permission denied/);
     await expect(c.query("CREATE TABLE keybuzz_api.x ()")).rejects.toThrow(/permission denied for schema keybuzz_api/);
     expect(await env.pg.tryLogin(env.databaseName, app.username, app.password)).toEqual({ ok: true });

@@ -14,15 +14,25 @@
  *
  * Nothing here shortens Vault's retry schedule: the first retry of a failed revocation comes 10 to 30 s
  * later (vault/expiration.go, revokeExponentialBackoff), which is what bounds this suite's waits.
+ *
+ * Each part's figures, once its assertions pass, go to test-results/figures/outages.json for
+ * docs/reliability.md (fixture/figures.ts, `npm run figures`).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { waitFor } from "../../sandbox/processes";
+import { recordFigures } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 
 const toolchain = inject("toolchain");
 const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What each part measured, written after each part (so a part that fails is missing, not stale). */
+const figures: Record<string, Record<string, unknown>> = {};
+const record = (part: string, measured: Record<string, unknown>) => {
+  figures[part] = measured;
+  recordFigures("outages", figures);
+};
 
 describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys fail loudly", () => {
   let env: LocalEnvironment;
@@ -114,7 +124,9 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     for (const id of lost) await env.revoke(id);
     const keptUsers = new Set(outstanding.map((c) => c.username));
     const extra = (await env.dynamicRoles()).filter((u) => !keptUsers.has(u));
-    env.log(`1. ${lost.length} lease(s) whose answer the restart cut (revoked); ${extra.length} user(s) with no lease: ${extra.join(", ") || "none"}`);
+    env.log(
+      `1. ${lost.length} lease(s) whose answer the restart cut (revoked); ${extra.length} user(s) with no lease: ${extra.join(", ") || "none"}`,
+    );
     expect(lost.length + extra.length).toBeLessThanOrEqual(8);
     const tokens = await auditTokens(env);
     // the churn has stopped: nothing is in flight, so no grace is needed.
@@ -131,6 +143,20 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     env.log(`1. waiting for the ${OUTSTANDING} outstanding leases to expire (${(waitMs / 1000).toFixed(0)} s) and be revoked`);
     const took = await settled("the outstanding leases to be revoked after the restart", waitMs + 120_000);
     env.log(`1. all ${OUTSTANDING} outstanding leases revoked ${took.toFixed(1)} s after the wait began; 0 roles, 0 leases left`);
+    record("restart", {
+      server: env.vault.label,
+      outstanding: OUTSTANDING,
+      ttlSeconds: TTL,
+      concurrency: 8,
+      downSeconds: 3,
+      cycles,
+      cyclesDuringAndAfter: cycles - before,
+      retried,
+      leasesCut: lost.length,
+      orphanUsers: extra.length,
+      waitedForExpirySeconds: waitMs / 1000,
+      outstandingRevokedSecondsAfterWait: took,
+    });
   });
 
   it("2. PostgreSQL down while leases expire: Vault's retries finish the revocations once it returns", async () => {
@@ -152,6 +178,15 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     env.log("2. PostgreSQL back; waiting for Vault's own retries (first retry 10-30 s after a failure)");
     const took = await settled("Vault to retry the revocations", 180_000);
     env.log(`2. all ${LEASES} users dropped ${took.toFixed(1)} s after PostgreSQL returned; 0 roles, 0 leases left`);
+    record("postgresDown", {
+      postgres: env.pg.serverVersion.split(" ").slice(0, 2).join(" "),
+      leases: LEASES,
+      ttlSeconds: TTL,
+      downSeconds: TTL + 5,
+      pending: pending.length,
+      irrevocable,
+      droppedSecondsAfterReturn: took,
+    });
   });
 
   it("3a. a deploy while Vault is down names Vault; the next plan reports what is left; then it completes", async () => {
@@ -161,7 +196,13 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     await env.vault.pause();
     env.log(`3a. ${env.vault.product} down; tofu apply`);
     const failed = await env.terraform(["apply", "-auto-approve", "-input=false"]);
-    env.log(`3a. tofu exited ${failed.code}: ${failed.output.split("\n").filter((l) => /Error/.test(l)).slice(0, 3).join(" | ")}`);
+    env.log(
+      `3a. tofu exited ${failed.code}: ${failed.output
+        .split("\n")
+        .filter((l) => /Error/.test(l))
+        .slice(0, 3)
+        .join(" | ")}`,
+    );
     expect(failed.code).toBe(1);
     expect(failed.output).toContain(env.vault.address.replace("http://", ""));
     expect(failed.output).toMatch(/connection refused/);
@@ -173,6 +214,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     const clean = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
     expect(clean.code, clean.output).toBe(0);
     expect((await env.v("GET", "database/roles/n8n-db")).body.data.max_ttl).toBe(43200);
+    record("deployVaultDown", { exitCode: failed.code, planAfterwards: plan.code, planInTheEnd: clean.code });
   });
 
   it("3b. a deploy while PostgreSQL is down names PostgreSQL; once it is back the plan shows what is left", async () => {
@@ -182,7 +224,13 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     await env.pg.pause();
     env.log("3b. PostgreSQL down; tofu apply");
     const failed = await env.terraform(["apply", "-auto-approve", "-input=false"]);
-    env.log(`3b. tofu exited ${failed.code}: ${failed.output.split("\n").filter((l) => /Error|dial|refused/.test(l)).slice(0, 3).join(" | ")}`);
+    env.log(
+      `3b. tofu exited ${failed.code}: ${failed.output
+        .split("\n")
+        .filter((l) => /Error|dial|refused/.test(l))
+        .slice(0, 3)
+        .join(" | ")}`,
+    );
     expect(failed.code).toBe(1);
     expect(failed.output).toContain(`127.0.0.1:${env.pg.port}`);
     expect(failed.output).toMatch(/connection refused/);
@@ -203,5 +251,6 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     const creds = await env.issue("keybuzz-api-db");
     expect(await env.pg.tryLogin(env.databaseName, creds.username, creds.password)).toEqual({ ok: true });
     await env.revoke(creds.leaseId);
+    record("deployPostgresDown", { exitCode: failed.code, planWhileDown: blind.code, planAfterwards: plan.code, planInTheEnd: clean.code });
   });
 });

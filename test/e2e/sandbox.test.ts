@@ -50,7 +50,10 @@ const alive = (pid: number) => {
 const listening = (port: number) =>
   new Promise<boolean>((resolve) => {
     const s = connect(port, "127.0.0.1");
-    s.once("connect", () => (s.destroy(), resolve(true)));
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once("error", () => resolve(false));
   });
 
@@ -101,7 +104,10 @@ describe.skipIf(!toolchain)("npm run sandbox", () => {
       expect(p.pids.every(alive)).toBe(true);
     }
 
-    for (const [label, p] of [["a", pa], ["b", pb]] as const) {
+    for (const [label, p] of [
+      ["a", pa],
+      ["b", pb],
+    ] as const) {
       process.stderr.write(`[e2e sandbox ${label}] running the ${p.commands.length} printed commands in bash\n`);
       const results = await runCommands(p.commands);
       const by = (re: RegExp) => results.filter((r) => re.test(r.command));

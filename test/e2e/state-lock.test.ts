@@ -7,7 +7,8 @@
  * apply with -lock-timeout=0s fails at once, saying the workspace is locked, and writes nothing;
  * B's apply with a lock timeout waits, then finds A's work done (no changes). A deploy killed while it
  * holds the lock leaves neither lock nor damage. The state is whole afterwards: one row per workspace,
- * every resource present, and a plan from either copy is clean.
+ * every resource present, and a plan from either copy is clean. What the state holds, once the last test
+ * passes, goes to test-results/figures/state-lock.json for docs/reliability.md (fixture/figures.ts).
  */
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -16,6 +17,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { LocalEnvironment } from "../../sandbox/environment";
 import { waitFor } from "../../sandbox/processes";
+import { recordFigures } from "./fixture/figures";
 
 const toolchain = inject("toolchain");
 
@@ -107,11 +109,16 @@ describe.skipIf(!toolchain)("state locking: two deploys at once against the pg b
 
     env.log("B: tofu apply -lock-timeout=0s while A holds the lock");
     const b = await tofuIn(dirB, ["apply", "-auto-approve", "-input=false", "-lock-timeout=0s"]);
-    env.log(`B exited ${b.code}: ${b.output.split("\n").filter((l) => /Error|Lock Info|Operation|Who/.test(l)).join(" | ")}`);
+    env.log(
+      `B exited ${b.code}: ${b.output
+        .split("\n")
+        .filter((l) => /Error|Lock Info|Operation|Who/.test(l))
+        .join(" | ")}`,
+    );
     expect(b.code).toBe(1);
     expect(b.output).toMatch(/Error acquiring the state lock/);
     // PostgreSQL advisory locks carry no holder info: the pg backend names the locked workspace, and the
-    // Lock Info that follows is B's own request (README: how to find the holder in pg_stat_activity).
+    // Lock Info that follows is B's own request (docs/operations.md: how to find the holder in pg_stat_activity).
     expect(b.output).toMatch(/already locked.*: default/i);
     expect(b.output).not.toMatch(/Apply complete/);
     expect(b.output).not.toContain(statePassword);
@@ -173,5 +180,13 @@ describe.skipIf(!toolchain)("state locking: two deploys at once against the pg b
       expect(plan.code, plan.output).toBe(0);
     }
     env.log(`state: serial ${state.serial}, ${inState.length} resources, ${rows[0].size} bytes in ${stateDb}.terraform_remote_state.states`);
+    recordFigures("state-lock", {
+      postgres: env.pg.serverVersion.split(" ").slice(0, 2).join(" "),
+      server: env.vault.label,
+      stateRows: rows.length,
+      resourcesInState: inState.length,
+      serial: state.serial,
+      stateBytes: rows[0].size,
+    });
   });
 });

@@ -164,7 +164,10 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
     const all = await sessions();
     const vaultAdmin = all.filter((s) => s.usename === "vault_admin");
     expect(vaultAdmin.length, JSON.stringify(all)).toBeGreaterThan(0);
-    expect(vaultAdmin.every((s) => s.ssl && s.version === "TLSv1.3"), JSON.stringify(vaultAdmin)).toBe(true);
+    expect(
+      vaultAdmin.every((s) => s.ssl && s.version === "TLSv1.3"),
+      JSON.stringify(vaultAdmin),
+    ).toBe(true);
     expect(all.filter((s) => s.pid === rows[0].pid)).toEqual([{ pid: rows[0].pid, usename: username, ssl: true, version: "TLSv1.3" }]);
     expect(all.filter((s) => !s.ssl)).toEqual([]);
     step(`e. ${vaultAdmin.length} vault_admin session(s) and the application's, all TLSv1.3`);

@@ -11,7 +11,9 @@
  * PUBLIC's CONNECT on postgres and template1, which stays revoked.
  *
  * The steps depend on one another and run in order; afterAll stops every server and removes every temp
- * folder, also when a step fails.
+ * folder, also when a step fails. Each pair's figures (resources deployed and destroyed, seconds from
+ * starting the servers to the end of the destroy), once its last step passes, go to
+ * test-results/figures/wiring.json for docs/reliability.md (fixture/figures.ts, `npm run figures`).
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -20,6 +22,7 @@ import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
 import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
 import type { PostgresServer } from "../../sandbox/toolchain";
 import { apartFromClosedDatabases, closedDatabaseAcls } from "./fixture/catalog";
+import { recordFigures } from "./fixture/figures";
 
 const toolchain = inject("toolchain");
 const missing = inject("missing");
@@ -42,6 +45,8 @@ const CHATWOOT = APPS[1];
 const WORKERS = APPS[3];
 
 if (!toolchain) process.stderr.write(`[e2e wiring] skipped: missing ${missing}\n`);
+/** Each pair's figures, by label; written after each pair's last step, with the pairs done so far. */
+const figures: Record<string, Record<string, unknown>> = {};
 
 interface Pair {
   readonly label: string;
@@ -66,6 +71,8 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
   let env: LocalEnvironment;
   let before: Catalog;
   const clients: Client[] = [];
+  let started = 0;
+  let resourcesAdded: number | undefined;
 
   const v = (method: string, path: string, body?: unknown, token?: string) => env.v(method, path, body, token);
   const issue = (role: string, token?: string): Promise<Creds> => env.issue(role, { token });
@@ -84,6 +91,7 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
   const asSuperuser = <T extends Record<string, unknown>>(q: string, params: unknown[] = []) => env.pg.query<T>(q, params, env.databaseName);
 
   beforeAll(async () => {
+    started = Date.now();
     env = await LocalEnvironment.start({
       server: pair.pg,
       vaultBinary: pair.binary,
@@ -113,6 +121,7 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
     const deploy = await env.cdktf("deploy");
     expect(deploy.code, deploy.output).toBe(0);
     expect(deploy.output).toMatch(/Apply complete! Resources: \d+ added, 0 changed, 0 destroyed/);
+    resourcesAdded = Number(/Resources: (\d+) added/.exec(deploy.output)?.[1]);
     const lock = readFileSync(`${env.stackDir}/.terraform.lock.hcl`, "utf8");
     expect(lock).toMatch(/provider "registry\.opentofu\.org\/hashicorp\/vault" \{\s+version\s+= "5\.6\.0"/);
     expect(lock).toMatch(/provider "registry\.opentofu\.org\/cyrilgdn\/postgresql" \{\s+version\s+= "1\.26\.0"/);
@@ -129,7 +138,9 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
     expect(admin).toEqual({ rolsuper: false, rolcreaterole: false, rolcanlogin: true });
     const memberships = await env.pg.query("SELECT 1 FROM pg_auth_members WHERE member = 'vault_admin'::regrole");
     expect(memberships, "vault_admin is a member of nothing").toEqual([]);
-    const [functions] = await asSuperuser("SELECT has_function_privilege('vault_admin', 'keybuzz_vault.create_user(text,text,text,text)', 'EXECUTE') AS ok");
+    const [functions] = await asSuperuser(
+      "SELECT has_function_privilege('vault_admin', 'keybuzz_vault.create_user(text,text,text,text)', 'EXECUTE') AS ok",
+    );
     expect(functions).toEqual({ ok: true });
     for (const app of APPS) {
       const [role] = await env.pg.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", [app.baseRole]);
@@ -358,5 +369,13 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
     const after = await env.catalog();
     expect(closedDatabaseAcls(after)).toEqual(["postgres acl={postgres=CTc/postgres}", "template1 acl={postgres=CTc/postgres}"]);
     expect(apartFromClosedDatabases(after)).toEqual(apartFromClosedDatabases(before));
+    figures[pair.label] = {
+      postgres: env.pg.serverVersion.split(" ").slice(0, 2).join(" "),
+      server: env.vault.label,
+      resourcesAdded,
+      resourcesDestroyed: Number(/Resources: (\d+) destroyed/.exec(destroy.output)?.[1]),
+      seconds: (Date.now() - started) / 1000,
+    };
+    recordFigures("wiring", { pairs: figures });
   });
 });
