@@ -5,7 +5,7 @@
 import { FINDING_KINDS, type Report } from "./model";
 import type { FixPlan } from "./fix";
 
-/** Every metric the Prometheus form writes: name, type and help text (the README documents the same). */
+/** Every metric the Prometheus form writes: name, type and help text (docs/operations.md documents the same). */
 export const METRICS = {
   keybuzz_leases_audit_success: ["gauge", "1 when the audit could read Vault's leases, 0 when it could not look."],
   keybuzz_leases_audit_timestamp_seconds: ["gauge", "When the audit ran (unix time)."],

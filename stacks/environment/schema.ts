@@ -293,7 +293,7 @@ export const environmentFields = z.strictObject({
         .describe("On each host: the CA that signed PostgreSQL's certificate (sslrootcert). Default: libpq's ~/.postgresql/root.crt."),
     })
     .default({ configDirectory: "/etc/keybuzz-agent", runDirectory: "/run/keybuzz-agent", binary: "/usr/bin/vault" })
-    .describe('Where Vault Agent runs on the application hosts; see the README\'s "Using the credentials in an application".'),
+    .describe("Where Vault Agent runs on the application hosts; see docs/applications.md."),
   applications: z.array(application).min(1, "must define at least one application").describe("The applications. Adding one is one entry here."),
 });
 
