@@ -9,12 +9,12 @@
  * file; one line on stdout says so and why (stdout, since cdktf shows an app's stderr as errors). It lives
  * in node_modules/.cache/keybuzz-app/ (outside the repository, gone with `npm ci`; one folder per checkout
  * path) and is replaced by a rename, so that two synths at once never read half a file. V8's code cache
- * for it is kept beside it.
+ * for it is kept beside it, one per set of V8 flags.
  *
  * `node scripts/app.mjs --build` only (re)builds it and says which files changed.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Module, createRequire } from "node:module";
 import vm from "node:vm";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
@@ -26,7 +26,10 @@ const sha1 = (data) => createHash("sha1").update(data).digest("hex");
 const CACHE = join(ROOT, "node_modules", ".cache", "keybuzz-app", sha1(ROOT).slice(0, 12));
 const BUNDLE = join(CACHE, "main.cjs");
 const MANIFEST = join(CACHE, "inputs.json");
-const CODE_CACHE = join(CACHE, "main.cjs.v8-cache");
+// V8 rejects a code cache made under other flags, and cdktf runs the app with NODE_OPTIONS=--max-old-space-size=4096:
+// one cache per set of flags, or cdktf's runs and direct runs would each throw the other's away.
+const V8_FLAGS = JSON.stringify([process.version, process.execArgv, process.env.NODE_OPTIONS ?? ""]);
+const CODE_CACHE = join(CACHE, `main.cjs.${sha1(V8_FLAGS).slice(0, 12)}.v8-cache`);
 const require = createRequire(import.meta.url);
 
 const isDependency = (path) => path.split(/[\\/]/).includes("node_modules");
@@ -100,7 +103,7 @@ async function build() {
   const tmp = `${BUNDLE}.${process.pid}`;
   writeFileSync(tmp, result.outputFiles[0].contents);
   renameSync(tmp, BUNDLE);
-  rmSync(CODE_CACHE, { force: true });
+  for (const file of readdirSync(CACHE)) if (file.endsWith(".v8-cache")) rmSync(join(CACHE, file), { force: true });
   const manifest = {
     launcher: sha1(readFileSync(fileURLToPath(import.meta.url))),
     esbuild: require("esbuild/package.json").version,
