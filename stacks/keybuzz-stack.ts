@@ -26,10 +26,10 @@ export function stackName(environment: string): string {
 }
 
 /**
- * One environment: the base roles, `vault_admin`, the secrets engine, the connection and one dynamic role
- * per application, with the Vault and PostgreSQL providers; the lease audit's roles and policies
- * ({@link LeaseAudit}, for `npm run leases`); and for each application that logs in, its agent's files
- * ({@link AgentConfig}, beside the synthesized JSON).
+ * One environment: the base roles, `vault_admin`, the secrets engine, the connection, the auth methods and
+ * one {@link Application} per config entry (its dynamic role, policy, logins and, when it logs in, its
+ * agent's files beside the synthesized JSON), with the Vault and PostgreSQL providers; and the lease audit's
+ * roles and policies ({@link LeaseAudit}, for `npm run leases`).
  *
  * Provider credentials come from the environment only: VAULT_TOKEN for Vault, PGPASSWORD for PostgreSQL,
  * and TF_VAR_vault_admin_password for the admin password (a sensitive, ephemeral variable delivered through
