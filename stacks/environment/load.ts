@@ -5,7 +5,7 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { holdsPrivateKey } from "../../constructs/vocabulary";
+import { holdsPrivateKey, isPemCertificate } from "../../constructs/vocabulary";
 import { ConfigError, formatIssues, formatProblems } from "./errors";
 import { productionProblems } from "./rules";
 import { environmentSchema, type CaCertificate, type EnvironmentConfig } from "./schema";
@@ -50,8 +50,10 @@ function readCaCert(file: string, field: string, caFile: string | undefined, pro
     problems.push(`${where}: cannot read "${caFile}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     return undefined;
   }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-    problems.push(`${where}: "${caFile}" is not a PEM certificate (no -----BEGIN CERTIFICATE-----)`);
+  if (!isPemCertificate(pem)) {
+    // the same check as the constructs': a file they would refuse is refused here, naming the field.
+    const missing = pem.includes("-----BEGIN CERTIFICATE-----") ? "-----END CERTIFICATE-----" : "-----BEGIN CERTIFICATE-----";
+    problems.push(`${where}: "${caFile}" is not a PEM certificate (no ${missing})`);
     return undefined;
   }
   if (holdsPrivateKey(pem)) {

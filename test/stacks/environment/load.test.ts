@@ -963,6 +963,7 @@ describe("loadEnvironments: postgres.caCertFile", () => {
       "dev.json": changed(DEV, (c) => Object.assign(c.postgres, { sslmode, caCertFile })),
       "pg/ca.pem": CA_PEM,
       "pg/ca.txt": "not a certificate\n",
+      "pg/truncated.pem": CA_PEM.slice(0, CA_PEM.indexOf("-----END CERTIFICATE-----")),
       "pg/bundle.pem": `${CA_PEM}-----BEGIN PRIVATE KEY-----\nTUlJ\n-----END PRIVATE KEY-----\n`,
     };
     for (const [name, text] of Object.entries(files)) {
@@ -993,6 +994,12 @@ describe("loadEnvironments: postgres.caCertFile", () => {
     const { dir, shown } = withCaFile("pg/ca.txt");
 
     expect(loadProblems(dir)).toEqual([`${shown}: postgres.caCertFile: "pg/ca.txt" is not a PEM certificate (no -----BEGIN CERTIFICATE-----)`]);
+  });
+
+  it("fails on a certificate cut short, as the constructs would, naming what is missing", () => {
+    const { dir, shown } = withCaFile("pg/truncated.pem");
+
+    expect(loadProblems(dir)).toEqual([`${shown}: postgres.caCertFile: "pg/truncated.pem" is not a PEM certificate (no -----END CERTIFICATE-----)`]);
   });
 
   it("fails when the file is missing, naming the file, the field and the CA file", () => {
