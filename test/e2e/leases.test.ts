@@ -22,18 +22,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "pg";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
 import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
-import { recordFigures } from "./fixture/figures";
+import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 
 const toolchain = inject("toolchain");
 const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** What each part measured, written after each part (so a part that fails is missing, not stale). */
-const figures: Record<string, Record<string, unknown>> = {};
-const record = (part: string, measured: Record<string, unknown>) => {
-  figures[part] = measured;
-  recordFigures("leases", figures);
-};
+/** What each part measured, written after each part. */
+const record = figureParts("leases");
 
 describe.skipIf(!toolchain)("npm run leases: Vault's leases held against PostgreSQL's users", () => {
   let env: LocalEnvironment;

@@ -21,18 +21,14 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { waitFor } from "../../sandbox/processes";
-import { recordFigures } from "./fixture/figures";
+import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 
 const toolchain = inject("toolchain");
 const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** What each part measured, written after each part (so a part that fails is missing, not stale). */
-const figures: Record<string, Record<string, unknown>> = {};
-const record = (part: string, measured: Record<string, unknown>) => {
-  figures[part] = measured;
-  recordFigures("outages", figures);
-};
+/** What each part measured, written after each part. */
+const record = figureParts("outages");
 
 describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys fail loudly", () => {
   let env: LocalEnvironment;
