@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { METRICS, prometheusFailure, toPrometheus, toTable } from "../../leases/format";
 import { planFixes } from "../../leases/fix";
 import { FINDING_KINDS, type Report } from "../../leases/model";
@@ -106,5 +109,35 @@ describe("toTable", () => {
     });
     expect(text).toContain("health: FAILED, Vault could not issue a probe credential: 500 x");
     expect(text).toContain("PostgreSQL: not checked (database/creds/leases-audit: 500 x)");
+  });
+});
+
+describe("what the documentation says of the metrics", () => {
+  const root = join(__dirname, "..", "..");
+  const operations = readFileSync(join(root, "docs", "operations.md"), "utf8");
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Operating it"), readme.indexOf("\n## ", readme.indexOf("## Operating it") + 1));
+  const rules = parse(/```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "") as { groups: { rules: { alert: string; expr: string }[] }[] };
+
+  it("docs/operations.md's table lists exactly the metrics the Prometheus form writes", () => {
+    const rows = operations.split("\n").filter((l) => l.startsWith("| `keybuzz_leases_"));
+    const documented = rows.flatMap((l) => [...l.split("|")[1].matchAll(/`(keybuzz_leases_\w+)`/g)].map((m) => m[1]));
+    expect(documented.sort()).toEqual(Object.keys(METRICS).sort());
+  });
+
+  it("docs/operations.md names every finding kind", () => {
+    for (const kind of FINDING_KINDS) expect(operations).toContain(`\`${kind}\``);
+  });
+
+  it("the README's alert rules use only metrics, labels and finding kinds the audit writes", () => {
+    const all = rules.groups.flatMap((g) => g.rules);
+    expect(all.map((r) => r.alert)).toContain("KeybuzzVaultCannotReachPostgres");
+    const labels = new Set(["environment", "application", "vault_role", "kind", "window_seconds"]);
+    for (const { alert, expr } of all) {
+      for (const [name] of expr.matchAll(/keybuzz_leases_\w+/g)) expect(Object.keys(METRICS), `${alert}: ${name}`).toContain(name);
+      for (const [, by] of expr.matchAll(/by \(([^)]*)\)/g)) for (const l of by.split(/,\s*/)) expect(labels, `${alert}: label ${l}`).toContain(l);
+      for (const [, kinds] of expr.matchAll(/kind!?=~?"([^"]*)"/g))
+        for (const k of kinds.split("|")) expect(FINDING_KINDS, `${alert}: kind ${k}`).toContain(k);
+    }
   });
 });
