@@ -2,10 +2,10 @@
 # Builds the pinned tools of this project and caches them, so that a second run reuses
 # them without rebuilding.
 #
-#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|actionlint|postgres-17|ha-topology ...]
+#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|actionlint|promtool|postgres-17|ha-topology ...]
 #
-# No args: every Go tool of that list (postgres-17 and ha-topology, not Go tools, only when
-# named: they need root; see "postgres-17" and "ha-topology" below).
+# No args: every Go tool of that list (promtool, postgres-17 and ha-topology, not Go tools, only when
+# named: they need apt or root; see "promtool", "postgres-17" and "ha-topology" below).
 #
 # Two kinds of Go tool:
 # - from the Go module proxy (vault, tofu, actionlint): pinned by tools/<name>/go.mod + go.sum
@@ -25,6 +25,7 @@
 #                               registry.opentofu.org (tofu) and registry.terraform.io
 #                               (terraform) alike
 #   tofurc                      CLI config: providers come from the mirror only
+#   bin/promtool-<key>/promtool promtool, taken out of Debian's prometheus package (keyed by its version)
 #   roots/postgres-17-<key>/    a Debian trixie root holding PostgreSQL 17 (postgres-17), built
 #                               in roots/.postgres-17-<key>.tmp.<pid> and then renamed
 #
@@ -38,7 +39,7 @@ set -euo pipefail
 
 TOOLS_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}"
-ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint postgres-17 ha-topology)
+ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint promtool postgres-17 ha-topology)
 
 # ha-topology: the runbook's high-availability topology for the real-server suite (test/e2e/ha.test.ts):
 # Patroni, etcd and HAProxy, from the machine's own Debian packages (bookworm: Patroni 3.0.2, etcd
@@ -46,6 +47,13 @@ ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint postgres
 # cached: apt-get installs into the machine. The Patroni nodes run the machine's PostgreSQL.
 HA_PACKAGES=(patroni etcd-server haproxy)
 HA_PROGRAMS=(patroni patronictl etcd haproxy) # manifest keys, found on PATH (+ /usr/sbin)
+
+# promtool: checks and unit-tests the README's alert rules on the lease audit's own metrics
+# (test/leases/alert-rules.integration.test.ts). Not a Go build: the one program taken out of the machine's
+# Debian package (bookworm: Prometheus 2.42) with apt-get download and dpkg-deb, so that no Prometheus
+# server, user or service is installed; cached by the package's version.
+PROMTOOL_PACKAGE=prometheus
+PROMTOOL_FILE=usr/bin/promtool
 
 # postgres-17: PostgreSQL 17 for the real-server suite, next to the machine's own PostgreSQL 15. Not a Go
 # tool: a Debian root made with debootstrap, in the tool cache, whose server runs with `chroot <root>`, so
@@ -80,6 +88,7 @@ tool_settings() {
   T_CGO=0
   T_ROOT=0
   T_APT=0
+  T_DEB=0
   T_SRC=""
   T_SRC_SHA256=""
   T_SRC_EXTRA=""
@@ -90,6 +99,11 @@ tool_settings() {
     ha-topology)
       T_APT=1
       T_LABEL="Patroni, etcd and HAProxy (Debian packages ${HA_PACKAGES[*]})"
+      return 0
+      ;;
+    promtool)
+      T_DEB=1
+      T_LABEL="promtool (Debian package $PROMTOOL_PACKAGE)"
       return 0
       ;;
     postgres-17)
@@ -331,6 +345,38 @@ ensure_packages() {
   log "$name: $(patroni --version 2>&1 | head -n 1), etcd $(etcd --version 2>&1 | sed -n 's/^etcd Version: //p'), $(haproxy -v 2>&1 | head -n 1 | cut -d' ' -f1-3)"
 }
 
+# Takes promtool out of Debian's package unless cached, without installing the package; sets BUILT_PATH.
+ensure_deb_program() {
+  local name=$1 version key dir tmp
+  candidate() { apt-cache policy "$PROMTOOL_PACKAGE" 2>/dev/null | sed -n 's/^  Candidate: //p'; }
+  have apt-get || die "$name: there is no apt-get to download Debian's $PROMTOOL_PACKAGE package with"
+  version=$(candidate)
+  if [[ -z $version || $version == "(none)" ]]; then
+    [[ $(id -u) == 0 ]] || die "$name: apt knows no package $PROMTOOL_PACKAGE; run apt-get update as root first"
+    apt-get update -qq >&2 || die "$name: apt-get update failed (see above)"
+    version=$(candidate)
+    [[ -n $version && $version != "(none)" ]] || die "$name: Debian's package $PROMTOOL_PACKAGE is not available from this machine's apt sources"
+  fi
+  key=$(printf '%s=%s %s' "$PROMTOOL_PACKAGE" "$version" "$PROMTOOL_FILE" | sha256)
+  dir="$CACHE/bin/$name-$key"
+  BUILT_PATH="$dir/$(basename "$PROMTOOL_FILE")"
+  if [[ -x $BUILT_PATH ]]; then
+    log "$name: cached ($PROMTOOL_PACKAGE $version)"
+    return 0
+  fi
+  log "$name: downloading Debian's $PROMTOOL_PACKAGE $version and taking $PROMTOOL_FILE out of it"
+  tmp=$(mktemp -d "$CACHE/.$name.XXXXXX")
+  if ! (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$PROMTOOL_PACKAGE=$version") >&2 ||
+    ! dpkg-deb -x "$tmp"/"$PROMTOOL_PACKAGE"_*.deb "$tmp/root" ||
+    [[ ! -x $tmp/root/$PROMTOOL_FILE ]]; then
+    rm -rf "$tmp"
+    die "$name: could not take $PROMTOOL_FILE out of $PROMTOOL_PACKAGE $version (see above)"
+  fi
+  mkdir -p "$tmp/bin" && mv "$tmp/root/$PROMTOOL_FILE" "$tmp/bin/" && mkdir -p "$CACHE/bin" && mv -T "$tmp/bin" "$dir"
+  rm -rf "$tmp"
+  log "$name: $("$BUILT_PATH" --version 2>&1 | head -n 1)"
+}
+
 # Builds the Debian root of postgres-17 unless cached; sets BUILT_PATH to the root.
 ensure_root() {
   local name=$1 key roots final tmp start pid stale
@@ -440,8 +486,8 @@ main() {
   local t
   if ((${#tools[@]} == 0)); then
     for t in "${ALL_TOOLS[@]}"; do
-      if [[ $t == postgres-17 || $t == ha-topology ]]; then
-        log "$t skipped: not a Go tool; name it to build it (needs root)"
+      if [[ $t == promtool || $t == postgres-17 || $t == ha-topology ]]; then
+        log "$t skipped: not a Go tool; name it to build it (needs apt or root)"
       else
         tools+=("$t")
       fi
@@ -463,6 +509,11 @@ main() {
     tool_settings "$t"
     if ((T_APT)); then
       ensure_packages "$t"
+      continue
+    fi
+    if ((T_DEB)); then
+      ensure_deb_program "$t"
+      manifest+="${manifest:+, }$(json_str "$t"): $(json_str "$BUILT_PATH")"
       continue
     fi
     if ((T_ROOT)); then
