@@ -23,6 +23,7 @@
  * (KEYBUZZ_E2E_HA_MODES=async or =sync runs one). Each mode's recoveries, once its last test passes, go to
  * test-results/figures/ha-<mode>.json for docs/reliability.md (fixture/figures.ts, `npm run figures`).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -31,14 +32,13 @@ import { PatroniCluster, PATRONI_TIMING, type ReplicationMode } from "../../sand
 import { churnThrough, formatRecovery, type Recovery } from "../../sandbox/failover";
 import { recordFigures } from "./fixture/figures";
 import { ThrowawayCa } from "./fixture/tls";
+import { LOCAL_VAULT_ROLES } from "./fixture/servers";
 
 const toolchain = inject("toolchain");
-const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
 /** Issuance must be back within Patroni's leader TTL plus this (Vault's reconnect, HAProxy's checks, a slow CI machine). */
 const RECOVERY_BOUND_MS = PATRONI_TIMING.ttl * 1000 + 50_000;
 /** HAProxy's `timeout client/server` here: far below Vault's max_connection_lifetime (300 s), to show that does not matter. */
 const HAPROXY_IDLE_S = 8;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const RUNS: { replication: ReplicationMode; server: "bao" | "vault" }[] = [
   { replication: "async", server: "bao" },
@@ -91,7 +91,7 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
 
     /** Runs `event` during a churn (sandbox/failover.ts) and logs what the churn saw. */
     async function duringChurn(name: string, event: () => Promise<string>): Promise<{ recovery: Recovery; before: Creds[] }> {
-      const result = await churnThrough(env, ROLES, name, event);
+      const result = await churnThrough(env, LOCAL_VAULT_ROLES, name, event);
       recoveries.push(result.recovery);
       env.log(formatRecovery(result.recovery));
       return result;
@@ -112,7 +112,7 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
       const plan = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
       expect(plan.code, plan.output).toBe(0);
       // Vault's own sessions, through HAProxy, on TLS.
-      await env.revoke((await env.issue(ROLES[0])).leaseId);
+      await env.revoke((await env.issue(LOCAL_VAULT_ROLES[0])).leaseId);
       const [vault] = await env.pg.query<{ n: number; tls: boolean }>(
         "SELECT count(*)::int AS n, bool_and(s.ssl) AS tls FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'vault_admin'",
       );
@@ -129,11 +129,11 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
     it(`a pooled connection HAProxy cut after ${HAPROXY_IDLE_S} s idle costs nothing (max_connection_lifetime is 300 s)`, async () => {
       const sessions = async () =>
         (await env.pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'vault_admin'"))[0].n;
-      await env.revoke((await env.issue(ROLES[0])).leaseId);
+      await env.revoke((await env.issue(LOCAL_VAULT_ROLES[0])).leaseId);
       expect(await sessions()).toBeGreaterThan(0);
       await sleep((HAPROXY_IDLE_S + 2) * 1000);
       expect(await sessions()).toBe(0);
-      const creds = await env.issue(ROLES[0]); // throws unless 200
+      const creds = await env.issue(LOCAL_VAULT_ROLES[0]); // throws unless 200
       await env.revoke(creds.leaseId);
     });
 
@@ -162,7 +162,7 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
     });
 
     it(`3. a CREATE ROLE the crashed leader did not replicate: ${run.replication === "async" ? "the lease outlives the user and still revokes" : "Vault never issues it"}`, async () => {
-      const role = ROLES[0];
+      const role = LOCAL_VAULT_ROLES[0];
       const usersOn = async (node: string) =>
         (await env.pg.query<{ r: string }>("SELECT rolname AS r FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1", [], undefined, node)).map(
           (x) => x.r,
@@ -215,7 +215,7 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
     it("in the end: a clean plan through HAProxy; no lease, no irrevocable lease, no issued user on any node", async () => {
       const plan = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
       expect(plan.code, plan.output).toBe(0);
-      for (const role of ROLES) expect(await env.outstandingLeases(role), role).toEqual([]);
+      for (const role of LOCAL_VAULT_ROLES) expect(await env.outstandingLeases(role), role).toEqual([]);
       expect(await env.irrevocableLeases()).toBe(0);
       for (const node of env.pg.nodeNames) {
         const users = await env.pg.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%'", [], undefined, node);

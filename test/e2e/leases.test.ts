@@ -1,5 +1,6 @@
 /**
- * `npm run leases` against the deployed `local` stack (PostgreSQL 17, OpenBao), run as an operator runs it:
+ * `npm run leases` against the deployed `local` stack (PostgreSQL 17; OpenBao, then HashiCorp Vault), run as an
+ * operator runs it:
  * the script as a child process, with a token that carries only the audit's policy (the fix's for
  * `--fix --apply`), never root's.
  *
@@ -15,23 +16,26 @@
  *    read): reported, `--fix --apply` says why it leaves each, nothing changes.
  * 4. The audit's own access, attacked: its token and its PostgreSQL users can do nothing else.
  *
+ * A lease Vault gives up revoking (irrevocable) takes ten minutes of PostgreSQL outage to make:
+ * irrevocable.test.ts, in the `e2e-long` project, which runs beside this one.
+ *
  * The figures of 1 and 2, once their assertions pass, go to test-results/figures/leases.json for
- * docs/reliability.md (fixture/figures.ts, `npm run figures`).
+ * docs/reliability.md (fixture/figures.ts, `npm run figures`), one part per server.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "pg";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
 import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
 import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
+import { LOCAL_VAULT_ROLES, VAULT_SERVERS } from "./fixture/servers";
 
 const toolchain = inject("toolchain");
-const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What each part measured, written after each part. */
 const record = figureParts("leases");
 
-describe.skipIf(!toolchain)("npm run leases: Vault's leases held against PostgreSQL's users", () => {
+describe.skipIf(!toolchain).each(VAULT_SERVERS)("npm run leases on $label: Vault's leases held against PostgreSQL's users", ({ key }) => {
   let env: LocalEnvironment;
   let auditToken: string;
   let fixToken: string;
@@ -40,9 +44,9 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
   beforeAll(async () => {
     env = await LocalEnvironment.start({
       server: toolchain!.postgres.at(-1)!,
-      vaultBinary: toolchain!.bao,
+      vaultBinary: toolchain![key],
       tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },
-      log: "[e2e leases]",
+      log: `[e2e leases ${key}]`,
     });
     await env.deploy();
     ({ audit: auditToken, fix: fixToken } = await auditTokens(env));
@@ -66,7 +70,7 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
   }
 
   async function allLeases(): Promise<string[]> {
-    return (await Promise.all(ROLES.map((r) => env.outstandingLeases(r).then((ids) => ids.map((id) => `${r}/${id}`))))).flat().sort();
+    return (await Promise.all(LOCAL_VAULT_ROLES.map((r) => env.outstandingLeases(r).then((ids) => ids.map((id) => `${r}/${id}`))))).flat().sort();
   }
 
   /** The catalog (roles, memberships, databases, default ACLs), the leases and the session count: what --fix must not change. */
@@ -81,7 +85,7 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
     const churn = Promise.all(
       Array.from({ length: 8 }, async (_, w) => {
         while (!stop) {
-          const creds = await env.issue(ROLES[w % ROLES.length]);
+          const creds = await env.issue(LOCAL_VAULT_ROLES[w % LOCAL_VAULT_ROLES.length]);
           if (cycles % 5 === 0) await (await session(creds)).query("SELECT 1");
           await env.revoke(creds.leaseId);
           cycles++;
@@ -89,7 +93,7 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
       }),
     );
     // some leases that stay, so that there is something to pair.
-    const kept = await Promise.all(ROLES.flatMap((r) => [env.issue(r), env.issue(r)]));
+    const kept = await Promise.all(LOCAL_VAULT_ROLES.flatMap((r) => [env.issue(r), env.issue(r)]));
     await sleep(12_000); // older than the audit's grace (10 s)
     const audits: { findings: number; seconds: number }[] = [];
     try {
@@ -121,7 +125,12 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
     expect(prom.stdout).toMatch(/^keybuzz_leases_probe_success\{environment="local"\} 1$/m);
     expect(prom.stdout).toMatch(/^keybuzz_leases_findings\{environment="local",application="n8n",kind="orphan_user"\} 0$/m);
     for (const c of kept) await env.revoke(c.leaseId);
-    record("healthy", { server: env.vault.label, postgres: env.pg.serverVersion.split(" ").slice(0, 2).join(" "), churnCycles: cycles, audits });
+    record(`healthy-${key}`, {
+      server: env.vault.label,
+      postgres: env.pg.serverVersion.split(" ").slice(0, 2).join(" "),
+      churnCycles: cycles,
+      audits,
+    });
   });
 
   it("2. every fault made for real is reported, exactly; --fix changes nothing; --fix --apply leaves the next audit clean", async () => {
@@ -212,7 +221,8 @@ describe.skipIf(!toolchain)("npm run leases: Vault's leases held against Postgre
     expect(await allLeases()).toEqual([]);
     const [{ n }] = await env.pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1", [pid]);
     expect(n).toBe(0);
-    record("faults", {
+    record(`faults-${key}`, {
+      server: env.vault.label,
       made: made.length,
       reported: findings(found).length,
       fixActions: dry.json.fix.actions.length,

@@ -18,15 +18,15 @@
  * Each part's figures, once its assertions pass, go to test-results/figures/outages.json for
  * docs/reliability.md (fixture/figures.ts, `npm run figures`).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { waitFor } from "../../sandbox/processes";
 import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
+import { LOCAL_VAULT_ROLES } from "./fixture/servers";
 
 const toolchain = inject("toolchain");
-const ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What each part measured, written after each part. */
 const record = figureParts("outages");
 
@@ -55,7 +55,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
       what,
       async () => {
         const roles = await env.dynamicRoles();
-        const leases = (await Promise.all(ROLES.map((r) => env.outstandingLeases(r)))).flat();
+        const leases = (await Promise.all(LOCAL_VAULT_ROLES.map((r) => env.outstandingLeases(r)))).flat();
         return roles.length === 0 && leases.length === 0;
       },
       timeoutMs,
@@ -70,7 +70,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     const TTL = 20;
     env.log(`1. issuing ${OUTSTANDING} leases with a ${TTL} s TTL, left to expire`);
     const outstanding: Creds[] = [];
-    for (let i = 0; i < OUTSTANDING; i++) outstanding.push(await env.issue(ROLES[i % ROLES.length], { ttl: `${TTL}s` }));
+    for (let i = 0; i < OUTSTANDING; i++) outstanding.push(await env.issue(LOCAL_VAULT_ROLES[i % LOCAL_VAULT_ROLES.length], { ttl: `${TTL}s` }));
     const issuedAt = Date.now();
 
     env.log(`1. churn at concurrency 8; ${env.vault.product} stopped (SIGTERM) after 2 s, back after 3 s`);
@@ -90,7 +90,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     const churn = Promise.all(
       Array.from({ length: 8 }, async (_, w) => {
         while (!stop) {
-          const creds = await withRetry(() => env.issue(ROLES[w % ROLES.length]));
+          const creds = await withRetry(() => env.issue(LOCAL_VAULT_ROLES[w % LOCAL_VAULT_ROLES.length]));
           await withRetry(() => env.revoke(creds.leaseId));
           cycles++;
         }
@@ -115,7 +115,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     // never registered a lease for, which nothing would ever drop (seen in 4 of 9 runs right after the HA
     // suite, none of 9 alone). the lease audit must report exactly the second kind, and its fix drop them.
     const keptLeases = new Set(outstanding.map((c) => c.leaseId));
-    const all = await Promise.all(ROLES.map(async (r) => (await env.outstandingLeases(r)).map((id) => `database/creds/${r}/${id}`)));
+    const all = await Promise.all(LOCAL_VAULT_ROLES.map(async (r) => (await env.outstandingLeases(r)).map((id) => `database/creds/${r}/${id}`)));
     const lost = all.flat().filter((id) => !keptLeases.has(id));
     for (const id of lost) await env.revoke(id);
     const keptUsers = new Set(outstanding.map((c) => c.username));
@@ -159,11 +159,11 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
     const LEASES = 50;
     const TTL = 3;
     env.log(`2. issuing ${LEASES} leases with a ${TTL} s TTL, then stopping PostgreSQL`);
-    for (let i = 0; i < LEASES; i++) await env.issue(ROLES[i % ROLES.length], { ttl: `${TTL}s` });
+    for (let i = 0; i < LEASES; i++) await env.issue(LOCAL_VAULT_ROLES[i % LOCAL_VAULT_ROLES.length], { ttl: `${TTL}s` });
     await env.pg.pause();
     env.log(`2. PostgreSQL down; waiting ${TTL + 5} s for the leases to expire and their revocations to fail`);
     await sleep((TTL + 5) * 1000);
-    const pending = (await Promise.all(ROLES.map((r) => env.outstandingLeases(r)))).flat();
+    const pending = (await Promise.all(LOCAL_VAULT_ROLES.map((r) => env.outstandingLeases(r)))).flat();
     const irrevocable = await env.irrevocableLeases();
     env.log(`2. while down: ${pending.length} leases pending revocation, ${irrevocable} irrevocable`);
     expect(pending.length).toBe(LEASES);
