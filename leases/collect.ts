@@ -178,13 +178,16 @@ export async function withPostgres<T>(t: Target, vaultRole: string, work: (clien
   }
 }
 
-/** One reading: leases (reusing `known` lookups), irrevocable leases, the probe and PostgreSQL. */
+/**
+ * One reading: the probe, then leases (reusing `known` lookups) and irrevocable leases, then PostgreSQL. The
+ * probe goes first, so that its own credential, revoked by then, is never among the leases read.
+ */
 export async function readInventory(t: Target, known?: ReadonlyMap<string, Lease>, progress?: (message: string) => void): Promise<Inventory> {
+  const probeResult = await probe(t);
   const now = Date.now() / 1000;
-  const [leases, irrevocable, probeResult] = await Promise.all([
+  const [leases, irrevocable] = await Promise.all([
     readLeases(t, known, (done, total) => progress?.(`looked up ${done} of ${total} leases`)),
     readIrrevocable(t),
-    probe(t),
   ]);
   try {
     const postgres = await withPostgres(t, LEASE_AUDIT_NAMES.auditRole, readPostgres);

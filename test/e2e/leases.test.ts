@@ -109,6 +109,13 @@ describe.skipIf(!toolchain).each(VAULT_SERVERS)("npm run leases on $label: Vault
         expect(r.json.postgresChecked).toBe(true);
         const api = r.json.applications.find((a: { vaultRole: string }) => a.vaultRole === "keybuzz-api-db");
         expect(api.active).toBeGreaterThanOrEqual(2);
+        // the audit's own credentials (the probe's, its login's) are revoked before it reads the leases.
+        const own = r.json.applications.filter((a: { application: string }) => a.application === "leases-audit");
+        expect(own.map((a: { vaultRole: string; active: number }) => `${a.vaultRole} ${a.active}`)).toEqual([
+          "leases-probe 0",
+          "leases-audit 0",
+          "leases-fix 0",
+        ]);
       }
     } finally {
       stop = true;
