@@ -61,7 +61,7 @@ export interface FiguresRecord {
   figures: Measured;
 }
 
-export type Project = "unit" | "integration" | "e2e";
+export type Project = "unit" | "integration" | "e2e" | "e2e-long";
 
 /** One test file of the run. */
 export interface FileResult {
@@ -91,7 +91,7 @@ export interface Run {
 
 /** Which vitest project a file belongs to: the rules of vitest.config.ts. */
 export function projectOf(file: string): Project {
-  if (file.startsWith("test/e2e/")) return "e2e";
+  if (file.startsWith("test/e2e/")) return file.endsWith(".long.test.ts") ? "e2e-long" : "e2e";
   if (file.endsWith(".integration.test.ts")) return "integration";
   return "unit";
 }
@@ -278,16 +278,39 @@ const ROWS: Row[] = [
   },
   {
     what: "the lease audit",
-    how: "`leases.test.ts`: audits during a churn; each fault made for real (orphans, a lease whose user was dropped, sessions of dropped roles, a user a revocation could not drop, another application's role, an expired user in session, Vault's connection broken); its own access attacked ([Operating it](operations.md#operating-it-npm-run-leases))",
+    how: "`leases.test.ts`, on OpenBao and on HashiCorp Vault: audits during a churn; each fault made for real (orphans, a lease whose user was dropped, sessions of dropped roles, a user a revocation could not drop, another application's role, an expired user in session, Vault's connection broken); its own access attacked ([Operating it](../README.md#operating-it-npm-run-leases))",
     file: "test/e2e/leases.test.ts",
-    suites: ["leases/healthy", "leases/faults"],
-    result: ({ "leases/healthy": h, "leases/faults": f }) => {
-      const audits = h!.audits as { findings: number; seconds: number }[];
-      const found = audits.reduce((s, a) => s + a.findings, 0);
-      return `${audits.length} audits during ${int(h!.churnCycles)} churn cycles: ${found} findings, ${range(
-        audits.map((a) => a.seconds),
-        sec,
-      )} each; ${f!.made} faults made, ${f!.reported} reported, each certain; \`--fix\` plans ${f!.fixActions} actions and leaves ${f!.leftToAPerson} to a person, changing nothing; \`--fix --apply\` applies ${f!.applied}, and the next audit has ${f!.findingsAfterwards} findings. The audit at scale: [BENCHMARKS.md](../BENCHMARKS.md) §5`;
+    suites: ["leases/healthy-bao", "leases/faults-bao", "leases/healthy-vault", "leases/faults-vault"],
+    someSuffice: true,
+    result: (f) => {
+      const server = (key: "bao" | "vault", label: string) => {
+        const h = f[`leases/healthy-${key}`];
+        const x = f[`leases/faults-${key}`];
+        if (!h || !x) return `${label}: not measured in the last run (run \`npm test\`)`;
+        const audits = h.audits as { findings: number; seconds: number }[];
+        const found = audits.reduce((s, a) => s + a.findings, 0);
+        return `${h.server}: ${audits.length} audits during ${int(h.churnCycles)} churn cycles, ${found} findings, ${range(
+          audits.map((a) => a.seconds),
+          sec,
+        )} each; ${x.made} faults made, ${x.reported} reported, each certain; \`--fix\` plans ${x.fixActions} actions and leaves ${x.leftToAPerson} to a person, changing nothing; \`--fix --apply\` applies ${x.applied}, and the next audit has ${x.findingsAfterwards} findings`;
+      };
+      return `${server("bao", "OpenBao")}. ${server("vault", "HashiCorp Vault")}. The audit at scale: [BENCHMARKS.md](../BENCHMARKS.md) §5`;
+    },
+  },
+  {
+    what: "a lease Vault gives up revoking",
+    how: "`irrevocable.long.test.ts`, on OpenBao and on HashiCorp Vault at once: a lease shortened to 5 s, PostgreSQL stopped before it expires and kept down until the server gives up (six attempts), then started again ([Operating it](../README.md#operating-it-npm-run-leases))",
+    file: "test/e2e/irrevocable.long.test.ts",
+    suites: ["irrevocable/bao", "irrevocable/vault"],
+    someSuffice: true,
+    result: (f) => {
+      const server = (key: "bao" | "vault", label: string) => {
+        const r = f[`irrevocable/${key}`];
+        if (!r) return `${label}: not measured in the last run (run \`npm test\`)`;
+        const error = String(r.lastError);
+        return `${r.server} gave up ${sec(r.gaveUpAfterSeconds)} after PostgreSQL stopped (its last error: \`${error.length > 120 ? `${error.slice(0, 120)}…` : error}\`)`;
+      };
+      return `${server("bao", "OpenBao")}; ${server("vault", "HashiCorp Vault")}. While PostgreSQL is down the audit reports the failed probe and the lease as pending; once it is back, exactly that lease as \`irrevocable_lease\` with the server's last error, its user still there and paired with it; \`--fix --apply\` leaves it to a person; revoking it again drops the user, and the next audit is clean`;
     },
   },
   {
@@ -381,7 +404,7 @@ function renderRow(row: Row, run: Run, figures: Map<string, FiguresRecord>): str
 
 /** The whole page, from a run and the figures files. */
 export function renderReliability(run: Run, figures: Map<string, FiguresRecord>): string {
-  const projects: Project[] = ["unit", "integration", "e2e"];
+  const projects: Project[] = ["unit", "integration", "e2e", "e2e-long"];
   const byProject = projects.map((p) => ({ project: p, files: run.files.filter((f) => f.project === p) }));
   const partial = byProject.some((p) => p.files.length === 0);
   const inRun = [...figures.values()].filter((r) => during(r, run));

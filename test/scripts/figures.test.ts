@@ -125,6 +125,7 @@ const row = (page: string, what: string) => page.split("\n").find((l) => l.start
 describe("npm run figures (scripts/figures.ts)", () => {
   it("assigns files to vitest.config.ts's projects", () => {
     expect(projectOf("test/e2e/churn.test.ts")).toBe("e2e");
+    expect(projectOf("test/e2e/irrevocable.long.test.ts")).toBe("e2e-long");
     expect(projectOf("test/github/workflows.integration.test.ts")).toBe("integration");
     expect(projectOf("test/scripts/figures.test.ts")).toBe("unit");
   });
@@ -139,10 +140,12 @@ describe("npm run figures (scripts/figures.ts)", () => {
       file(root, "test/e2e/ha.test.ts", at(6), at(9), ["passed", "passed"]),
       file(root, "test/e2e/deploy.test.ts", at(9), at(11), ["passed", "failed"]),
       file(root, "test/e2e/wiring.test.ts", at(11), at(12), ["passed"]),
+      file(root, "test/e2e/irrevocable.long.test.ts", at(1), at(11.5), ["passed", "passed"]),
     ]);
     figures(results, "churn", at(2.5), CHURN);
     figures(results, "outages", at(5), { restart: RESTART }); // part 2 not recorded
     figures(results, "ha-async", at(8), HA_ASYNC); // the sync mode not recorded
+    figures(results, "irrevocable", at(11), { bao: { server: "OpenBao 2.6.2", gaveUpAfterSeconds: 612.4, lastError: "failed | refused" } }); // Vault's part not recorded
     figures(results, "wiring", at(-600), { pairs: { "openbao pg15": { resourcesAdded: 46 } } }); // before this run
 
     const page = writeReliability({ resultsDir: results, output, root });
@@ -162,6 +165,9 @@ describe("npm run figures (scripts/figures.ts)", () => {
       "asynchronous (OpenBao 2.6.2): switchover: issuance back after 6.3 s, cluster healthy after 7.2 s, 2 failed issuance(s); crash: issuance back after 5.5 s",
     );
     expect(row(page, "the leader changes behind HAProxy")).toContain("synchronous: not measured in the last run (run `npm test`)");
+    expect(row(page, "a lease Vault gives up revoking")).toContain(
+      "OpenBao 2.6.2 gave up 612.4 s after PostgreSQL stopped (its last error: `failed \\| refused`); HashiCorp Vault: not measured in the last run",
+    );
     expect(row(page, "deploy failures and interruptions")).toContain("**failed in the last run** (`deploy.test.ts`: 1 of 2 tests failed");
     expect(row(page, "data protection")).toContain("**failed in the last run**");
     // wiring passed in this run, but its figures are from before it: not shown as this run's.
@@ -173,8 +179,8 @@ describe("npm run figures (scripts/figures.ts)", () => {
 
     expect(page).toContain("- when: 2026-11-29 10:00 UTC to 2026-11-29 10:12 UTC");
     expect(page).toContain("- machine: Test CPU, 2 CPUs, 8 GiB; linux 6.1 x64; Node.js v20.0.0");
-    expect(page).toContain("- 7 files, 13 tests: 12 passed, **1 failed**, none skipped; 12.0 min of vitest");
-    expect(page).toContain("- every project: unit 1 file, integration 1 file, e2e 5 files");
+    expect(page).toContain("- 8 files, 15 tests: 14 passed, **1 failed**, none skipped; 12.0 min of vitest");
+    expect(page).toContain("- every project: unit 1 file, integration 1 file, e2e 5 files, e2e-long 1 file");
     expect(page).toContain("| `test/e2e/deploy.test.ts` **(failed)** | e2e | 2 | 1 | 1 | 0 | 2.0 min |");
     expect(page).toContain("| e2e | 5 | 10 | 9 | 1 | 0 | 11.0 min |");
     expect(page).toMatch(/\| `wiring` \| 2026-11-29 00:00 UTC \| no \(an earlier run\) \|/);
