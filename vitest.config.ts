@@ -2,8 +2,8 @@ import { defineConfig } from "vitest/config";
 
 // Three projects, by what a test needs besides Node:
 // - `unit`: nothing (no server, no Go, no git): `npm run test:unit` runs anywhere `npm ci` ran;
-// - `integration` (`*.integration.test.ts`): git or Go — a git ref as the review's base, actionlint built by
-//   tools/build.sh;
+// - `integration` (`*.integration.test.ts`): git, Go or apt — a git ref as the review's base, actionlint and
+//   promtool got by tools/build.sh;
 // - `e2e` (test/e2e/): the real-server suites (PostgreSQL, Vault and OpenTofu on 127.0.0.1), one file at a time;
 //   its globalSetup builds or finds the tools once (tools/build.sh) and skips the suite outside CI when they
 //   cannot be had;
