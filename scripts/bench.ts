@@ -40,6 +40,7 @@ import { LocalEnvironment } from "../sandbox/environment";
 import { PatroniCluster, PATRONI_TIMING, HAPROXY_CHECK, type ReplicationMode } from "../sandbox/patroni";
 import { churnThrough, type Recovery } from "../sandbox/failover";
 import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
+import { LOOKUP_CONCURRENCY } from "../leases/collect";
 
 const SYNTH_RUNS = Number(process.env.BENCH_SYNTH_RUNS ?? 5);
 const CRED_REPEATS = Number(process.env.BENCH_CRED_REPEATS ?? 3);
@@ -865,7 +866,8 @@ async function leaseAudit(report: string[], toolchain: Toolchain | undefined, mi
     `Measured ${new Date().toISOString()}. The \`local\` stack deployed by OpenTofu (PostgreSQL ${toolchain.postgres[0].major}, everything on 127.0.0.1), ` +
       `${AUDIT_LEASES.toLocaleString("en")} credentials issued across the four applications (1 h leases, left active), then ` +
       `\`npm run leases -- --env local --format json\` run ${AUDIT_RUNS} times as a child process with a token carrying only \`${LEASE_AUDIT_NAMES.auditPolicy}\`: ` +
-      "it lists the leases, looks up each one (16 at a time), runs the probe, logs in with its own credential and reads the catalog.",
+      `it runs the probe, lists the leases, looks up each one (${LOOKUP_CONCURRENCY} at a time), logs in with its own credential and reads the catalog, ` +
+      "and reads again only when it found something, to confirm it.",
     "",
     "| server | active leases | whole command (wall, median, min–max) | audit itself (its report's duration, median) | peak RSS | findings per run | issuing them took |",
     "| --- | ---: | ---: | ---: | ---: | --- | ---: |",
