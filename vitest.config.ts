@@ -4,12 +4,9 @@ import { defineConfig } from "vitest/config";
 // - `unit`: nothing (no server, no Go, no git): `npm run test:unit` runs anywhere `npm ci` ran;
 // - `integration` (`*.integration.test.ts`): git, Go or apt — a git ref as the review's base, actionlint and
 //   promtool got by tools/build.sh;
-// - `e2e` (test/e2e/): the real-server suites (PostgreSQL, Vault and OpenTofu on 127.0.0.1), one file at a time;
-//   its globalSetup builds or finds the tools once (tools/build.sh) and skips the suite outside CI when they
-//   cannot be had;
-// - `e2e-long` (test/e2e/*.long.test.ts): real-server suites that mostly wait on a server's own clock (Vault
-//   gives up revoking a lease after ten minutes of retries), with their own servers; vitest runs projects side
-//   by side, so this one waits while `e2e` works instead of adding its wait to every run.
+// - `e2e` (test/e2e/): the real-server suites (PostgreSQL, Vault and OpenTofu on 127.0.0.1), one file at a time
+//   (vitest runs such files after the other projects' and never beside one another); its globalSetup builds or
+//   finds the tools once (tools/build.sh) and skips the suite outside CI when they cannot be had.
 // Besides the console's default reporter, every run writes test-results/vitest.json (files, tests, durations),
 // which `npm run figures` (scripts/figures.ts) turns into docs/reliability.md with the suites' figures.
 export default defineConfig({
@@ -36,19 +33,8 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          exclude: ["test/e2e/**/*.long.test.ts"],
           globalSetup: ["test/e2e/global-setup.ts"],
           testTimeout: 300_000,
-          hookTimeout: 300_000,
-          fileParallelism: false,
-        },
-      },
-      {
-        test: {
-          name: "e2e-long",
-          include: ["test/e2e/**/*.long.test.ts"],
-          globalSetup: ["test/e2e/global-setup.ts"],
-          testTimeout: 1_500_000,
           hookTimeout: 300_000,
           fileParallelism: false,
         },

@@ -61,7 +61,7 @@ export interface FiguresRecord {
   figures: Measured;
 }
 
-export type Project = "unit" | "integration" | "e2e" | "e2e-long";
+export type Project = "unit" | "integration" | "e2e";
 
 /** One test file of the run. */
 export interface FileResult {
@@ -91,7 +91,7 @@ export interface Run {
 
 /** Which vitest project a file belongs to: the rules of vitest.config.ts. */
 export function projectOf(file: string): Project {
-  if (file.startsWith("test/e2e/")) return file.endsWith(".long.test.ts") ? "e2e-long" : "e2e";
+  if (file.startsWith("test/e2e/")) return "e2e";
   if (file.endsWith(".integration.test.ts")) return "integration";
   return "unit";
 }
@@ -299,8 +299,8 @@ const ROWS: Row[] = [
   },
   {
     what: "a lease Vault gives up revoking",
-    how: "`irrevocable.long.test.ts`, on OpenBao and on HashiCorp Vault at once: a lease shortened to 5 s, PostgreSQL stopped before it expires and kept down until the server gives up (six attempts), then started again ([Operating it](../README.md#operating-it-npm-run-leases))",
-    file: "test/e2e/irrevocable.long.test.ts",
+    how: "`irrevocable.test.ts`, on OpenBao and on HashiCorp Vault at once: a lease shortened to 5 s, PostgreSQL stopped before it expires and kept down until the server gives up (six attempts), then started again ([Operating it](../README.md#operating-it-npm-run-leases))",
+    file: "test/e2e/irrevocable.test.ts",
     suites: ["irrevocable/bao", "irrevocable/vault"],
     someSuffice: true,
     result: (f) => {
@@ -404,7 +404,7 @@ function renderRow(row: Row, run: Run, figures: Map<string, FiguresRecord>): str
 
 /** The whole page, from a run and the figures files. */
 export function renderReliability(run: Run, figures: Map<string, FiguresRecord>): string {
-  const projects: Project[] = ["unit", "integration", "e2e", "e2e-long"];
+  const projects: Project[] = ["unit", "integration", "e2e"];
   const byProject = projects.map((p) => ({ project: p, files: run.files.filter((f) => f.project === p) }));
   const partial = byProject.some((p) => p.files.length === 0);
   const inRun = [...figures.values()].filter((r) => during(r, run));

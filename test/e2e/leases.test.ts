@@ -17,7 +17,7 @@
  * 4. The audit's own access, attacked: its token and its PostgreSQL users can do nothing else.
  *
  * A lease Vault gives up revoking (irrevocable) takes ten minutes of PostgreSQL outage to make:
- * irrevocable.test.ts, in the `e2e-long` project, which runs beside this one.
+ * irrevocable.test.ts.
  *
  * The figures of 1 and 2, once their assertions pass, go to test-results/figures/leases.json for
  * docs/reliability.md (fixture/figures.ts, `npm run figures`), one part per server.

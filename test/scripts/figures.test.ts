@@ -125,7 +125,6 @@ const row = (page: string, what: string) => page.split("\n").find((l) => l.start
 describe("npm run figures (scripts/figures.ts)", () => {
   it("assigns files to vitest.config.ts's projects", () => {
     expect(projectOf("test/e2e/churn.test.ts")).toBe("e2e");
-    expect(projectOf("test/e2e/irrevocable.long.test.ts")).toBe("e2e-long");
     expect(projectOf("test/github/workflows.integration.test.ts")).toBe("integration");
     expect(projectOf("test/scripts/figures.test.ts")).toBe("unit");
   });
@@ -140,7 +139,7 @@ describe("npm run figures (scripts/figures.ts)", () => {
       file(root, "test/e2e/ha.test.ts", at(6), at(9), ["passed", "passed"]),
       file(root, "test/e2e/deploy.test.ts", at(9), at(11), ["passed", "failed"]),
       file(root, "test/e2e/wiring.test.ts", at(11), at(12), ["passed"]),
-      file(root, "test/e2e/irrevocable.long.test.ts", at(1), at(11.5), ["passed", "passed"]),
+      file(root, "test/e2e/irrevocable.test.ts", at(1), at(11.5), ["passed", "passed"]),
     ]);
     figures(results, "churn", at(2.5), CHURN);
     figures(results, "outages", at(5), { restart: RESTART }); // part 2 not recorded
@@ -180,7 +179,7 @@ describe("npm run figures (scripts/figures.ts)", () => {
     expect(page).toContain("- when: 2026-11-29 10:00 UTC to 2026-11-29 10:12 UTC");
     expect(page).toContain("- machine: Test CPU, 2 CPUs, 8 GiB; linux 6.1 x64; Node.js v20.0.0");
     expect(page).toContain("- 8 files, 15 tests: 14 passed, **1 failed**, none skipped; 12.0 min of vitest");
-    expect(page).toContain("- every project: unit 1 file, integration 1 file, e2e 5 files, e2e-long 1 file");
+    expect(page).toContain("- every project: unit 1 file, integration 1 file, e2e 6 files");
     expect(page).toContain("| `test/e2e/deploy.test.ts` **(failed)** | e2e | 2 | 1 | 1 | 0 | 2.0 min |");
     expect(page).toContain("| e2e | 5 | 10 | 9 | 1 | 0 | 11.0 min |");
     expect(page).toMatch(/\| `wiring` \| 2026-11-29 00:00 UTC \| no \(an earlier run\) \|/);
