@@ -181,7 +181,7 @@ describe("npm run figures (scripts/figures.ts)", () => {
     expect(page).toContain("- 8 files, 15 tests: 14 passed, **1 failed**, none skipped; 12.0 min of vitest");
     expect(page).toContain("- every project: unit 1 file, integration 1 file, e2e 6 files");
     expect(page).toContain("| `test/e2e/deploy.test.ts` **(failed)** | e2e | 2 | 1 | 1 | 0 | 2.0 min |");
-    expect(page).toContain("| e2e | 5 | 10 | 9 | 1 | 0 | 11.0 min |");
+    expect(page).toContain("| e2e | 6 | 12 | 11 | 1 | 0 | 11.0 min |");
     expect(page).toMatch(/\| `wiring` \| 2026-11-29 00:00 UTC \| no \(an earlier run\) \|/);
     expect(page).not.toContain("undefined");
     expect(page).not.toContain("NaN");
