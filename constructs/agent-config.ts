@@ -81,9 +81,11 @@ export interface AgentConfigProps {
 }
 
 /** The annotation prefix of the Vault Agent injector. */
-const ANNOTATION = "vault.hashicorp.com/";
+export const INJECTOR_ANNOTATION_PREFIX = "vault.hashicorp.com/";
+const ANNOTATION = INJECTOR_ANNOTATION_PREFIX;
 /** The name of the injected secret: `/vault/secrets/<file>` via agent-inject-file-database. */
-const SECRET = "database";
+export const INJECTED_SECRET = "database";
+const SECRET = INJECTED_SECRET;
 
 /** The Vault paths a Go template reads with `secret "<path>"` (or `secret `<path>``). */
 export function templateReads(template: string): string[] {
@@ -103,7 +105,108 @@ export function templateProblem(template: string, credentialsPath: string): stri
   return undefined;
 }
 
-/** The annotations {@link AgentConfig} sets from the config (besides the `-database` ones of the secret). */
+/**
+ * Every annotation the Vault Agent injector reads, without the prefix: the constants of hashicorp/vault-k8s
+ * 1.7.6 (`agent-inject/agent/annotations.go`; test/constructs/injector-annotations.integration.test.ts holds
+ * this list to that file). Those of {@link PER_SECRET_ANNOTATIONS} and {@link PARAMETER_ANNOTATIONS} also
+ * take a suffix. An annotation outside it is ignored by the injector, so a typo would silently do nothing.
+ */
+export const INJECTOR_ANNOTATIONS = [
+  "agent-inject-status",
+  "agent-inject",
+  "agent-inject-secret",
+  "agent-inject-file",
+  "agent-inject-perms",
+  "agent-inject-template",
+  "agent-inject-containers",
+  "agent-inject-default-template",
+  "agent-inject-template-file",
+  "agent-template-left-delim",
+  "agent-template-right-delim",
+  "agent-inject-token",
+  "agent-inject-command",
+  "agent-image",
+  "agent-request-namespace",
+  "agent-init-first",
+  "agent-pre-populate",
+  "agent-pre-populate-only",
+  "agent-configmap",
+  "agent-extra-secret",
+  "agent-limits-cpu",
+  "agent-limits-mem",
+  "agent-limits-ephemeral",
+  "agent-requests-cpu",
+  "agent-requests-mem",
+  "agent-requests-ephemeral",
+  "agent-revoke-on-shutdown",
+  "agent-revoke-grace",
+  "namespace",
+  "agent-run-as-user",
+  "agent-run-as-group",
+  "agent-run-as-same-user",
+  "agent-share-process-namespace",
+  "agent-set-security-context",
+  "agent-service-account-token-volume-name",
+  "service",
+  "proxy-address",
+  "tls-skip-verify",
+  "tls-secret",
+  "tls-server-name",
+  "ca-cert",
+  "ca-key",
+  "client-cert",
+  "client-key",
+  "client-max-retries",
+  "client-timeout",
+  "go-max-procs",
+  "log-level",
+  "log-format",
+  "role",
+  "auth-type",
+  "auth-path",
+  "auth-config",
+  "secret-volume-path",
+  "preserve-secret-case",
+  "agent-cache-enable",
+  "agent-cache-use-auto-auth-token",
+  "agent-cache-listener-port",
+  "agent-cache-exit-on-err",
+  "agent-copy-volume-mounts",
+  "template-config-exit-on-retry-failure",
+  "template-static-secret-render-interval",
+  "template-max-connections-per-host",
+  "template-lease-renewal-threshold",
+  "agent-enable-quit",
+  "auth-min-backoff",
+  "auth-max-backoff",
+  "agent-disable-idle-connections",
+  "agent-disable-keep-alives",
+  "agent-json-patch",
+  "agent-init-json-patch",
+  "agent-auto-auth-exit-on-err",
+  "agent-telemetry",
+  "error-on-missing-key",
+] as const;
+
+/** Annotations the injector reads per secret, as `<name>-<secret>` (annotations.go, `annotationsSecretValue`). */
+export const PER_SECRET_ANNOTATIONS = [
+  "agent-inject-secret",
+  "agent-inject-template",
+  "agent-inject-template-file",
+  "agent-inject-command",
+  "agent-inject-file",
+  "agent-inject-perms",
+  "agent-template-left-delim",
+  "agent-template-right-delim",
+  "secret-volume-path",
+  "error-on-missing-key",
+  "preserve-secret-case",
+] as const;
+
+/** Annotations the injector reads as `<name>-<parameter>` (the auto-auth method's config, telemetry). */
+export const PARAMETER_ANNOTATIONS = ["auth-config", "agent-telemetry"] as const;
+
+/** The annotations {@link AgentConfig} and the pod templates set from the config (besides the `-database` ones of the secret). */
 const GENERATED_ANNOTATIONS = [
   "agent-inject",
   "service",
@@ -113,14 +216,40 @@ const GENERATED_ANNOTATIONS = [
   "agent-cache-enable",
   "agent-revoke-on-shutdown",
   "template-config-exit-on-retry-failure",
+  "agent-service-account-token-volume-name",
+  "agent-pre-populate-only",
 ].map((name) => `${ANNOTATION}${name}`);
 
-/** Why an extra annotation is refused (another application's credentials, or one set from the config), or undefined. */
+/** Annotations refused whatever their value, and why. */
+const REFUSED_ANNOTATIONS: Readonly<Record<string, string>> = {
+  "agent-inject-status": "is written by the injector itself once it has mutated a pod",
+  "tls-skip-verify": "would turn off the check of Vault's certificate",
+  "auth-type": "is set from the config: the pods log in with the Kubernetes method",
+  "auth-config": "changes the login (its token path, role or audience), which is set from the config",
+};
+
+/** Whether `name` (an annotation without its prefix) is one the injector does not read. */
+function unknownAnnotation(name: string): boolean {
+  if ((INJECTOR_ANNOTATIONS as readonly string[]).includes(name)) return false;
+  return ![...PER_SECRET_ANNOTATIONS, ...PARAMETER_ANNOTATIONS].some((known) => name.startsWith(`${known}-`) && name.length > known.length + 1);
+}
+
+/** Why an extra annotation is refused (unknown to the injector, another application's credentials, or one set from the config), or undefined. */
 export function annotationProblem(key: string, value: string, credentialsPath: string): string | undefined {
   if (!key.startsWith(ANNOTATION)) return `"${key}" is not a Vault Agent injector annotation (${ANNOTATION}...)`;
+  const name = key.slice(ANNOTATION.length);
+  if (unknownAnnotation(name)) {
+    return `"${key}" is not an annotation the Vault Agent injector (vault-k8s 1.7.6) reads: it would be ignored; check its spelling`;
+  }
   if (GENERATED_ANNOTATIONS.includes(key)) return `"${key}" is set from the config (Vault, login, revocation); it cannot be overridden`;
-  if (/^vault\.hashicorp\.com\/agent-inject-(secret|template|template-file|command|file)-/.test(key)) {
+  const refused = Object.entries(REFUSED_ANNOTATIONS).find(([n]) => name === n || name.startsWith(`${n}-`));
+  if (refused) return `"${key}" ${refused[1]}`;
+  if (/^(agent-inject-(secret|template|template-file|command|file)|agent-template-(left|right)-delim)-/.test(name)) {
     return `"${key}" would inject another secret: an application's pods receive only their own credentials`;
+  }
+  const perSecret = PER_SECRET_ANNOTATIONS.find((p) => name.startsWith(`${p}-`));
+  if (perSecret && name !== `${perSecret}-${SECRET}`) {
+    return `"${key}" names the secret "${name.slice(perSecret.length + 1)}"; the only secret of an application's pods is "${SECRET}"`;
   }
   const creds = /\b[a-z0-9-]+\/creds\/[a-z0-9-]+/.exec(value)?.[0];
   if (creds !== undefined && creds !== credentialsPath) {
@@ -156,6 +285,8 @@ export class AgentConfig extends Construct {
   public readonly credentialsFile: string;
   /** File name → contents, as written under `agent/<application>/`. */
   public readonly files: Readonly<Record<string, string>>;
+  /** The injector annotations of the application's pods (with a Kubernetes login), the extra ones included. */
+  public readonly annotations?: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: AgentConfigProps) {
     super(scope, id);
@@ -241,6 +372,7 @@ export class AgentConfig extends Construct {
         annotations[key] = value;
       }
       files["kubernetes-annotations.yaml"] = annotationsYaml(header, annotations);
+      this.annotations = annotations;
     } else if (props.annotations && Object.keys(props.annotations).length > 0) {
       throw new Error(`${what}: annotations need a Kubernetes login (auth.kubernetes binding)`);
     }

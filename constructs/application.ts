@@ -7,7 +7,8 @@ import type { BaseRole } from "./base-roles";
 import type { Connection } from "./connection";
 import type { CredentialFunctions } from "./credential-functions";
 import { DynamicRole } from "./dynamic-role";
-import type { KubernetesAuth, KubernetesRoleOptions } from "./kubernetes-auth";
+import type { KubernetesAuth, KubernetesRoleOptions, KubernetesRoleRef } from "./kubernetes-auth";
+import { KubernetesWorkload, type KubernetesWorkloadProps } from "./kubernetes-workload";
 
 /** Where an application logs in to Vault: the auth method's login path and the role to name. */
 export interface ApplicationLogin {
@@ -23,6 +24,9 @@ export interface ApplicationOutputs {
   readonly policy: string;
   readonly auth: { readonly approle?: ApplicationLogin; readonly kubernetes?: ApplicationLogin };
 }
+
+/** The props of {@link KubernetesWorkload} an application chooses: the rest are its own. */
+export type ApplicationWorkload = Omit<KubernetesWorkloadProps, "application" | "role" | "annotations">;
 
 /** Props of {@link Application}. */
 export interface ApplicationProps {
@@ -47,8 +51,11 @@ export interface ApplicationProps {
   readonly connectionLimit?: number;
   /** Its AppRole login, in that method: the options but the name and policy, which are the application's. */
   readonly approle?: { readonly auth: AppRoleAuth } & Omit<AppRoleOptions, "name" | "policy">;
-  /** Its Kubernetes login, in that method, likewise. */
-  readonly kubernetes?: { readonly auth: KubernetesAuth } & Omit<KubernetesRoleOptions, "name" | "policy">;
+  /**
+   * Its Kubernetes login, in that method, likewise; with an agent, `workload` chooses the pods the
+   * cluster's manifests are for (see {@link KubernetesWorkload}).
+   */
+  readonly kubernetes?: { readonly auth: KubernetesAuth; readonly workload?: ApplicationWorkload } & Omit<KubernetesRoleOptions, "name" | "policy">;
   /**
    * Its Vault Agent files, written when it has a login: the props of {@link AgentConfig} but those the
    * application fills in (its name, policy and logins).
@@ -73,6 +80,8 @@ export class Application extends Construct {
   public readonly policy: AppPolicy;
   /** Its agent's files, when it has a login. */
   public readonly agent?: AgentConfig;
+  /** What the cluster needs for its pods, when it has a Kubernetes login and an agent. */
+  public readonly workload?: KubernetesWorkload;
   public readonly outputs: ApplicationOutputs;
 
   constructor(scope: Construct, id: string, props: ApplicationProps) {
@@ -92,15 +101,16 @@ export class Application extends Construct {
     movedFrom(this.policy.resource, ["Policies", id, "Resource"]);
 
     const auth: { approle?: ApplicationLogin; kubernetes?: ApplicationLogin } = {};
+    let kubernetesRole: KubernetesRoleRef | undefined;
     if (props.approle) {
       const { auth: method, ...options } = props.approle;
       const r = method.addRole({ ...options, name: id, policy: this.policy });
       auth.approle = { path: r.loginPath, role: r.roleName };
     }
     if (props.kubernetes) {
-      const { auth: method, ...options } = props.kubernetes;
-      const r = method.addRole({ ...options, name: id, policy: this.policy });
-      auth.kubernetes = { path: r.loginPath, role: r.roleName };
+      const { auth: method, workload: _, ...options } = props.kubernetes;
+      kubernetesRole = method.addRole({ ...options, name: id, policy: this.policy });
+      auth.kubernetes = { path: kubernetesRole.loginPath, role: kubernetesRole.roleName };
     }
     if (props.agent && (auth.approle || auth.kubernetes)) {
       const login = (l?: ApplicationLogin) => l && { loginPath: l.path, roleName: l.role };
@@ -111,6 +121,14 @@ export class Application extends Construct {
         approle: login(auth.approle),
         kubernetes: login(auth.kubernetes),
       });
+      if (kubernetesRole && this.agent.annotations) {
+        this.workload = new KubernetesWorkload(this, "Workload", {
+          ...props.kubernetes?.workload,
+          application: id,
+          role: kubernetesRole,
+          annotations: this.agent.annotations,
+        });
+      }
     }
     this.outputs = {
       vault_role: this.role.roleName,

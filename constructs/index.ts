@@ -11,3 +11,4 @@ export * from "./agent-config";
 export * from "./vocabulary";
 export * from "./lease-audit";
 export * from "./application";
+export * from "./kubernetes-workload";

@@ -43,6 +43,10 @@ export interface KubernetesRoleRef {
   readonly roleName: string;
   readonly loginPath: string;
   readonly resource: KubernetesAuthBackendRole;
+  /** The service accounts, namespaces and audience it binds. */
+  readonly serviceAccounts: readonly string[];
+  readonly namespaces: readonly string[];
+  readonly audience?: string;
 }
 
 /**
@@ -120,7 +124,14 @@ export class KubernetesAuth extends Construct {
       ...(options.audience ? { audience: options.audience } : {}),
       dependsOn: [this.config],
     });
-    const ref = { roleName: options.name, loginPath: `auth/${this.path}/login`, resource };
+    const ref: KubernetesRoleRef = {
+      roleName: options.name,
+      loginPath: `auth/${this.path}/login`,
+      resource,
+      serviceAccounts: [...options.serviceAccounts],
+      namespaces: [...options.namespaces],
+      audience: options.audience,
+    };
     this.roles.set(options.name, ref);
     return ref;
   }

@@ -98,6 +98,32 @@ export function wildcardBindingProblem(serviceAccounts: readonly string[], names
     : undefined;
 }
 
+/** A Kubernetes namespace name (a DNS-1123 label): `keybuzz`. */
+export const K8S_NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** The longest namespace name Kubernetes accepts. */
+export const K8S_NAMESPACE_MAX_LENGTH = 63;
+/** A Kubernetes object name such as a ServiceAccount's (a DNS-1123 subdomain): `keybuzz-api`. */
+export const K8S_OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** The longest object name Kubernetes accepts. */
+export const K8S_OBJECT_NAME_MAX_LENGTH = 253;
+
+/** Why `value` cannot name a Kubernetes namespace (`"namespace"`) or object (`"object"`), or undefined. */
+export function k8sNameProblem(value: string, kind: "namespace" | "object"): string | undefined {
+  const [pattern, max] = kind === "namespace" ? [K8S_NAMESPACE, K8S_NAMESPACE_MAX_LENGTH] : [K8S_OBJECT_NAME, K8S_OBJECT_NAME_MAX_LENGTH];
+  if (!pattern.test(value)) {
+    return kind === "namespace"
+      ? "must be a Kubernetes namespace name: lower-case letters, digits and -, starting and ending with a letter or digit"
+      : "must be a Kubernetes object name: lower-case letters, digits, - and ., starting and ending with a letter or digit";
+  }
+  return value.length > max ? `must be at most ${max} characters` : undefined;
+}
+
+/**
+ * The shortest lifetime Kubernetes gives a projected service-account token (`expirationSeconds`): the API
+ * server refuses less than 10 minutes.
+ */
+export const K8S_MIN_TOKEN_EXPIRATION_SECONDS = 600;
+
 // octets 0-255 and a prefix 0-32, without leading zeros (which Vault's parser refuses).
 const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 const CIDR = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}\\/(?:3[0-2]|[12]?\\d)$`);

@@ -142,6 +142,12 @@ export class KeybuzzStack extends TerraformStack {
             audience: k8sBinding.audience,
             tokenTtlSeconds: k8sBinding.tokenTtl,
             tokenMaxTtlSeconds: k8sBinding.tokenMaxTtl,
+            workload: {
+              namespace: k8sBinding.workload.namespace,
+              serviceAccount: k8sBinding.workload.serviceAccount,
+              audience: k8sBinding.workload.audience,
+              tokenExpirationSeconds: k8sBinding.workload.tokenExpiration,
+            },
           },
         agent: {
           vaultAddress: config.vault.address,

@@ -4,6 +4,7 @@
  * every environment (the schema applies them); `PRODUCTION_RULES` only for `prod` and `prod-<anything>`.
  */
 import { annotationProblem, templateProblem, templateReads } from "../../constructs/agent-config";
+import { workloadProblems } from "../../constructs/kubernetes-workload";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
 import { caWithSslmodeProblem, ENCRYPTING_SSLMODES, VERIFYING_SSLMODES, WILDCARD } from "../../constructs/vocabulary";
 import type { EnvironmentConfig, ParsedEnvironment } from "./schema";
@@ -183,6 +184,17 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
         }
         return problems;
       }),
+  },
+  {
+    protects: "the pods of the Kubernetes manifests can log in: their namespace, service account and token audience are the binding's",
+    check: (env) =>
+      (env.auth.kubernetes?.bindings ?? []).flatMap((b, i) =>
+        workloadProblems(b, { ...b.workload, tokenExpirationSeconds: b.workload.tokenExpiration }).map((p) => ({
+          path: ["auth", "kubernetes", "bindings", i, "workload", p.field === "tokenExpirationSeconds" ? "tokenExpiration" : p.field],
+          message: p.message,
+          got: JSON.stringify(p.value),
+        })),
+      ),
   },
   {
     protects: "a CA file is only given where something checks the server against it",

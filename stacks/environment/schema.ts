@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { KUBERNETES_HOST, SSL_MODES, wildcardBindingProblem } from "../../constructs/vocabulary";
+import { DEFAULT_TOKEN_EXPIRATION_SECONDS } from "../../constructs/kubernetes-workload";
 import { cidr, duration, hostPath, k8sName, pgIdentifier, sequencePrivilege, tablePrivilege, vaultName } from "./fields";
 import { crossFieldProblems } from "./rules";
 
@@ -156,8 +157,30 @@ const kubernetesBinding = z
       .min(1, "must name at least one service account")
       .describe('Service accounts allowed to log in ("*" refused in prod).'),
     namespaces: z.array(k8sName).min(1, "must name at least one namespace").describe('Namespaces of those service accounts ("*" refused in prod).'),
-    audience: z.string().min(1).optional().describe("Required aud claim of the service-account token."),
+    audience: z
+      .string()
+      .min(1)
+      .default("vault")
+      .describe("Required aud claim of the pods' service-account token; their projected token is minted for it. Default vault."),
     ...tokenTtls,
+    workload: z
+      .strictObject({
+        namespace: z.string().optional().describe("Namespace the application's pods run in; one of namespaces. Default: the first named one."),
+        serviceAccount: z
+          .string()
+          .optional()
+          .describe("ServiceAccount the application's pods run as; one of serviceAccounts. Default: the first named one."),
+        audience: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("Audience of the pods' projected token; must be the binding's audience. Default: that audience."),
+        tokenExpiration: duration
+          .default(DEFAULT_TOKEN_EXPIRATION_SECONDS)
+          .describe("Lifetime of the pods' projected token (at least 10m). Default 1h."),
+      })
+      .default({ tokenExpiration: DEFAULT_TOKEN_EXPIRATION_SECONDS })
+      .describe("The pods of the manifests written with the stack (agent/<application>/kubernetes.yaml, deployment-patch.yaml, job-patch.yaml)."),
   })
   .superRefine((b, ctx) => {
     const problem = wildcardBindingProblem(b.serviceAccounts, b.namespaces);

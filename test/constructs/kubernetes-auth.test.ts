@@ -112,7 +112,14 @@ describe("KubernetesAuth", () => {
   it("returns the role name, where to log in and the resource, keyed by its name under Roles", () => {
     const { role } = synthKubernetes();
 
-    expect(role).toEqual({ roleName: "app", loginPath: "auth/kubernetes/login", resource: expect.anything() });
+    expect(role).toEqual({
+      roleName: "app",
+      loginPath: "auth/kubernetes/login",
+      resource: expect.anything(),
+      serviceAccounts: expect.any(Array),
+      namespaces: expect.any(Array),
+      audience: undefined,
+    });
     expect(role.resource.node.path).toBe("stack/KubernetesAuth/Roles/app");
   });
 

@@ -608,6 +608,47 @@ const RULES: readonly Rule[] = [
     got: '"false"',
   },
   {
+    rule: "an injector annotation the injector does not read (a typo)",
+    change: (c) => {
+      k8sBinding(c);
+      c.applications[0].agent = { annotations: { "vault.hashicorp.com/agent-limit-mem": "64Mi" } };
+    },
+    field: `${api}.agent.annotations.vault.hashicorp.com/agent-limit-mem`,
+    says: "is not an annotation the Vault Agent injector (vault-k8s 1.7.6) reads: it would be ignored; check its spelling",
+    got: '"64Mi"',
+  },
+  {
+    rule: "an injector annotation that turns off the check of Vault's certificate",
+    change: (c) => {
+      k8sBinding(c);
+      c.applications[0].agent = { annotations: { "vault.hashicorp.com/tls-skip-verify": "true" } };
+    },
+    field: `${api}.agent.annotations.vault.hashicorp.com/tls-skip-verify`,
+    says: "would turn off the check of Vault's certificate",
+    got: '"true"',
+  },
+  {
+    rule: "pods in a namespace the Kubernetes binding does not bind",
+    change: (c) => (k8sBinding(c).workload = { namespace: "default" }),
+    field: `${kubernetes}.workload.namespace`,
+    says: "is not one of the role's namespaces (keybuzz): Vault would refuse the pods' login",
+    got: '"default"',
+  },
+  {
+    rule: "pods whose token has another audience than the binding's",
+    change: (c) => (k8sBinding(c).workload = { audience: "https://kubernetes.default.svc" }),
+    field: `${kubernetes}.workload.audience`,
+    says: "differs from the role's audience \"vault\": Vault would refuse the pods' token",
+    got: '"https://kubernetes.default.svc"',
+  },
+  {
+    rule: "a projected token shorter than Kubernetes allows",
+    change: (c) => (k8sBinding(c).workload = { tokenExpiration: "5m" }),
+    field: `${kubernetes}.workload.tokenExpiration`,
+    says: "must be at least 600 seconds (the API server refuses a shorter projected token)",
+    got: '"5m"',
+  },
+  {
     rule: "injector annotations for an application with no Kubernetes binding",
     change: (c) => (c.applications[0].agent = { annotations: { "vault.hashicorp.com/agent-limits-mem": "64Mi" } }),
     field: `${api}.agent.annotations.vault.hashicorp.com/agent-limits-mem`,

@@ -28,6 +28,14 @@ const CROSS_FIELD_CASES: Record<string, [(c: TfJson) => void, (string | number)[
     (c) => (c.applications[0].agent = { template: '{{ with secret "database/creds/n8n-db" }}{{ end }}' }),
     ["applications", 0, "agent", "template"],
   ],
+  "the pods of the Kubernetes manifests": [
+    (c) =>
+      (c.auth.kubernetes = {
+        host: "https://10.0.0.50:6443",
+        bindings: [{ application: "keybuzz-api", serviceAccounts: ["keybuzz-api"], namespaces: ["keybuzz"], workload: { namespace: "default" } }],
+      }),
+    ["auth", "kubernetes", "bindings", 0, "workload", "namespace"],
+  ],
   "a CA file is only given": [(c) => Object.assign(c.postgres, { sslmode: "require", caCertFile: "ca.pem" }), ["postgres", "caCertFile"]],
   "Vault's pool": [(c) => (c.connection.maxIdleConnections = 9), ["connection", "maxIdleConnections"]],
 };
@@ -40,7 +48,7 @@ const PRODUCTION_CASES: Record<string, [(c: TfJson) => void, (string | number)[]
     (c) =>
       (c.auth.kubernetes = {
         host: "https://10.0.0.50:6443",
-        bindings: [{ application: "keybuzz-api", serviceAccounts: ["*"], namespaces: ["keybuzz"] }],
+        bindings: [{ application: "keybuzz-api", serviceAccounts: ["*"], namespaces: ["keybuzz"], workload: { serviceAccount: "keybuzz-api" } }],
       }),
     ["auth", "kubernetes", "bindings", 0, "serviceAccounts", 0],
   ],
