@@ -584,12 +584,18 @@ function injectorAnnotations(input: AnnotationsInput): Record<string, string> {
     [a(`agent-inject-secret-${SECRET}`)]: input.credentialsPath,
     [a(`agent-inject-file-${SECRET}`)]: input.file,
     [a(`agent-inject-template-${SECRET}`)]: input.template,
-    ...(input.command.length ? { [a(`agent-inject-command-${SECRET}`)]: input.command.join(" ") } : {}),
+    // one string, which the agent runs with a shell: each argument quoted where it needs it.
+    ...(input.command.length ? { [a(`agent-inject-command-${SECRET}`)]: input.command.map(shellWord).join(" ") } : {}),
     // the init container and the sidecar share one token and one lease instead of reading two.
     [a("agent-cache-enable")]: "true",
     [a("agent-revoke-on-shutdown")]: "true",
     [a("template-config-exit-on-retry-failure")]: "true",
   };
+}
+
+/** `arg` as one shell word: as it is when it is plain, else in single quotes. */
+function shellWord(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
 }
 
 /** Annotations as YAML for `spec.template.metadata.annotations`; multi-line values as literal blocks. */

@@ -183,6 +183,15 @@ describe("AgentConfig", () => {
     expect(Object.values(parsed).every((v) => typeof v === "string")).toBe(true);
   });
 
+  it("quotes the command's arguments for the shell the injected agent runs it with", () => {
+    const yaml = agentOf({ kubernetes: KUBERNETES, command: ["/bin/sh", "-c", `kill -HUP "$(cat /run/app.pid)"`, "it's"] }).files[
+      "kubernetes-annotations.yaml"
+    ];
+    const command = (parse(yaml) as Record<string, string>)["vault.hashicorp.com/agent-inject-command-database"];
+
+    expect(command).toBe(`/bin/sh -c 'kill -HUP "$(cat /run/app.pid)"' 'it'\\''s'`);
+  });
+
   it("writes nothing for Kubernetes when the application has no Kubernetes login", () => {
     expect(Object.keys(agentOf().files).sort()).toEqual(["agent.hcl", "vault-agent-api.service"]);
   });
