@@ -109,9 +109,14 @@ export function workloadProblems(role: KubernetesWorkloadRole, choice: WorkloadC
  *   without a reviewer token, so it reviews each login with the pod's own token, which must therefore be
  *   allowed to create TokenReviews.
  * - `deployment-patch.yaml`, merged into the application's Deployment (`kubectl patch deployment <name>
- *   --patch-file`): `serviceAccountName`, no API token in the application's containers, a projected token
- *   with the audience the Vault role requires (the injector's agent logs in with it), and the injector's
- *   annotations (init container + sidecar that renews the lease and revokes its token when the pod stops).
+ *   --patch-file`): `serviceAccountName`, a projected token
+ *   bound to the pod with the audience the Vault role requires (the injector's agent logs in with it), and
+ *   the injector's annotations (init container + sidecar that renews the lease and revokes its token when the
+ *   pod stops). Vault reviews the login with that same token (no reviewer token is configured), so its
+ *   audience must be one the API server accepts (`--api-audiences`); without one it is the API server's own.
+ *   The pod's default ServiceAccount token stays mounted: the persistent cache the injector gives its init
+ *   container and sidecar (`agent-cache-enable`) reads it and fails without it (found by the real-server
+ *   suite); the account may do nothing but have tokens reviewed.
  * - `job-patch.yaml`, the same for Jobs and CronJobs, with `agent-pre-populate-only`: the init container
  *   renders the credentials and exits, so no sidecar keeps the Job from completing. Nothing renews or revokes
  *   them then: they end with their lease (the role's default TTL).
@@ -153,7 +158,7 @@ export class KubernetesWorkload extends Construct {
     const accounts = named(props.role.serviceAccounts, this.serviceAccount);
     for (const namespace of named(props.role.namespaces, this.namespace)) {
       for (const name of accounts) {
-        objects.push({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace, labels }, automountServiceAccountToken: false });
+        objects.push({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace, labels } });
       }
       objects.push({
         apiVersion: "rbac.authorization.k8s.io/v1",
@@ -170,21 +175,21 @@ export class KubernetesWorkload extends Construct {
           metadata: {
             annotations: {
               ...props.annotations,
-              ...(audience ? { [`${INJECTOR_ANNOTATION_PREFIX}agent-service-account-token-volume-name`]: TOKEN_VOLUME } : {}),
+              [`${INJECTOR_ANNOTATION_PREFIX}agent-service-account-token-volume-name`]: TOKEN_VOLUME,
               ...variant,
             },
           },
           spec: {
             serviceAccountName: this.serviceAccount,
-            // with an audience, the agent logs in with the projected token: the application's containers need no API token.
-            ...(audience
-              ? {
-                  automountServiceAccountToken: false,
-                  volumes: [
-                    { name: TOKEN_VOLUME, projected: { sources: [{ serviceAccountToken: { audience, expirationSeconds, path: "token" } }] } },
-                  ],
-                }
-              : {}),
+            // the agent logs in with the projected token (bound to the pod, short-lived, for the role's audience
+            // or else the API server's own). The pod keeps its default token: the injected agents' shared cache
+            // (agent-cache-enable) reads it, and fails to start without it.
+            volumes: [
+              {
+                name: TOKEN_VOLUME,
+                projected: { sources: [{ serviceAccountToken: { ...(audience ? { audience } : {}), expirationSeconds, path: "token" } }] },
+              },
+            ],
           },
         },
       },

@@ -160,8 +160,10 @@ const kubernetesBinding = z
     audience: z
       .string()
       .min(1)
-      .default("vault")
-      .describe("Required aud claim of the pods' service-account token; their projected token is minted for it. Default vault."),
+      .optional()
+      .describe(
+        "Required aud claim of the pods' token, which their projected token is minted for. Vault reviews the login with that same token, so the API server must accept it (one of its --api-audiences). Default: none (the API server's own audience).",
+      ),
     ...tokenTtls,
     workload: z
       .strictObject({

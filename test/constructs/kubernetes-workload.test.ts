@@ -46,8 +46,6 @@ describe("KubernetesWorkload", () => {
       { kind: "ServiceAccount", name: "api", namespace: "keybuzz" },
       { kind: "ServiceAccount", name: "api-batch", namespace: "keybuzz" },
     ]);
-    // the application's own containers get no API token from its account.
-    expect(objects[0].automountServiceAccountToken).toBe(false);
   });
 
   it("patches a Deployment's pod template: its account, a token for the role's audience, and the injector's annotations", () => {
@@ -56,7 +54,6 @@ describe("KubernetesWorkload", () => {
 
     expect(template.spec).toEqual({
       serviceAccountName: "api",
-      automountServiceAccountToken: false,
       volumes: [
         { name: "vault-token", projected: { sources: [{ serviceAccountToken: { audience: "vault", expirationSeconds: 1800, path: "token" } }] } },
       ],
@@ -76,11 +73,12 @@ describe("KubernetesWorkload", () => {
     expect(job.spec.template.spec).toEqual(deployment.spec.template.spec);
   });
 
-  it("keeps the default token when the role requires no audience", () => {
+  it("projects a token for the API server's own audience when the role requires none", () => {
     const patch = parse(workloadOf({ role: { ...ROLE, audience: undefined } }).files["deployment-patch.yaml"]) as Yaml;
 
-    expect(patch.spec.template.spec).toEqual({ serviceAccountName: "api" });
-    expect(patch.spec.template.metadata.annotations).toEqual(ANNOTATIONS);
+    expect(patch.spec.template.spec.volumes).toEqual([
+      { name: "vault-token", projected: { sources: [{ serviceAccountToken: { expirationSeconds: 3600, path: "token" } }] } },
+    ]);
   });
 
   it("writes multi-line annotations as literal blocks that read back unchanged", () => {

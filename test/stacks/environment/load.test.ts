@@ -636,7 +636,7 @@ const RULES: readonly Rule[] = [
   },
   {
     rule: "pods whose token has another audience than the binding's",
-    change: (c) => (k8sBinding(c).workload = { audience: "https://kubernetes.default.svc" }),
+    change: (c) => Object.assign(k8sBinding(c), { audience: "vault", workload: { audience: "https://kubernetes.default.svc" } }),
     field: `${kubernetes}.workload.audience`,
     says: "differs from the role's audience \"vault\": Vault would refuse the pods' token",
     got: '"https://kubernetes.default.svc"',
