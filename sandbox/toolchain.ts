@@ -6,7 +6,8 @@
  * `tools/build.sh` builds the Go ones from pinned sources and caches them (tools/README.md); this module
  * runs it, streaming its progress. {@link prepareToolchain} is what the real-server suite uses (every
  * server it tests against, built); {@link findTools} what the sandbox uses (programs on PATH first,
- * building only what is missing).
+ * building only what is missing); {@link prepareKubernetes} what the Kubernetes harness (sandbox/kubernetes.ts)
+ * uses.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
@@ -47,6 +48,12 @@ export const TOOLS = ["bao", "vault", "tofu", "provider-vault", "provider-postgr
 export const POSTGRES_17 = "postgres-17";
 /** The tools/build.sh name of Patroni, etcd and HAProxy (Debian packages, installed with apt-get when missing). */
 export const HA_TOPOLOGY = "ha-topology";
+/**
+ * The tools/build.sh names of the Kubernetes harness's programs (sandbox/kubernetes.ts): the API server
+ * (k8s.io/kubernetes, a long cold build), etcd (Debian's etcd-server, installed with apt-get when missing) and
+ * the Vault Agent Injector (vault-k8s, from its pinned source archive). Only built when named.
+ */
+export const KUBERNETES_TOOLS = ["kube-apiserver", "etcd", "vault-k8s"] as const;
 
 /** The manifest tools/build.sh prints: one path per tool built, the mirror's CLI config, the PostgreSQL 17 root. */
 export interface BuildManifest {
@@ -61,6 +68,19 @@ export interface BuildManifest {
   readonly patronictl?: string;
   readonly etcd?: string;
   readonly haproxy?: string;
+  readonly kubeApiserver?: string;
+  readonly kubectl?: string;
+  readonly vaultK8s?: string;
+}
+
+/** What the Kubernetes harness runs with (sandbox/kubernetes.ts). */
+export interface KubernetesTools {
+  /** kube-apiserver v1.37.2. */
+  readonly kubeApiserver: string;
+  /** etcd (Debian's etcd-server, 3.4.23 on bookworm). */
+  readonly etcd: string;
+  /** vault-k8s 1.7.6, the Vault Agent Injector. */
+  readonly vaultK8s: string;
 }
 
 /** The major version of the PostgreSQL server binaries in `binDir`, from `pg_ctl --version` (e.g. "pg_ctl (PostgreSQL) 15.20 ..."). */
@@ -167,6 +187,30 @@ export async function prepareToolchain(options: { postgres17?: boolean; ha?: boo
   return {
     toolchain: { tofu: manifest.tofu!, bao: manifest.bao!, vault: manifest.vault!, cliConfig: manifest.cliConfig!, postgres, ha },
   };
+}
+
+/**
+ * Builds (or finds in the tool cache) the Kubernetes harness's programs with one `tools/build.sh
+ * kube-apiserver etcd vault-k8s`, progress on stderr; returns their paths, or says what is missing (etcd is
+ * installed with apt-get when missing, which needs root; the injector runs in a mount namespace, which
+ * needs root too).
+ */
+export async function prepareKubernetes(
+  progress: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<{ tools?: KubernetesTools; missing?: string }> {
+  let manifest: BuildManifest;
+  try {
+    manifest = await buildTools(KUBERNETES_TOOLS, progress);
+  } catch (err) {
+    return { missing: (err as Error).message };
+  }
+  const { kubeApiserver, etcd, vaultK8s } = manifest;
+  if (!kubeApiserver || !etcd || !vaultK8s) {
+    return {
+      missing: `tools/build.sh ${KUBERNETES_TOOLS.join(" ")} gave no kubeApiserver, etcd and vaultK8s in its manifest: ${JSON.stringify(manifest)}`,
+    };
+  }
+  return { tools: { kubeApiserver, etcd, vaultK8s } };
 }
 
 /** The Terraform engines that can deploy the stack: its admin password is ephemeral, which needs 1.11. */

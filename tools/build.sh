@@ -2,16 +2,20 @@
 # Builds the pinned tools of this project and caches them, so that a second run reuses
 # them without rebuilding.
 #
-#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|actionlint|promtool|postgres-17|ha-topology ...]
+#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|actionlint|promtool|postgres-17|ha-topology
+#                        |kube-apiserver|kubectl|etcd|vault-k8s ...]
 #
-# No args: every Go tool of that list (promtool, postgres-17 and ha-topology, not Go tools, only when
-# named: they need apt or root; see "promtool", "postgres-17" and "ha-topology" below).
+# No args: bao, vault, tofu, provider-vault, provider-postgresql and actionlint. The others only when
+# named (ONLY_WHEN_NAMED): promtool, postgres-17, ha-topology and etcd are not Go tools and need apt or
+# root (see "promtool", "postgres-17", "ha-topology" and "etcd" below); kube-apiserver, kubectl and
+# vault-k8s are the Kubernetes harness's (sandbox/kubernetes.ts), and kube-apiserver is a long build.
 #
 # Two kinds of Go tool:
-# - from the Go module proxy (vault, tofu, actionlint): pinned by tools/<name>/go.mod + go.sum
-#   (with a build-tagged tools.go that keeps the requirement through `go mod tidy`); keyed by a
-#   hash of that go.mod, go.sum and the build flags.
-# - from a source archive the proxy refuses (bao, provider-vault, provider-postgresql): the
+# - from the Go module proxy (vault, tofu, actionlint, kube-apiserver, kubectl): pinned by
+#   tools/<folder>/go.mod + go.sum (with a build-tagged tools.go that keeps the requirement through
+#   `go mod tidy`; the folder is the tool's name, or T_DIR: kube-apiserver and kubectl share
+#   tools/kubernetes); keyed by a hash of that go.mod, go.sum and the build flags.
+# - from a source archive the proxy refuses (bao, provider-vault, provider-postgresql, vault-k8s): the
 #   upstream tag as a .tar.gz in the third-party folder (KEYBUZZ_THIRD_PARTY, default
 #   ../shared/third_party beside this checkout or beside the checkout it was cloned from),
 #   whose SHA-256 is pinned here (T_SRC_SHA256) and checked before anything is unpacked;
@@ -33,13 +37,17 @@
 #   {"tofu": "/abs/tofu", "pluginMirror": "/abs/mirror", "cliConfig": "/abs/tofurc",
 #    "postgres17Root": "/abs/roots/postgres-17-<key>", "postgres17BinDir": "/usr/lib/postgresql/17/bin"}
 #   (postgres17BinDir is a path inside postgres17Root: run it with `chroot <root> ...`);
-#   ha-topology adds "patroni", "patronictl", "etcd" and "haproxy" (paths on the machine).
+#   ha-topology adds "patroni", "patronictl", "etcd" and "haproxy" (paths on the machine), etcd "etcd";
+#   kube-apiserver, kubectl and vault-k8s are "kubeApiserver", "kubectl" and "vaultK8s".
 # stderr: progress. Exit status non-zero, naming the tool, if go is missing or a build fails.
 set -euo pipefail
 
 TOOLS_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}"
-ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint promtool postgres-17 ha-topology)
+ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint promtool postgres-17 ha-topology
+  kube-apiserver kubectl etcd vault-k8s)
+# Built only when named, never by a run without arguments (see main).
+ONLY_WHEN_NAMED=(promtool postgres-17 ha-topology etcd kube-apiserver kubectl vault-k8s)
 
 # ha-topology: the runbook's high-availability topology for the real-server suite (test/e2e/ha.test.ts):
 # Patroni, etcd and HAProxy, from the machine's own Debian packages (bookworm: Patroni 3.0.2, etcd
@@ -47,6 +55,30 @@ ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint promtool
 # cached: apt-get installs into the machine. The Patroni nodes run the machine's PostgreSQL.
 HA_PACKAGES=(patroni etcd-server haproxy)
 HA_PROGRAMS=(patroni patronictl etcd haproxy) # manifest keys, found on PATH (+ /usr/sbin)
+
+# etcd: the storage of the Kubernetes API server of the harness (sandbox/kubernetes.ts): Debian's etcd-server
+# package alone (bookworm: etcd 3.4.23, which kube-apiserver v1.37 accepts), installed as ha-topology's are
+# (see apt_install). Not cached either.
+ETCD_PACKAGES=(etcd-server)
+ETCD_PROGRAMS=(etcd)
+
+# kube-apiserver and kubectl: k8s.io/kubernetes, through tools/kubernetes/go.mod (k8s.io/kubernetes's own
+# go.mod replaces its staging modules, k8s.io/api and the like, with folders of its repository, so
+# `go install k8s.io/kubernetes/cmd/...@v1.37.2` is refused; the wrapper module replaces each with its
+# published v0.37.2 release instead). Without the version variables the binaries report v0.0.0-master;
+# Kubernetes's own build (hack/lib/version.sh) sets them in both packages below. buildDate: the tag's date
+# as the Go module proxy gives it, so that the build is reproducible; gitCommit stays empty (the proxy does
+# not give the tag's commit).
+K8S_VERSION=v1.37.2
+K8S_BUILD_DATE=2026-10-27T12:01:04Z
+k8s_version_ldflags() {
+  local pkg flags=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$(cut -d. -f1 <<<"${K8S_VERSION#v}") -X $pkg.gitMinor=$(cut -d. -f2 <<<"$K8S_VERSION")"
+    flags+=" -X $pkg.gitCommit= -X $pkg.gitTreeState=clean -X $pkg.buildDate=$K8S_BUILD_DATE"
+  done
+  printf '%s' "${flags# }"
+}
 
 # promtool: checks and unit-tests the README's alert rules on the lease audit's own metrics
 # (test/leases/alert-rules.integration.test.ts). Not a Go build: the one program taken out of the machine's
@@ -75,9 +107,12 @@ log() { printf '[tools] %s\n' "$*" >&2; }
 die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # Per-tool settings. Changing any of these changes the cache key (see tool_key).
-# Sets: T_LABEL T_PKG T_BIN T_LDFLAGS T_CGO and, for providers, T_PROVIDER
+# Sets: T_LABEL T_PKG T_BIN T_LDFLAGS T_CGO, T_DIR (the folder under tools/ of its go.mod; default: the
+# name), T_KEY (its manifest key; default: the name) and, for providers, T_PROVIDER
 # (namespace/type) and T_PROVIDER_VERSION. T_ROOT=1 for postgres-17, which is not a Go tool
-# (see ensure_root; its settings are the PG17_* variables above). A tool built from a source
+# (see ensure_root; its settings are the PG17_* variables above); T_APT=1 for Debian packages installed
+# into the machine (ha-topology, etcd: T_APT_PACKAGES, whose programs T_APT_PROGRAMS are then found on
+# PATH). A tool built from a source
 # archive sets T_SRC (the archive, a folder of the same name inside it) and T_SRC_SHA256, and
 # may add T_SRC_EXTRA / T_SRC_EXTRA_SHA256 (another archive unpacked beside it, into a folder named
 # like it without its version) and
@@ -95,10 +130,23 @@ tool_settings() {
   T_SRC_EXTRA_SHA256=""
   T_SRC_REPLACE=()
   T_MOD=readonly
+  T_DIR=$1
+  T_KEY=$1
+  T_APT_PACKAGES=()
+  T_APT_PROGRAMS=()
   case "$1" in
     ha-topology)
       T_APT=1
       T_LABEL="Patroni, etcd and HAProxy (Debian packages ${HA_PACKAGES[*]})"
+      T_APT_PACKAGES=("${HA_PACKAGES[@]}")
+      T_APT_PROGRAMS=("${HA_PROGRAMS[@]}")
+      return 0
+      ;;
+    etcd)
+      T_APT=1
+      T_LABEL="etcd (Debian package ${ETCD_PACKAGES[*]})"
+      T_APT_PACKAGES=("${ETCD_PACKAGES[@]}")
+      T_APT_PROGRAMS=("${ETCD_PROGRAMS[@]}")
       return 0
       ;;
     promtool)
@@ -148,6 +196,25 @@ tool_settings() {
       T_BIN="tofu"
       T_LDFLAGS="-s -w -X github.com/opentofu/opentofu/version.dev=no"
       ;;
+    kube-apiserver | kubectl)
+      # the Kubernetes harness's API server (sandbox/kubernetes.ts), and kubectl to look at it by hand.
+      T_LABEL="kubernetes $K8S_VERSION $1"
+      T_DIR=kubernetes
+      T_KEY=$([[ $1 == kube-apiserver ]] && echo kubeApiserver || echo kubectl)
+      T_PKG="k8s.io/kubernetes/cmd/$1"
+      T_BIN=$1
+      T_LDFLAGS="-s -w $(k8s_version_ldflags)"
+      ;;
+    vault-k8s)
+      # the Vault Agent Injector (its agent-inject webhook), run by the Kubernetes harness.
+      T_LABEL="vault-k8s v1.7.6"
+      T_KEY=vaultK8s
+      T_PKG="."
+      T_BIN="vault-k8s"
+      T_LDFLAGS="-s -w -X github.com/hashicorp/vault-k8s/version.Version=1.7.6"
+      T_SRC=vault-k8s-1.7.6
+      T_SRC_SHA256=5fc346cf1b2c01125d7947d20872324804a70252e0da8ca64a929286d4d0d823
+      ;;
     provider-vault)
       # the version the synthesized JSON pins (@cdktf/provider-vault 15.6.1 is built for 5.6.0).
       T_PROVIDER="hashicorp/vault"
@@ -181,7 +248,7 @@ tool_settings() {
 sha256() { sha256sum | cut -c1-16; }
 
 tool_key() { # name -> short hash of go.mod + go.sum (or the pinned archive checksums) + build flags
-  local dir="$TOOLS_DIR/$1"
+  local dir="$TOOLS_DIR/$T_DIR"
   if [[ -n $T_SRC ]]; then
     echo "$T_FLAGS" | sha256
     return
@@ -244,10 +311,11 @@ platform() {
 
 # Builds tool $1 unless cached; sets BUILT_PATH to the binary.
 ensure_tool() {
-  local name=$1 dir="$TOOLS_DIR/$1"
+  local name=$1 dir
   tool_settings "$name"
+  dir="$TOOLS_DIR/$T_DIR"
   [[ -n $T_SRC || ( -f "$dir/go.mod" && -f "$dir/go.sum" ) ]] ||
-    die "$name: cannot build $T_LABEL: tools/$name/go.mod or go.sum is missing"
+    die "$name: cannot build $T_LABEL: tools/$T_DIR/go.mod or go.sum is missing"
   local key out_dir
   key=$(tool_key "$name")
   out_dir="$CACHE/bin/$name-$key"
@@ -258,7 +326,7 @@ ensure_tool() {
   fi
   log "building $T_LABEL (not cached: a cold build takes minutes)..."
   mkdir -p "$out_dir"
-  local tmp="$out_dir/.$T_BIN.tmp.$$" start=$SECONDS src="" where="tools/$name"
+  local tmp="$out_dir/.$T_BIN.tmp.$$" start=$SECONDS src="" where="tools/$T_DIR"
   [[ -z $T_SRC ]] || src="$CACHE/src/.$name-$key.tmp.$$"
   # Remove the temp file (and unpacked sources) if the build fails or is interrupted.
   trap 'rm -f "'"$tmp"'"; [[ -z "'"$src"'" ]] || rm -rf "'"$src"'"' EXIT
@@ -319,31 +387,42 @@ remove_tree() { # never follows into another file system
   rm -rf --one-file-system "$1"
 }
 
-# Installs the Debian packages of ha-topology unless their programs are all there; adds their paths
-# to the manifest. Services stay stopped: when the machine has no policy-rc.d, one that refuses every
-# start is put in place for the install and removed after it.
-ensure_packages() {
-  local name=$1 p missing=() policy=/usr/sbin/policy-rc.d own_policy=0
-  local PATH="$PATH:/usr/sbin:/sbin"
-  for p in "${HA_PROGRAMS[@]}"; do have "$p" || missing+=("$p"); done
-  if ((${#missing[@]})); then
-    [[ $(id -u) == 0 ]] || die "$name: ${missing[*]} not found; installing ${HA_PACKAGES[*]} needs root (apt-get install ${HA_PACKAGES[*]})"
-    have apt-get || die "$name: ${missing[*]} not found, and there is no apt-get to install ${HA_PACKAGES[*]} with"
-    log "$name: installing ${HA_PACKAGES[*]} (apt-get install; their services are not started)"
-    if [[ ! -e $policy ]]; then
-      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
-      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    fi
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${HA_PACKAGES[@]}"; } >&2 ||
-      die "$name: apt-get install ${HA_PACKAGES[*]} failed (see above)"
-    if ((own_policy)); then rm -f "$policy"; trap - EXIT; fi
+# Installs Debian packages $3... for tool $1, because of $2 (what is missing), with apt-get install
+# --no-install-recommends (needs root). Services stay stopped: when the machine has no policy-rc.d, one
+# that refuses every start is put in place for the install and removed after it.
+apt_install() {
+  local name=$1 why=$2 policy=/usr/sbin/policy-rc.d own_policy=0
+  shift 2
+  [[ $(id -u) == 0 ]] || die "$name: $why; installing $* needs root (apt-get install $*)"
+  have apt-get || die "$name: $why, and there is no apt-get to install $* with"
+  log "$name: $why; installing $* (apt-get install; their services are not started)"
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  for p in "${HA_PROGRAMS[@]}"; do
-    have "$p" || die "$name: $p is still not found after installing ${HA_PACKAGES[*]}"
-    manifest+="${manifest:+, }$(json_str "$p"): $(json_str "$(command -v "$p")")"
-  done
-  log "$name: $(patroni --version 2>&1 | head -n 1), etcd $(etcd --version 2>&1 | sed -n 's/^etcd Version: //p'), $(haproxy -v 2>&1 | head -n 1 | cut -d' ' -f1-3)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } >&2 ||
+    die "$name: apt-get install $* failed (see above)"
+  if ((own_policy)); then rm -f "$policy"; trap - EXIT; fi
 }
+
+# Installs the Debian packages of an apt tool (ha-topology, etcd: T_APT_PACKAGES) unless its programs
+# (T_APT_PROGRAMS) are all there; adds their paths to the manifest.
+ensure_packages() {
+  local name=$1 p missing=()
+  local PATH="$PATH:/usr/sbin:/sbin"
+  for p in "${T_APT_PROGRAMS[@]}"; do have "$p" || missing+=("$p"); done
+  ((${#missing[@]} == 0)) || apt_install "$name" "${missing[*]} not found" "${T_APT_PACKAGES[@]}"
+  for p in "${T_APT_PROGRAMS[@]}"; do
+    have "$p" || die "$name: $p is still not found after installing ${T_APT_PACKAGES[*]}"
+    manifest_add "$p" "$(command -v "$p")"
+  done
+  case $name in
+    ha-topology) log "$name: $(patroni --version 2>&1 | head -n 1), $(etcd_version), $(haproxy -v 2>&1 | head -n 1 | cut -d' ' -f1-3)" ;;
+    etcd) log "$name: $(etcd_version)" ;;
+  esac
+}
+
+etcd_version() { printf 'etcd %s' "$(etcd --version 2>&1 | sed -n 's/^etcd Version: //p')"; }
 
 # Takes promtool out of Debian's package unless cached, without installing the package; sets BUILT_PATH.
 ensure_deb_program() {
@@ -481,13 +560,23 @@ write_cli_config() {
   fi
 }
 
+# Adds "key": "value" to the manifest, once (ha-topology and etcd both give etcd).
+manifest_add() {
+  [[ ${manifest_keys:-} == *" $1 "* ]] && return 0
+  manifest_keys+=" $1 "
+  manifest+="${manifest:+, }$(json_str "$1"): $(json_str "$2")"
+}
+
 main() {
   local -a tools=("$@")
   local t
   if ((${#tools[@]} == 0)); then
     for t in "${ALL_TOOLS[@]}"; do
-      if [[ $t == promtool || $t == postgres-17 || $t == ha-topology ]]; then
-        log "$t skipped: not a Go tool; name it to build it (needs apt or root)"
+      if [[ " ${ONLY_WHEN_NAMED[*]} " == *" $t "* ]]; then
+        case $t in
+          kube-apiserver | kubectl | vault-k8s) log "$t skipped: the Kubernetes harness's; name it to build it" ;;
+          *) log "$t skipped: not a Go tool; name it to build it (needs apt or root)" ;;
+        esac
       else
         tools+=("$t")
       fi
@@ -504,7 +593,7 @@ main() {
     flock 9
   fi
 
-  local manifest="" want_mirror=0
+  local manifest="" manifest_keys="" want_mirror=0
   for t in "${tools[@]}"; do
     tool_settings "$t"
     if ((T_APT)); then
@@ -513,7 +602,7 @@ main() {
     fi
     if ((T_DEB)); then
       ensure_deb_program "$t"
-      manifest+="${manifest:+, }$(json_str "$t"): $(json_str "$BUILT_PATH")"
+      manifest_add "$T_KEY" "$BUILT_PATH"
       continue
     fi
     if ((T_ROOT)); then
@@ -527,7 +616,7 @@ main() {
       mirror_provider "$BUILT_PATH"
       want_mirror=1
     else
-      manifest+="${manifest:+, }$(json_str "$t"): $(json_str "$BUILT_PATH")"
+      manifest_add "$T_KEY" "$BUILT_PATH"
     fi
   done
   if ((want_mirror)); then
