@@ -31,7 +31,7 @@ import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { PatroniCluster, PATRONI_TIMING, type ReplicationMode } from "../../sandbox/patroni";
 import { churnThrough, formatRecovery, type Recovery } from "../../sandbox/failover";
 import { recordFigures } from "./fixture/figures";
-import { ThrowawayCa } from "./fixture/tls";
+import { ThrowawayCa } from "../../sandbox/ca";
 import { LOCAL_VAULT_ROLES } from "./fixture/servers";
 
 const toolchain = inject("toolchain");

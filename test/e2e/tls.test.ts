@@ -20,7 +20,7 @@ import { Client } from "pg";
 import { LocalEnvironment } from "../../sandbox/environment";
 import type { VaultResponse } from "../../sandbox/vault";
 import type { TfJson } from "../../sandbox/stack";
-import { ThrowawayCa, type ServerCertificate } from "./fixture/tls";
+import { ThrowawayCa, type ServerCertificate } from "../../sandbox/ca";
 
 const toolchain = inject("toolchain");
 const missing = inject("missing");
