@@ -3,14 +3,78 @@
  * on free loopback ports, deploys `local` onto them with `cdktf deploy`, prints ready-to-paste commands,
  * and on {@link Sandbox.stop} (Ctrl-C) stops both servers and removes its folder. Two sandboxes can run
  * at once: nothing is shared but the tool cache.
+ *
+ * With `kubernetes` (`npm run sandbox -- --kubernetes`), also a real kube-apiserver and etcd on loopback
+ * (sandbox/kubernetes.ts; no kubelet, Pods stay Pending), the stack's Kubernetes auth bound to it, and the
+ * Vault Agent Injector registered as its mutating webhook: the commands then also apply the synthesized
+ * manifests with kubectl, create a Pod and show it mutated, and log in to Vault with a token bound to it.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { LocalEnvironment } from "./environment";
+import { KubernetesApiServer, VaultInjector } from "./kubernetes";
 import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
-import { cdktfCommand, localPaths, PROJECT_ROOT } from "./stack";
+import { cdktfCommand, localPaths, PROJECT_ROOT, type TfJson } from "./stack";
 import { startProcess, type Started } from "./processes";
-import { findTools, onPath, postgresMajor, type SandboxTools } from "./toolchain";
+import { buildTools, findTools, onPath, postgresMajor, prepareKubernetes, type KubernetesTools, type SandboxTools } from "./toolchain";
+
+/** Options of {@link Sandbox}. */
+export interface SandboxOptions {
+  /** Also a kube-apiserver, the stack's Kubernetes auth bound to it, and the Vault Agent Injector (needs root). */
+  readonly kubernetes?: boolean;
+}
+
+/** The namespace the applications' ServiceAccounts and Pods are in, with --kubernetes. */
+export const SANDBOX_NAMESPACE = "keybuzz";
+/** The audience keybuzz-api's Kubernetes role requires (one of the API server's audiences), as the e2e suite binds it. */
+export const VAULT_AUDIENCE = "vault";
+/** The API server's own audience, and {@link VAULT_AUDIENCE}: what its tokens may be minted for. */
+export const API_AUDIENCES = ["https://kubernetes.default.svc.cluster.local", VAULT_AUDIENCE] as const;
+/** The Pod the --kubernetes instructions create, from keybuzz-api's deployment-patch.yaml. */
+const POD_NAME = "keybuzz-api-0";
+
+/** What --kubernetes started, for the instructions. */
+interface KubernetesRun {
+  readonly api: KubernetesApiServer;
+  readonly injector: VaultInjector;
+  /** The kubectl the instructions use: from PATH, or built. */
+  readonly kubectl: string;
+  readonly kubectlOnPath: boolean;
+  /** The Pod manifest written into the sandbox's folder. */
+  readonly podFile: string;
+}
+
+/**
+ * `auth.kubernetes` of config/local.json for the API server `api`: every application bound to its own
+ * ServiceAccount in {@link SANDBOX_NAMESPACE}, keybuzz-api's role requiring the audience "vault".
+ */
+export function kubernetesAuth(api: Pick<KubernetesApiServer, "url" | "caFile">, applications: readonly { name: string }[]): TfJson {
+  return {
+    host: api.url,
+    caCertFile: api.caFile,
+    bindings: applications.map(({ name }) => ({
+      application: name,
+      serviceAccounts: [name],
+      namespaces: [SANDBOX_NAMESPACE],
+      ...(name === "keybuzz-api" ? { audience: VAULT_AUDIENCE } : {}),
+    })),
+  };
+}
+
+/**
+ * A ready Pod manifest from a synthesized `deployment-patch.yaml`: its `spec.template`'s metadata and spec,
+ * named `name` in `namespace`, with one application container (never pulled: there is no kubelet).
+ */
+export function podFromPatch(patchYaml: string, name: string, namespace: string): TfJson {
+  const template = (parseYaml(patchYaml) as TfJson).spec.template;
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { ...template.metadata, name, namespace },
+    spec: { ...template.spec, containers: [{ name: "app", image: "registry.invalid/keybuzz/app:1" }] },
+  };
+}
 
 /** Thrown by {@link Sandbox.start} when {@link Sandbox.stop} was called while it was starting. */
 export class SandboxStopped extends Error {
@@ -22,6 +86,9 @@ export class SandboxStopped extends Error {
 /** A sandbox being set up, running, or stopped. */
 export class Sandbox {
   private env?: LocalEnvironment;
+  private api?: KubernetesApiServer;
+  private injector?: VaultInjector;
+  private kube?: KubernetesRun;
   private deploying?: Started;
   private stopping = false;
   /** The step {@link start} is in, for {@link stop} to wait for. */
@@ -30,7 +97,10 @@ export class Sandbox {
   private resources = 0;
   private deploySeconds = 0;
 
-  constructor(private readonly progress: (line: string) => void) {}
+  constructor(
+    private readonly progress: (line: string) => void,
+    private readonly options: SandboxOptions = {},
+  ) {}
 
   /** Runs one step of {@link start}; throws {@link SandboxStopped} once {@link stop} was called. */
   private async step<T>(work: () => Promise<T>): Promise<T> {
@@ -47,16 +117,38 @@ export class Sandbox {
    * {@link stop} to clean up), or {@link SandboxStopped} when stopped meanwhile.
    */
   async start(): Promise<void> {
+    const kubernetes = this.options.kubernetes === true;
+    if (kubernetes && process.getuid?.() !== 0) {
+      throw new Error(
+        "--kubernetes needs root: the Vault Agent Injector (vault-k8s) runs in a private mount namespace (unshare --mount) " +
+          "to find its ServiceAccount token where it looks for it. Run it as root (e.g. sudo), or without --kubernetes.",
+      );
+    }
     const tools = await this.step(() => findTools((line) => this.progress(line)));
     this.tools = tools;
     for (const origin of tools.origins) this.progress(origin);
+    let k8s: { tools: KubernetesTools; kubectl: string; kubectlOnPath: boolean } | undefined;
+    if (kubernetes) k8s = await this.step(() => this.kubernetesTools());
     // assigned inside the step, so that a stop() waiting for it finds the servers to stop.
+    const api = k8s
+      ? await this.step(async () => {
+          this.progress("starting etcd and kube-apiserver on 127.0.0.1");
+          this.api = await KubernetesApiServer.start({
+            kubeApiserver: k8s.tools.kubeApiserver,
+            etcd: k8s.tools.etcd,
+            log: (line) => this.progress(line),
+            apiAudiences: API_AUDIENCES,
+          });
+          return this.api;
+        })
+      : undefined;
     const env = await this.step(async () => {
       this.env = await LocalEnvironment.start({
         server: { major: postgresMajor(tools.pgBinDir), binDir: tools.pgBinDir },
         vaultBinary: tools.server,
         tools: { engine: tools.engine, cliConfig: tools.cliConfig },
         log: "[sandbox]",
+        ...(api ? { patchConfig: (config: TfJson) => (config.auth.kubernetes = kubernetesAuth(api, config.applications)) } : {}),
       });
       return this.env;
     });
@@ -78,6 +170,41 @@ export class Sandbox {
     }
     this.resources = Number(/Apply complete! Resources: (\d+) added/.exec(deploying.output())?.[1] ?? 0);
     this.deploySeconds = (Date.now() - started) / 1000;
+    if (api && k8s) {
+      this.progress("starting the Vault Agent Injector (vault-k8s) and registering its webhook");
+      const injector = await this.step(async () => {
+        this.injector = await VaultInjector.start({
+          vaultK8s: k8s.tools.vaultK8s,
+          api,
+          vaultAddress: env.vault.address,
+          log: (line) => this.progress(line),
+          parentDir: env.dir,
+        });
+        return this.injector;
+      });
+      await this.step(() => api.createNamespace(SANDBOX_NAMESPACE));
+      const patch = readFileSync(join(env.stackDir, "agent", "keybuzz-api", "deployment-patch.yaml"), "utf8");
+      const podFile = join(env.dir, "keybuzz-api-pod.yaml");
+      writeFileSync(podFile, stringifyYaml(podFromPatch(patch, POD_NAME, SANDBOX_NAMESPACE)));
+      this.kube = { api, injector, kubectl: k8s.kubectl, kubectlOnPath: k8s.kubectlOnPath, podFile };
+    }
+  }
+
+  /** kube-apiserver, etcd and vault-k8s (tools/build.sh, cached), and kubectl: from PATH, else built. */
+  private async kubernetesTools(): Promise<{ tools: KubernetesTools; kubectl: string; kubectlOnPath: boolean }> {
+    this.progress("building or finding in the tool cache: kube-apiserver, etcd, vault-k8s (tools/build.sh; the first time takes long)");
+    const { tools, missing } = await prepareKubernetes((line) => this.progress(line));
+    if (!tools) throw new Error(`--kubernetes: ${missing}`);
+    const found = onPath("kubectl");
+    if (found) {
+      this.progress(`kubectl: ${found} (from PATH)`);
+      return { tools, kubectl: found, kubectlOnPath: true };
+    }
+    this.progress("kubectl is not on PATH: building it, or finding it in the tool cache (tools/build.sh kubectl)");
+    const { kubectl } = await buildTools(["kubectl"], (line) => this.progress(line));
+    if (!kubectl) throw new Error("--kubernetes: tools/build.sh kubectl gave no kubectl in its manifest");
+    this.progress(`kubectl: ${kubectl} (built)`);
+    return { tools, kubectl, kubectlOnPath: false };
   }
 
   /** Whether {@link stop} was called. */
@@ -120,9 +247,45 @@ export class Sandbox {
       "  # the lease audit: Vault's leases held against PostgreSQL's users, with a token that may only audit",
       `  KEYBUZZ_CONFIG_DIR=${localPaths(env.dir).configDir} VAULT_TOKEN="$(${cli} token create -policy=${LEASE_AUDIT_NAMES.auditPolicy} -no-default-policy -ttl=1h -field=token)" npm --prefix ${PROJECT_ROOT} run --silent leases -- --env local`,
       "",
+      ...(this.kube ? this.kubernetesInstructions(this.kube, env, cli, apps) : []),
       "Stop with Ctrl-C.",
     ];
     return `${lines.join("\n")}\n`;
+  }
+
+  /** The --kubernetes part of {@link instructions}: kubectl against the API server, a mutated Pod, a login with its token. */
+  private kubernetesInstructions(
+    kube: KubernetesRun,
+    env: LocalEnvironment,
+    cli: string,
+    apps: Record<string, { credentials_path: string }>,
+  ): string[] {
+    const { api, injector } = kube;
+    const prefix = cli.toUpperCase();
+    const creds = (name: string, role: string) => apps[name]?.credentials_path ?? `database/creds/${role}`;
+    const manifest = (name: string) => join(env.stackDir, "agent", name, "kubernetes.yaml");
+    return [
+      `Kubernetes: kube-apiserver on ${api.url} (no kubelet: Pods are admitted and stored, and stay Pending), folder ${api.dir};`,
+      `the Vault Agent Injector on ${injector.url}, its webhook registered; Vault's auth/kubernetes bound to namespace ${SANDBOX_NAMESPACE}.`,
+      "",
+      `  export KUBECONFIG=${api.kubeconfig} KUBECACHEDIR=${join(env.dir, "kube-cache")}   # admin of this throwaway API server`,
+      ...(kube.kubectlOnPath ? [] : [`  export PATH="${dirname(kube.kubectl)}:$PATH"   # the kubectl built for the sandbox`]),
+      "",
+      "  # the synthesized manifests: each application's ServiceAccount, and its right to review tokens",
+      ...Object.keys(apps).map((name) => `  kubectl apply -f ${manifest(name)}`),
+      "",
+      `  # a Pod from keybuzz-api's deployment-patch.yaml; the injector adds Vault Agent to it as it is created`,
+      `  kubectl apply -f ${kube.podFile}`,
+      `  kubectl get pod ${POD_NAME} -n ${SANDBOX_NAMESPACE} -o jsonpath='{.spec.initContainers[*].name} {.spec.containers[*].name}{"\\n"}'   # vault-agent-init app vault-agent`,
+      "",
+      "  # what its Vault Agent does: log in with a token bound to the Pod, for the audience keybuzz-api's role requires",
+      `  JWT=$(kubectl create token keybuzz-api -n ${SANDBOX_NAMESPACE} --audience ${VAULT_AUDIENCE} --bound-object-kind Pod --bound-object-name ${POD_NAME})`,
+      `  ${cli} write auth/kubernetes/login role=keybuzz-api jwt="$JWT"   # a token with the policy keybuzz-api-db`,
+      `  APP_TOKEN=$(${cli} write -field=token auth/kubernetes/login role=keybuzz-api jwt="$JWT")`,
+      `  ${prefix}_TOKEN="$APP_TOKEN" ${cli} read ${creds("keybuzz-api", "keybuzz-api-db")}`,
+      `  ${prefix}_TOKEN="$APP_TOKEN" ${cli} read ${creds("chatwoot", "chatwoot-db")}   # refused: another application's`,
+      "",
+    ];
   }
 
   /**
@@ -142,9 +305,31 @@ export class Sandbox {
     }
     // a step under way (finding tools, starting servers) ends before its results are cleaned up.
     await this.current;
-    if (this.env) {
-      this.progress(`stopping ${this.env.vault?.product ?? "the server"} and PostgreSQL, removing ${this.env.dir}`);
-      await this.env.stop();
+    // the injector first (it unregisters its webhook from the API server), the API server last; each
+    // even when one before it failed to stop.
+    const failures: unknown[] = [];
+    const attempt = async (work: () => Promise<void>) => {
+      try {
+        await work();
+      } catch (err) {
+        failures.push(err);
+      }
+    };
+    const injector = this.injector;
+    if (injector) {
+      this.progress("stopping the Vault Agent Injector");
+      await attempt(() => injector.stop());
     }
+    const env = this.env;
+    if (env) {
+      this.progress(`stopping ${env.vault?.product ?? "the server"} and PostgreSQL, removing ${env.dir}`);
+      await attempt(() => env.stop());
+    }
+    const api = this.api;
+    if (api) {
+      this.progress(`stopping kube-apiserver and etcd, removing ${api.dir}`);
+      await attempt(() => api.stop());
+    }
+    if (failures.length > 0) throw failures[0];
   }
 }

@@ -2,16 +2,24 @@
  * `npm run sandbox`: PostgreSQL and OpenBao on free loopback ports, the `local` stack deployed onto them
  * with `cdktf deploy`, and ready-to-paste commands on stdout. Progress goes to stderr. Ctrl-C (SIGINT) or
  * SIGTERM stops the servers and removes the sandbox's folder; the exit status is 0 then, 1 if setting
- * it up failed (after cleaning up).
+ * it up failed (after cleaning up). `--kubernetes` adds a kube-apiserver and the Vault Agent Injector.
  */
 import { Sandbox, SandboxStopped } from "../sandbox/sandbox";
 
-const USAGE = `usage: npm run sandbox
+const USAGE = `usage: npm run sandbox [-- --kubernetes]
 
 Starts PostgreSQL and OpenBao (or Vault) on free 127.0.0.1 ports, deploys the local stack with
 cdktf deploy, and prints the commands to read credentials, log in, renew and revoke. Programs on PATH
 are used first (tofu or terraform >= 1.11, bao or vault, PostgreSQL's initdb and pg_ctl); what is
 missing is built with tools/build.sh. Ctrl-C stops everything and removes the sandbox's folder.
+
+  --kubernetes  also start etcd and kube-apiserver on 127.0.0.1 (no kubelet: Pods stay Pending), bind
+                the stack's Kubernetes auth to them, and register the Vault Agent Injector (vault-k8s)
+                as their webhook; then print KUBECONFIG and the commands to kubectl apply the
+                synthesized manifests, create a Pod and see it mutated, and log in with its token.
+                Needs root (the injector runs in a private mount namespace). kube-apiserver, etcd
+                and vault-k8s come from tools/build.sh (the first build takes long); kubectl from
+                PATH, else built.
 `;
 
 async function main(): Promise<number> {
@@ -19,12 +27,14 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (process.argv.length > 2) {
-    process.stderr.write(`unknown argument ${process.argv[2]}\n${USAGE}`);
+  const args = process.argv.slice(2);
+  const unknown = args.find((a) => a !== "--kubernetes");
+  if (unknown !== undefined) {
+    process.stderr.write(`unknown argument ${unknown}\n${USAGE}`);
     return 1;
   }
   const progress = (line: string) => process.stderr.write(line.startsWith("[") ? `${line}\n` : `[sandbox] ${line}\n`);
-  const sandbox = new Sandbox(progress);
+  const sandbox = new Sandbox(progress, { kubernetes: args.includes("--kubernetes") });
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   const onSignal = (signal: NodeJS.Signals) => {

@@ -23,10 +23,10 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse } from "yaml";
 import { describe, expect, inject, it } from "vitest";
 import { LocalEnvironment } from "../../sandbox/environment";
-import { KubernetesApiServer, VaultInjector, type KubeObject } from "../../sandbox/kubernetes";
+import { KubernetesApiServer, VaultInjector } from "../../sandbox/kubernetes";
+import { API_AUDIENCES, kubernetesAuth, podFromPatch, SANDBOX_NAMESPACE, VAULT_AUDIENCE } from "../../sandbox/sandbox";
 import { freePort, run, startProcess, waitFor, type Started } from "../../sandbox/processes";
 import { figureParts } from "./fixture/figures";
 import { VAULT_SERVERS } from "./fixture/servers";
@@ -35,10 +35,9 @@ const toolchain = inject("toolchain");
 const record = figureParts("kubernetes");
 
 const APPS = ["keybuzz-api", "chatwoot", "n8n", "workers"] as const;
-const NAMESPACE = "keybuzz";
-/** The API server's own audience, and the one keybuzz-api's role requires (the others' require none). */
-const API_AUDIENCE = "https://kubernetes.default.svc.cluster.local";
-const VAULT_AUDIENCE = "vault";
+const NAMESPACE = SANDBOX_NAMESPACE;
+/** The API server's own audience; keybuzz-api's role requires VAULT_AUDIENCE, the others' none (as the sandbox binds them). */
+const [API_AUDIENCE] = API_AUDIENCES;
 const DEFAULT_TTL = 20;
 const MAX_TTL = 60;
 /** How long the application runs on the injected agent's credentials: more than one max TTL. */
@@ -47,17 +46,6 @@ const APP_SCRIPT = join(__dirname, "fixture", "rotating-app.mjs");
 
 // parsed YAML and JSON, read field by field
 type Json = any;
-
-/** A Pod named `name` in `namespace` from a synthesized patch (`spec.template`), with one container of the application. */
-function podFromPatch(patchYaml: string, name: string, namespace: string): KubeObject {
-  const template = (parse(patchYaml) as Json).spec.template;
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, namespace, annotations: template.metadata.annotations },
-    spec: { ...template.spec, containers: [{ name: "app", image: "registry.invalid/keybuzz/app:1" }] },
-  };
-}
 
 /** The JSON agent configuration the injector put into a container (its VAULT_CONFIG, base64). */
 function injectedConfig(container: Json): Json {
@@ -96,7 +84,7 @@ describe.skipIf(!toolchain?.kubernetes)("Kubernetes: pods log in with their Serv
           etcd: k8s.etcd,
           parentDir: work,
           log,
-          apiAudiences: [API_AUDIENCE, VAULT_AUDIENCE],
+          apiAudiences: API_AUDIENCES,
         });
         const cluster = api;
         const pidFile = join(work, "app.pid");
@@ -106,17 +94,8 @@ describe.skipIf(!toolchain?.kubernetes)("Kubernetes: pods log in with their Serv
           tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },
           log: `[e2e kubernetes ${label}]`,
           patchConfig: (config) => {
-            config.auth.kubernetes = {
-              host: cluster.url,
-              caCertFile: cluster.caFile,
-              // keybuzz-api's role requires the audience "vault"; the others' none (the API server's own).
-              bindings: APPS.map((application) => ({
-                application,
-                serviceAccounts: [application],
-                namespaces: [NAMESPACE],
-                ...(application === "keybuzz-api" ? { audience: VAULT_AUDIENCE } : {}),
-              })),
-            };
+            // each application's own ServiceAccount in keybuzz; keybuzz-api's role requires the audience "vault".
+            config.auth.kubernetes = kubernetesAuth(cluster, config.applications);
             for (const a of config.applications) {
               a.defaultTtl = `${DEFAULT_TTL}s`;
               a.maxTtl = `${MAX_TTL}s`;

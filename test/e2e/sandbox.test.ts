@@ -4,8 +4,12 @@
  * the issued user, renew, revoke, and a login refused afterwards); then one is stopped with Ctrl-C (SIGINT
  * to its process group, as a terminal sends it) and the other with SIGTERM to its own process only. Each
  * must exit 0 and leave no process, no listening port and no folder behind.
+ *
+ * Then `npm run sandbox -- --kubernetes` (when the Kubernetes tools are there): its Kubernetes commands run
+ * as printed (kubectl apply of the synthesized manifests, a Pod the injector mutates, a login with a token
+ * bound to it, its credentials read and another application's refused), and Ctrl-C leaves nothing behind.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { PROJECT_ROOT } from "../../sandbox/stack";
@@ -26,14 +30,19 @@ interface Printed {
   readonly commands: string[];
 }
 
+/** The printed commands: the indented lines that are not comments. */
+function commandsIn(text: string): string[] {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("  ") && !l.trim().startsWith("#") && l.trim() !== "")
+    .map((l) => l.trim());
+}
+
 function parse(text: string): Printed {
   const folder = /Folder (\S+) and processes/.exec(text)?.[1];
   const pids = [...(/processes (?:OpenBao|Vault) (\d+), PostgreSQL (\d+)/.exec(text) ?? [])].slice(1).map(Number);
   const ports = [...text.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
-  const commands = text
-    .split("\n")
-    .filter((l) => l.startsWith("  ") && !l.trim().startsWith("#") && l.trim() !== "")
-    .map((l) => l.trim());
+  const commands = commandsIn(text);
   if (!folder || pids.length !== 2) throw new Error(`cannot read the sandbox's folder and processes from:\n${text}`);
   return { folder, pids, ports: [...new Set(ports)], commands };
 }
@@ -69,6 +78,20 @@ async function runCommands(commands: readonly string[]): Promise<{ command: stri
   });
 }
 
+/** Processes whose command line names `folder` (kube-apiserver, etcd and vault-k8s name theirs in their flags). */
+function processesIn(folder: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(folder)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile.
+    }
+  }
+  return found;
+}
+
 describe.skipIf(!toolchain)("npm run sandbox", () => {
   const started: Running[] = [];
 
@@ -76,8 +99,8 @@ describe.skipIf(!toolchain)("npm run sandbox", () => {
     for (const s of started) s.proc.signal("SIGKILL");
   });
 
-  function startSandbox(label: string): Running {
-    const proc = startProcess(process.execPath, ["--import", "tsx", "scripts/sandbox.ts"], {
+  function startSandbox(label: string, args: readonly string[] = []): Running {
+    const proc = startProcess(process.execPath, ["--import", "tsx", "scripts/sandbox.ts", ...args], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, CHECKPOINT_DISABLE: "1" },
       echo: `[e2e sandbox ${label}]`,
@@ -145,4 +168,63 @@ describe.skipIf(!toolchain)("npm run sandbox", () => {
     }
     expect(a.proc.output()).toMatch(/stopped; nothing left behind/);
   });
+
+  it.skipIf(!toolchain?.kubernetes)(
+    "--kubernetes: kubectl applies the manifests, the Pod comes back mutated, its token logs in; Ctrl-C leaves nothing",
+    async () => {
+      const k = startSandbox("k8s", ["--kubernetes"]);
+      await waitFor("the sandbox to be ready", async () => /Stop with Ctrl-C\./.test(k.stdout()) || k.proc.child.exitCode !== null, 600_000);
+      const text = k.stdout();
+      expect(text, k.proc.output()).toMatch(/^Kubernetes: kube-apiserver on https:\/\/127\.0\.0\.1:\d+ .*folder (\S+);$/m);
+      const p = parse(text);
+      const apiFolder = /^Kubernetes: .*folder (\S+);$/m.exec(text)![1];
+      const kubeconfig = /export KUBECONFIG=(\S+)/.exec(text)![1];
+      expect(kubeconfig.startsWith(apiFolder)).toBe(true);
+      // the servers' exports, then the Kubernetes section as printed.
+      const [before, after] = text.split(/^Kubernetes: /m);
+      const commands = [...commandsIn(before).filter((c) => c.startsWith("export ")), ...commandsIn(after)];
+      process.stderr.write(`[e2e sandbox k8s] running the ${commands.length} printed commands in bash\n`);
+      const results = await runCommands(commands);
+      const one = (re: RegExp) => {
+        const found = results.filter((r) => re.test(r.command));
+        expect(found, String(re)).toHaveLength(1);
+        return found[0];
+      };
+      const applies = results.filter((r) => /^kubectl apply -f \S+\/kubernetes\.yaml$/.test(r.command));
+      expect(applies).toHaveLength(4);
+      for (const r of applies) {
+        expect(r.code, `${r.command}\n${r.output}`).toBe(0);
+        expect(r.output).toMatch(/serviceaccount\/\S+ created/);
+      }
+      const pod = one(/^kubectl apply -f \S+-pod\.yaml$/);
+      expect(pod.code, pod.output).toBe(0);
+      expect(pod.output).toMatch(/pod\/keybuzz-api-0 created/);
+      const containers = one(/^kubectl get pod keybuzz-api-0/);
+      expect(containers.code, containers.output).toBe(0);
+      expect(containers.output.trim().split("\n").pop()).toBe("vault-agent-init app vault-agent");
+      const jwt = one(/^JWT=/);
+      expect(jwt.code, jwt.output).toBe(0);
+      const login = one(/^bao write auth\/kubernetes\/login/);
+      expect(login.code, login.output).toBe(0);
+      expect(login.output).toMatch(/^token_policies\s+\[.*\bkeybuzz-api-db\b.*\]$/m);
+      const read = one(/^BAO_TOKEN="\$APP_TOKEN" bao read database\/creds\/keybuzz-api-db$/);
+      expect(read.code, read.output).toBe(0);
+      expect(read.output).toMatch(/username\s+v-/);
+      const refused = one(/^BAO_TOKEN="\$APP_TOKEN" bao read database\/creds\/chatwoot-db/);
+      expect(refused.code).not.toBe(0);
+      expect(refused.output).toMatch(/permission denied/);
+
+      k.proc.signal("SIGINT");
+      expect(await k.proc.exited, k.proc.output()).toBe(0);
+      expect(k.proc.output()).toMatch(/stopped; nothing left behind/);
+      for (const folder of [p.folder, apiFolder]) {
+        expect(existsSync(folder), folder).toBe(false);
+        await waitFor(`no process in ${folder}`, async () => processesIn(folder).length === 0, 10_000);
+      }
+      await waitFor("the sandbox's processes to be gone", async () => !p.pids.some(alive), 10_000);
+      for (const port of p.ports) expect(await listening(port), `port ${port}`).toBe(false);
+    },
+    // kubectl is built when it is not on PATH: the first time, minutes.
+    900_000,
+  );
 });
