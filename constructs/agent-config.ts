@@ -1,9 +1,6 @@
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Construct } from "constructs";
-import { TerraformStack, type ISynthesisSession } from "cdktf";
-// cdktf's own hook for files written with a stack (TerraformAsset uses it); not re-exported by its index.
-import { addCustomSynthesis } from "cdktf/lib/synthesize/synthesizer";
+import { TerraformStack } from "cdktf";
+import { writeAgentFiles } from "./stack-files";
 import type { AppPolicy } from "./app-policy";
 import { ENCRYPTING_SSLMODES, HOST_PATH, VAULT_NAME, VERIFYING_SSLMODES } from "./vocabulary";
 
@@ -378,14 +375,7 @@ export class AgentConfig extends Construct {
     }
     this.files = files;
 
-    addCustomSynthesis(this, {
-      onSynthesize: (session: ISynthesisSession) => {
-        const stack = TerraformStack.of(this);
-        const dir = join(session.outdir, session.manifest.forStack(stack).workingDirectory, "agent", props.application);
-        mkdirSync(dir, { recursive: true });
-        for (const [name, text] of Object.entries(this.files)) writeFileSync(join(dir, name), text);
-      },
-    });
+    writeAgentFiles(this, props.application, () => this.files);
   }
 }
 

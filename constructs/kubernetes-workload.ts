@@ -1,9 +1,6 @@
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Construct } from "constructs";
-import { TerraformStack, type ISynthesisSession } from "cdktf";
-// cdktf's own hook for files written with a stack (TerraformAsset uses it); not re-exported by its index.
-import { addCustomSynthesis } from "cdktf/lib/synthesize/synthesizer";
+import { TerraformStack } from "cdktf";
+import { writeAgentFiles } from "./stack-files";
 import { INJECTOR_ANNOTATION_PREFIX } from "./agent-config";
 import { K8S_MIN_TOKEN_EXPIRATION_SECONDS, k8sNameProblem, VAULT_NAME, WILDCARD } from "./vocabulary";
 
@@ -223,14 +220,7 @@ export class KubernetesWorkload extends Construct {
     };
     this.files = files;
 
-    addCustomSynthesis(this, {
-      onSynthesize: (session: ISynthesisSession) => {
-        const stack = TerraformStack.of(this);
-        const dir = join(session.outdir, session.manifest.forStack(stack).workingDirectory, "agent", props.application);
-        mkdirSync(dir, { recursive: true });
-        for (const [name, text] of Object.entries(this.files)) writeFileSync(join(dir, name), text);
-      },
-    });
+    writeAgentFiles(this, props.application, () => this.files);
   }
 }
 
