@@ -1,7 +1,7 @@
 /**
  * The Kubernetes harness (sandbox/kubernetes.ts) against the real programs: etcd, kube-apiserver v1.37.2
  * and the Vault Agent Injector (vault-k8s 1.7.6), all on 127.0.0.1, built or found by `tools/build.sh
- * kube-apiserver etcd vault-k8s`. It proves what the Kubernetes suites will rely on: RBAC with the admin
+ * kube-apiserver etcd vault-k8s` in the e2e global setup. It proves what the Kubernetes suites will rely on: RBAC with the admin
  * token, ServiceAccount tokens bound to a Pod and checked by TokenReview for an audience, the injector
  * mutating an annotated Pod, what ends a Pod-bound token once its Pod is deleted, and that `stop()` leaves
  * nothing behind.
@@ -10,9 +10,8 @@
  * Outside CI, the suite skips, saying what is missing; in CI a missing piece fails it.
  */
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, type TestContext } from "vitest";
 import { agentConfig, isInjected, KubernetesApiServer, type KubeBody, VaultInjector } from "../../sandbox/kubernetes";
-import { prepareKubernetes } from "../../sandbox/toolchain";
 
 const step = (msg: string) => process.stderr.write(`[e2e k8s] ${msg}\n`);
 
@@ -28,20 +27,17 @@ describe("the Kubernetes harness: kube-apiserver, etcd and the Vault Agent Injec
   let missing = "";
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) {
-      missing = "root (the injector runs in a private mount namespace; etcd is installed with apt-get)";
-    } else {
-      const prepared = await prepareKubernetes((l) => step(l));
-      missing = prepared.missing ?? "";
-      if (prepared.tools) {
-        api = await KubernetesApiServer.start({ kubeApiserver: prepared.tools.kubeApiserver, etcd: prepared.tools.etcd, log: step });
-        injector = await VaultInjector.start({ vaultK8s: prepared.tools.vaultK8s, api, vaultAddress: VAULT_ADDRESS, log: step });
-        await api.createNamespace(NS);
-        await api.apply(`apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: ${SA}\n  namespace: ${NS}\n`);
-      }
+    // the global setup built or found the tools (and fails in CI when it cannot); here they are only used.
+    const tools = inject("toolchain")?.kubernetes;
+    if (!tools) {
+      missing = inject("missing") || "the Kubernetes tools (see the global setup's message)";
+      step(`skipped: missing ${missing}`);
+      return;
     }
-    if (missing && process.env.CI === "true") throw new Error(`the Kubernetes harness suite cannot run in CI: missing ${missing}`);
-    if (missing) step(`skipped: missing ${missing}`);
+    api = await KubernetesApiServer.start({ kubeApiserver: tools.kubeApiserver, etcd: tools.etcd, log: step });
+    injector = await VaultInjector.start({ vaultK8s: tools.vaultK8s, api, vaultAddress: VAULT_ADDRESS, log: step });
+    await api.createNamespace(NS);
+    await api.apply(`apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: ${SA}\n  namespace: ${NS}\n`);
   });
 
   afterAll(async () => {
