@@ -39,6 +39,7 @@
 #   (postgres17BinDir is a path inside postgres17Root: run it with `chroot <root> ...`);
 #   ha-topology adds "patroni", "patronictl", "etcd" and "haproxy" (paths on the machine), etcd "etcd";
 #   kube-apiserver, kubectl and vault-k8s are "kubeApiserver", "kubectl" and "vaultK8s".
+# With --dry-run first: builds nothing and prints {"cached": [names], "missing": [names]} instead (see dry_run).
 # stderr: progress. Exit status non-zero, naming the tool, if go is missing or a build fails.
 set -euo pipefail
 
@@ -464,7 +465,7 @@ ensure_root() {
   roots="$CACHE/roots"
   final="$roots/$name-$key"
   BUILT_PATH="$final"
-  # Left over by a run that was killed (we hold the cache lock, so no other run is building them).
+  # Left over by a run that was killed (we hold this tool's lock, so no other run is building them).
   for stale in "$roots/.$name-"*.tmp.*; do
     [[ -e "$stale" ]] || continue
     log "$name: removing an unfinished build ($stale)"
@@ -560,6 +561,17 @@ write_cli_config() {
   fi
 }
 
+# One run at a time builds a given tool in a cache (no two racing on its files), but different tools build
+# side by side: an integration test builds actionlint while the e2e global setup builds OpenBao. The tools that use
+# apt (ha-topology, etcd, promtool) share one lock, as apt runs one thing at a time. The provider mirror and the
+# CLI config are written with a temp file and a rename, so they need none.
+lock_tool() {
+  command -v flock >/dev/null 2>&1 || return 0
+  exec 9>"$CACHE/.lock-$1"
+  flock 9
+}
+unlock_tool() { exec 9>&-; }
+
 # Adds "key": "value" to the manifest, once (ha-topology and etcd both give etcd).
 manifest_add() {
   [[ ${manifest_keys:-} == *" $1 "* ]] && return 0
@@ -567,9 +579,42 @@ manifest_add() {
   manifest+="${manifest:+, }$(json_str "$1"): $(json_str "$2")"
 }
 
+# --dry-run: says which of the named tools are cached, without building, installing or locking anything:
+# {"cached": [...], "missing": [...]} on stdout. npm test's first line (scripts/test-plan.ts) and the test
+# sequencer (test/sequencer.ts) use it to say what a run will build and to order the suites.
+is_cached() {
+  local PATH="$PATH:/usr/sbin:/sbin" p version
+  tool_settings "$1"
+  if ((T_APT)); then
+    for p in "${T_APT_PROGRAMS[@]}"; do have "$p" || return 1; done
+  elif ((T_DEB)); then
+    version=$(apt-cache policy "$PROMTOOL_PACKAGE" 2>/dev/null | sed -n 's/^  Candidate: //p')
+    [[ -n $version && $version != "(none)" ]] || return 1
+    [[ -x "$CACHE/bin/$1-$(printf '%s=%s %s' "$PROMTOOL_PACKAGE" "$version" "$PROMTOOL_FILE" | sha256)/$(basename "$PROMTOOL_FILE")" ]]
+  elif ((T_ROOT)); then
+    [[ -x "$CACHE/roots/$1-$(root_key)$PG17_BINDIR/postgres" ]]
+  else
+    [[ -x "$CACHE/bin/$1-$(tool_key "$1")/$T_BIN" ]]
+  fi
+}
+
+dry_run() {
+  local t cached=() missing=()
+  for t in "$@"; do tool_settings "$t"; done # validate names first
+  for t in "$@"; do
+    if is_cached "$t"; then cached+=("$(json_str "$t")"); else missing+=("$(json_str "$t")"); fi
+  done
+  local IFS=,
+  printf '{"cached": [%s], "missing": [%s]}\n' "${cached[*]}" "${missing[*]}"
+}
+
 main() {
   local -a tools=("$@")
   local t
+  if [[ ${tools[0]:-} == --dry-run ]]; then
+    dry_run "${tools[@]:1}"
+    return
+  fi
   if ((${#tools[@]} == 0)); then
     for t in "${ALL_TOOLS[@]}"; do
       if [[ " ${ONLY_WHEN_NAMED[*]} " == *" $t "* ]]; then
@@ -587,30 +632,31 @@ main() {
   mkdir -p "$CACHE"
   CACHE="$(cd "$CACHE" && pwd -P)"
   MIRROR="$CACHE/mirror"
-  # One build at a time per cache (two cores; and no two runs racing on a file).
-  if command -v flock >/dev/null 2>&1; then
-    exec 9>"$CACHE/.lock"
-    flock 9
-  fi
-
   local manifest="" manifest_keys="" want_mirror=0
   for t in "${tools[@]}"; do
     tool_settings "$t"
     if ((T_APT)); then
+      lock_tool apt
       ensure_packages "$t"
+      unlock_tool
       continue
     fi
     if ((T_DEB)); then
+      lock_tool apt # its apt-get update and download take apt's locks too
       ensure_deb_program "$t"
+      unlock_tool
       manifest_add "$T_KEY" "$BUILT_PATH"
       continue
     fi
+    lock_tool "$t"
     if ((T_ROOT)); then
       ensure_root "$t"
+      unlock_tool
       manifest+="${manifest:+, }\"postgres17Root\": $(json_str "$BUILT_PATH"), \"postgres17BinDir\": $(json_str "$PG17_BINDIR")"
       continue
     fi
     ensure_tool "$t"
+    unlock_tool
     if [[ -n "$T_PROVIDER" ]]; then
       mkdir -p "$MIRROR"
       mirror_provider "$BUILT_PATH"

@@ -91,6 +91,45 @@ describe("tools/build.sh, the tools built only when named", () => {
   });
 });
 
+describe("tools/build.sh --dry-run", () => {
+  const env = (cache: string) => ({ PATH: process.env.PATH, HOME: scratch, KEYBUZZ_TOOLS_CACHE: cache });
+  /** Runs build.sh --dry-run with `cache` as its tool cache. */
+  const dryRun = (cache: string, ...tools: string[]) => spawnSync("bash", [BUILD, "--dry-run", ...tools], { env: env(cache), encoding: "utf8" });
+
+  it("says which tools it would build, builds nothing, and takes no lock", () => {
+    const cache = mkdtempSync(join(scratch, "dry-"));
+    const res = dryRun(cache, "tofu", "actionlint", "postgres-17");
+
+    expect(res.status).toBe(0);
+    expect(JSON.parse(res.stdout)).toEqual({ cached: [], missing: ["tofu", "actionlint", "postgres-17"] });
+    expect(readdirSync(cache)).toEqual([]);
+  });
+
+  it("counts a tool as cached once its binary is where a build would put it", () => {
+    const cache = mkdtempSync(join(scratch, "dry-"));
+    // the path a real build writes: bin/<name>-<key>/<binary>, with the key build.sh's own tool_key computes.
+    const key = spawnSync(
+      "bash",
+      ["-c", `source <(sed '/^main "\\$@"$/d' ${BUILD}); TOOLS_DIR=${join(ROOT, "tools")}; tool_settings actionlint; tool_key actionlint`],
+      {
+        env: env(cache),
+        encoding: "utf8",
+      },
+    );
+    expect(key.stdout.trim()).toMatch(/^[0-9a-f]{16}$/);
+    mkdirSync(join(cache, "bin", `actionlint-${key.stdout.trim()}`), { recursive: true });
+    writeFileSync(join(cache, "bin", `actionlint-${key.stdout.trim()}`, "actionlint"), "#!/bin/sh\n", { mode: 0o755 });
+
+    expect(JSON.parse(dryRun(cache, "actionlint", "tofu").stdout)).toEqual({ cached: ["actionlint"], missing: ["tofu"] });
+  });
+
+  it("refuses an unknown tool, as a build does", () => {
+    const res = dryRun(mkdtempSync(join(scratch, "dry-")), "no-such-tool");
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain("unknown tool 'no-such-tool'");
+  });
+});
+
 describe("tools/kubernetes: kube-apiserver and kubectl", () => {
   const goMod = readFileSync(join(ROOT, "tools", "kubernetes", "go.mod"), "utf8");
 
