@@ -109,13 +109,26 @@ export function onPath(name: string): string | undefined {
 /**
  * Runs `tools/build.sh <names>`, its progress (one `[tools] …` line per step) going to `progress`;
  * resolves with the manifest, or rejects with build.sh's ERROR lines (which name the tool and what it needs).
+ * Aborting `signal` stops the build (build.sh and the `go build` it runs: its whole process group).
  */
 export function buildTools(
   names: readonly string[],
   progress: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+  signal?: AbortSignal,
 ): Promise<BuildManifest> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn("bash", [resolve(PROJECT_ROOT, "tools/build.sh"), ...names], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", [resolve(PROJECT_ROOT, "tools/build.sh"), ...names], {
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: signal !== undefined,
+    });
+    const stop = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // already gone.
+      }
+    };
+    signal?.addEventListener("abort", stop, { once: true });
     let stdout = "";
     let stderr = "";
     let partial = "";
@@ -128,9 +141,14 @@ export function buildTools(
     });
     child.on("error", reject);
     child.on("close", (code) => {
+      signal?.removeEventListener("abort", stop);
       if (partial.trim()) progress(partial);
       if (code === 0) {
         resolvePromise(JSON.parse(stdout) as BuildManifest);
+        return;
+      }
+      if (signal?.aborted) {
+        reject(new Error(`tools/build.sh ${names.join(" ")} was stopped`));
         return;
       }
       const errors = stderr
@@ -144,28 +162,32 @@ export function buildTools(
 }
 
 /**
- * Builds what is missing (progress on stderr) and returns the suite's toolchain, or says exactly what is
- * missing. With `postgres17`, the same tools/build.sh call also makes the Debian trixie root with
- * PostgreSQL 17, and `postgres` lists it after the machine's own server.
+ * Which of `names` tools/build.sh has in its cache and which it would build (`tools/build.sh --dry-run`: a
+ * second or two, nothing built or locked); every name counts as missing when build.sh cannot say.
  */
-export async function prepareToolchain(options: { postgres17?: boolean; ha?: boolean } = {}): Promise<{ toolchain?: Toolchain; missing?: string }> {
+export function cachedTools(names: readonly string[]): { cached: string[]; missing: string[] } {
+  try {
+    const out = execFileSync("bash", [resolve(PROJECT_ROOT, "tools/build.sh"), "--dry-run", ...names], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 30_000,
+    });
+    return JSON.parse(out) as { cached: string[]; missing: string[] };
+  } catch {
+    return { cached: [], missing: [...names] };
+  }
+}
+
+/**
+ * The suite's toolchain from a tools/build.sh manifest that holds (at least) tofu, the mirror, bao and vault,
+ * and, when asked for, PostgreSQL 17's root and the HA programs; or what is missing from the manifest.
+ */
+export function toolchainFromManifest(
+  manifest: BuildManifest,
+  options: { postgres17?: boolean; ha?: boolean } = {},
+): { toolchain?: Toolchain; missing?: string } {
   const pgBinDir = postgresBinDir();
   if (!pgBinDir) return { missing: "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR" };
-  if (options.postgres17 && process.getuid?.() !== 0) {
-    return {
-      missing:
-        "PostgreSQL 17, which runs in a Debian trixie root with chroot: that needs root " +
-        "(run as root, or set KEYBUZZ_E2E_PG17=0 to test the machine's PostgreSQL only)",
-    };
-  }
-  const names = [...TOOLS, ...(options.postgres17 ? [POSTGRES_17] : []), ...(options.ha ? [HA_TOPOLOGY] : [])];
-  const started = Date.now();
-  let manifest: BuildManifest;
-  try {
-    manifest = await buildTools(names);
-  } catch (err) {
-    return { missing: (err as Error).message };
-  }
   const postgres: PostgresServer[] = [{ major: postgresMajor(pgBinDir), binDir: pgBinDir }];
   if (options.postgres17) {
     if (!manifest.postgres17Root || !manifest.postgres17BinDir) {
@@ -183,10 +205,41 @@ export async function prepareToolchain(options: { postgres17?: boolean; ha?: boo
     }
     ha = { patroni, patronictl, etcd, haproxy };
   }
-  process.stderr.write(`[e2e] toolchain ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  return {
-    toolchain: { tofu: manifest.tofu!, bao: manifest.bao!, vault: manifest.vault!, cliConfig: manifest.cliConfig!, postgres, ha },
-  };
+  const { tofu, bao, vault, cliConfig } = manifest;
+  if (!tofu || !bao || !vault || !cliConfig) {
+    return { missing: `tools/build.sh gave no tofu, bao, vault and cliConfig in its manifest: ${JSON.stringify(manifest)}` };
+  }
+  return { toolchain: { tofu, bao, vault, cliConfig, postgres, ha } };
+}
+
+/** Why PostgreSQL 17 cannot be had here (it runs in a Debian trixie root with chroot), or undefined. */
+export function postgres17Missing(): string | undefined {
+  return process.getuid?.() === 0
+    ? undefined
+    : "PostgreSQL 17, which runs in a Debian trixie root with chroot: that needs root " +
+        "(run as root, or set KEYBUZZ_E2E_PG17=0 to test the machine's PostgreSQL only)";
+}
+
+/**
+ * Builds what is missing (progress on stderr) and returns the suite's toolchain, or says exactly what is
+ * missing. With `postgres17`, the same tools/build.sh call also makes the Debian trixie root with
+ * PostgreSQL 17, and `postgres` lists it after the machine's own server.
+ */
+export async function prepareToolchain(options: { postgres17?: boolean; ha?: boolean } = {}): Promise<{ toolchain?: Toolchain; missing?: string }> {
+  if (!postgresBinDir()) return { missing: "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR" };
+  const pg17 = options.postgres17 ? postgres17Missing() : undefined;
+  if (pg17) return { missing: pg17 };
+  const names = [...TOOLS, ...(options.postgres17 ? [POSTGRES_17] : []), ...(options.ha ? [HA_TOPOLOGY] : [])];
+  const started = Date.now();
+  let manifest: BuildManifest;
+  try {
+    manifest = await buildTools(names);
+  } catch (err) {
+    return { missing: (err as Error).message };
+  }
+  const result = toolchainFromManifest(manifest, options);
+  if (result.toolchain) process.stderr.write(`[e2e] toolchain ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return result;
 }
 
 /**
@@ -204,6 +257,11 @@ export async function prepareKubernetes(
   } catch (err) {
     return { missing: (err as Error).message };
   }
+  return kubernetesFromManifest(manifest);
+}
+
+/** The Kubernetes harness's programs from a tools/build.sh manifest, or what is missing from it. */
+export function kubernetesFromManifest(manifest: BuildManifest): { tools?: KubernetesTools; missing?: string } {
   const { kubeApiserver, etcd, vaultK8s } = manifest;
   if (!kubeApiserver || !etcd || !vaultK8s) {
     return {

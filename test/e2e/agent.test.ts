@@ -15,11 +15,12 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LocalEnvironment } from "../../sandbox/environment";
 import { run, startProcess, waitFor, type Started } from "../../sandbox/processes";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
+const toolchain = await e2eToolchain(import.meta.url);
 
 /** How long the application runs while credentials rotate: more than two max TTLs. */
 const RUN_SECONDS = Number(process.env.KEYBUZZ_AGENT_SECONDS ?? 150);

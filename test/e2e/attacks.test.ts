@@ -9,16 +9,15 @@
  * a member of pg_use_reserved_connections; on 15 there is no such role, and the suite shows what that
  * costs.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "pg";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { waitFor } from "../../sandbox/processes";
 import type { PostgresServer } from "../../sandbox/toolchain";
 import type { TfJson } from "../../sandbox/stack";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
-const missing = inject("missing");
-if (!toolchain) process.stderr.write(`[e2e attacks] skipped: missing ${missing}\n`);
+const toolchain = await e2eToolchain(import.meta.url);
 
 const CHATWOOT = { vaultRole: "chatwoot-db", baseRole: "chatwoot", limit: 5 };
 const API = { vaultRole: "keybuzz-api-db", baseRole: "keybuzz_api" };

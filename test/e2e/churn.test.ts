@@ -8,13 +8,14 @@
  * once the assertions pass, recorded for docs/reliability.md (fixture/figures.ts, `npm run figures`).
  * KEYBUZZ_CHURN_CYCLES changes the number of cycles for a quicker local run; CI runs the default.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "pg";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { pool } from "../../sandbox/processes";
 import { recordFigures } from "./fixture/figures";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
+const toolchain = await e2eToolchain(import.meta.url);
 
 const CYCLES = Number(process.env.KEYBUZZ_CHURN_CYCLES ?? 5000);
 const CONCURRENCY = 16;

@@ -7,12 +7,13 @@
  * The Vault-API server is a persistent one (file storage, initialized and unsealed), so that stopping and
  * starting it keeps what was deployed, as in production.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalEnvironment, type Catalog } from "../../sandbox/environment";
 import { startProcess, waitFor } from "../../sandbox/processes";
 import { apartFromClosedDatabases } from "./fixture/catalog";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
+const toolchain = await e2eToolchain(import.meta.url);
 
 describe.skipIf(!toolchain)("deploy and destroy: failures name their cause, interruptions and re-runs, data protection", () => {
   const step = (msg: string) => process.stderr.write(`[e2e deploy] ${msg}\n`);

@@ -1,43 +1,78 @@
 /**
- * Runs once before the real-server suite: builds (or finds in the cache) OpenBao, HashiCorp Vault,
- * OpenTofu, both providers and the Debian trixie root with PostgreSQL 17, and installs Patroni, etcd and
- * HAProxy from Debian's packages when missing, with one `tools/build.sh bao vault tofu provider-vault
- * provider-postgresql postgres-17 ha-topology`, and hands their paths
- * and the PostgreSQL servers to test against (the machine's own, then 17) to the tests. In CI (CI=true) a
- * missing piece fails the run; elsewhere the suite skips with a message naming what is missing.
- * KEYBUZZ_E2E_PG17=0 leaves PostgreSQL 17 out (it needs root and debootstrap); KEYBUZZ_E2E_HA=0 the
- * HA topology (installing its packages needs root), whose suite then skips. Then kube-apiserver, etcd and the
- * Vault Agent Injector for the Kubernetes suite (`tools/build.sh kube-apiserver etcd vault-k8s`).
+ * Runs once before the real-server suites, and returns at once: it builds (or finds in the tool cache) their
+ * tools in the background, stage by stage (fixture/suites.ts: OpenTofu, both providers, OpenBao and
+ * PostgreSQL 17's Debian trixie root; then HashiCorp Vault; then Patroni, etcd and HAProxy from Debian's
+ * packages; then kube-apiserver, kubectl, etcd and the Vault Agent Injector), one `tools/build.sh` call per
+ * stage, and writes each stage's manifest where the suites wait for it (fixture/toolchain.ts). So on a bare
+ * machine the first suites run while the later tools build; with the tools cached every stage is ready in
+ * seconds.
+ *
+ * A stage that cannot be built here (no PostgreSQL binaries, no root for PostgreSQL 17's chroot, apt or the
+ * injector's mount namespace, a failed build) fails a CI run (CI=true); elsewhere the suites that need it
+ * skip, saying what is missing. KEYBUZZ_E2E_PG17=0 leaves PostgreSQL 17 out; KEYBUZZ_E2E_HA=0 the HA
+ * topology, whose suite then skips.
  */
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { prepareKubernetes, prepareToolchain, type KubernetesTools, type Toolchain } from "../../sandbox/toolchain";
+import { postgresBinDir } from "../../sandbox/postgres";
+import { buildTools, POSTGRES_17, postgres17Missing } from "../../sandbox/toolchain";
+import { STAGES, type StageName } from "./fixture/suites";
+import "./fixture/toolchain"; // its ProvidedContext declaration
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    toolchain: (Toolchain & { readonly kubernetes?: KubernetesTools }) | null;
-    missing: string;
+/** Why a stage cannot be built on this machine, before trying; undefined when it can. */
+function cannotBuild(stage: StageName): string | undefined {
+  if (stage === "bao" && !postgresBinDir()) return "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR";
+  if (stage === "ha" && process.env.KEYBUZZ_E2E_HA === "0") return "the HA topology (left out with KEYBUZZ_E2E_HA=0)";
+  if ((stage === "ha" || stage === "kubernetes") && process.getuid?.() !== 0) {
+    return stage === "ha"
+      ? "the HA topology: installing Patroni, etcd and HAProxy with apt-get needs root"
+      : "root, for the Vault Agent Injector's mount namespace (and apt-get for etcd)";
   }
+  return undefined;
 }
 
-export default async function setup(project: TestProject): Promise<void> {
-  const { toolchain, missing } = await prepareToolchain({
-    postgres17: process.env.KEYBUZZ_E2E_PG17 !== "0",
-    ha: process.env.KEYBUZZ_E2E_HA !== "0",
-  });
-  if (!toolchain) {
-    if (process.env.CI === "true") throw new Error(`the real-server suite cannot run in CI: missing ${missing}`);
-    process.stderr.write(`[e2e] SKIPPING the real-server suite: missing ${missing}\n`);
+export default function setup(project: TestProject): () => Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "keybuzz-e2e-tools-"));
+  const postgres17 = process.env.KEYBUZZ_E2E_PG17 !== "0";
+  const pg17Missing = postgres17 ? postgres17Missing() : undefined;
+  const write = (stage: string, ext: "json" | "error", text: string) => {
+    writeFileSync(join(dir, `.${stage}.${ext}`), text);
+    renameSync(join(dir, `.${stage}.${ext}`), join(dir, `${stage}.${ext}`));
+  };
+  const reasons = STAGES.map((s) => ({ stage: s, missing: s.name === "bao" ? (cannotBuild("bao") ?? pg17Missing) : cannotBuild(s.name) }));
+  if (process.env.CI === "true") {
+    const blocked = reasons.filter((r) => r.missing);
+    if (blocked.length) throw new Error(`the real-server suites cannot run in CI: missing ${blocked.map((r) => r.missing).join("; ")}`);
   }
-  // the Kubernetes suite's kube-apiserver, etcd and injector (the injector runs in a mount namespace: root).
-  const kubernetes = !toolchain
-    ? undefined
-    : process.getuid?.() === 0
-      ? await prepareKubernetes()
-      : { missing: "root, for the injector's mount namespace" };
-  if (kubernetes && !kubernetes.tools) {
-    if (process.env.CI === "true") throw new Error(`the Kubernetes suite cannot run in CI: missing ${kubernetes.missing}`);
-    process.stderr.write(`[e2e] SKIPPING the Kubernetes suite: missing ${kubernetes.missing}\n`);
-  }
-  project.provide("toolchain", toolchain ? { ...toolchain, kubernetes: kubernetes?.tools } : null);
-  project.provide("missing", missing ?? "");
+  const abort = new AbortController();
+  const started = Date.now();
+  // one stage after another (build.sh builds one tool at a time per cache anyway); not awaited: the suites
+  // start now and wait for what they need.
+  const background = (async () => {
+    let failed: string | undefined;
+    for (const { stage, missing } of reasons) {
+      if (missing || failed) {
+        write(stage.name, "error", missing ?? `${stage.label}: not built, because an earlier stage failed: ${failed}`);
+        if (missing) process.stderr.write(`[e2e] not building ${stage.label}: missing ${missing}\n`);
+        continue;
+      }
+      const tools = stage.tools.filter((t) => t !== POSTGRES_17 || postgres17);
+      try {
+        const manifest = await buildTools(tools, undefined, abort.signal);
+        write(stage.name, "json", JSON.stringify(manifest));
+        process.stderr.write(`[e2e] ${stage.label} ready, ${((Date.now() - started) / 1000).toFixed(1)} s after the start\n`);
+      } catch (err) {
+        failed = (err as Error).message;
+        write(stage.name, "error", failed);
+      }
+    }
+  })();
+  project.provide("toolStages", { dir, postgres17 });
+  return async () => {
+    abort.abort();
+    await background;
+    rmSync(dir, { recursive: true, force: true });
+  };
 }

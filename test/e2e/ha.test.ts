@@ -26,15 +26,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { PatroniCluster, PATRONI_TIMING, type ReplicationMode } from "../../sandbox/patroni";
 import { churnThrough, formatRecovery, type Recovery } from "../../sandbox/failover";
 import { recordFigures } from "./fixture/figures";
 import { ThrowawayCa } from "../../sandbox/ca";
 import { LOCAL_VAULT_ROLES } from "./fixture/servers";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
+const toolchain = await e2eToolchain(import.meta.url);
 /** Issuance must be back within Patroni's leader TTL plus this (Vault's reconnect, HAProxy's checks, a slow CI machine). */
 const RECOVERY_BOUND_MS = PATRONI_TIMING.ttl * 1000 + 50_000;
 /** HAProxy's `timeout client/server` here: far below Vault's max_connection_lifetime (300 s), to show that does not matter. */

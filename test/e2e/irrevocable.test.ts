@@ -18,13 +18,14 @@
  * test-results/figures/irrevocable.json.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { LocalEnvironment } from "../../sandbox/environment";
 import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 import { VAULT_SERVERS } from "./fixture/servers";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
+const toolchain = await e2eToolchain(import.meta.url);
 const record = figureParts("irrevocable");
 /** Six failed attempts take at most 1.5 × (20 + 40 + 80 + 160 + 320) s after the expiry; a minute more for slack. */
 const GIVE_UP_WITHIN_MS = (1.5 * 620 + 60) * 1000;

@@ -10,7 +10,8 @@
  * Outside CI, the suite skips, saying what is missing; in CI a missing piece fails it.
  */
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, inject, it, type TestContext } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
+import { e2eToolchain } from "./fixture/toolchain";
 import { agentConfig, isInjected, KubernetesApiServer, type KubeBody, VaultInjector } from "../../sandbox/kubernetes";
 
 const step = (msg: string) => process.stderr.write(`[e2e k8s] ${msg}\n`);
@@ -21,16 +22,18 @@ const SA = "keybuzz-api";
 /** The Vault address written into injected Pods (nothing runs in them: no traffic goes there). */
 const VAULT_ADDRESS = "http://127.0.0.1:8200";
 
+// the global setup builds or finds the tools (and fails in CI when it cannot); here they are waited for and used.
+const toolchain = await e2eToolchain(import.meta.url);
+
 describe("the Kubernetes harness: kube-apiserver, etcd and the Vault Agent Injector on 127.0.0.1", () => {
   let api: KubernetesApiServer | undefined;
   let injector: VaultInjector | undefined;
   let missing = "";
 
   beforeAll(async () => {
-    // the global setup built or found the tools (and fails in CI when it cannot); here they are only used.
-    const tools = inject("toolchain")?.kubernetes;
+    const tools = toolchain?.kubernetes;
     if (!tools) {
-      missing = inject("missing") || "the Kubernetes tools (see the global setup's message)";
+      missing = "the Kubernetes tools (see the message above)";
       step(`skipped: missing ${missing}`);
       return;
     }

@@ -23,15 +23,16 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LocalEnvironment } from "../../sandbox/environment";
 import { KubernetesApiServer, VaultInjector } from "../../sandbox/kubernetes";
 import { API_AUDIENCES, kubernetesAuth, podFromPatch, SANDBOX_NAMESPACE, VAULT_AUDIENCE } from "../../sandbox/sandbox";
 import { freePort, run, startProcess, waitFor, type Started } from "../../sandbox/processes";
 import { figureParts } from "./fixture/figures";
 import { VAULT_SERVERS } from "./fixture/servers";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
+const toolchain = await e2eToolchain(import.meta.url);
 const record = figureParts("kubernetes");
 
 const APPS = ["keybuzz-api", "chatwoot", "n8n", "workers"] as const;

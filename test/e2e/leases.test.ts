@@ -23,15 +23,16 @@
  * docs/reliability.md (fixture/figures.ts, `npm run figures`), one part per server.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "pg";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
 import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
 import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 import { LOCAL_VAULT_ROLES, VAULT_SERVERS } from "./fixture/servers";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
+const toolchain = await e2eToolchain(import.meta.url);
 /** What each part measured, written after each part. */
 const record = figureParts("leases");
 

@@ -19,14 +19,15 @@
  * docs/reliability.md (fixture/figures.ts, `npm run figures`).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalEnvironment, type Creds } from "../../sandbox/environment";
 import { waitFor } from "../../sandbox/processes";
 import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 import { LOCAL_VAULT_ROLES } from "./fixture/servers";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
+const toolchain = await e2eToolchain(import.meta.url);
 /** What each part measured, written after each part. */
 const record = figureParts("outages");
 

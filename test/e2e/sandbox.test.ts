@@ -11,11 +11,12 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../sandbox/stack";
 import { run, startProcess, waitFor, type Started } from "../../sandbox/processes";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
+const toolchain = await e2eToolchain(import.meta.url);
 
 interface Running {
   readonly proc: Started;

@@ -14,12 +14,13 @@ import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalEnvironment } from "../../sandbox/environment";
 import { waitFor } from "../../sandbox/processes";
 import { recordFigures } from "./fixture/figures";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
+const toolchain = await e2eToolchain(import.meta.url);
 
 /** A tofu process whose stdin stays open, so it can be answered at its prompt. */
 interface Interactive {

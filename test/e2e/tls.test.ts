@@ -15,15 +15,15 @@
  */
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { LocalEnvironment } from "../../sandbox/environment";
 import type { VaultResponse } from "../../sandbox/vault";
 import type { TfJson } from "../../sandbox/stack";
 import { ThrowawayCa, type ServerCertificate } from "../../sandbox/ca";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
-const missing = inject("missing");
+const toolchain = await e2eToolchain(import.meta.url);
 
 const step = (msg: string) => process.stderr.write(`[e2e tls] ${msg}\n`);
 
@@ -31,10 +31,6 @@ const step = (msg: string) => process.stderr.write(`[e2e tls] ${msg}\n`);
 const WRONG_HOST = "wrong-host.invalid";
 /** What Go (Vault, and the postgresql provider) says when the certificate for an address names host names only. */
 const GO_WRONG_HOST = "x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs";
-
-if (!toolchain) {
-  process.stderr.write(`[e2e tls] skipped: missing ${missing}\n`);
-}
 
 describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real PostgreSQL and Vault servers", () => {
   let ca: ThrowawayCa | undefined;

@@ -16,16 +16,16 @@
  * test-results/figures/wiring.json for docs/reliability.md (fixture/figures.ts, `npm run figures`).
  */
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "pg";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
 import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
 import type { PostgresServer } from "../../sandbox/toolchain";
 import { apartFromClosedDatabases, closedDatabaseAcls } from "./fixture/catalog";
 import { recordFigures } from "./fixture/figures";
+import { e2eToolchain } from "./fixture/toolchain";
 
-const toolchain = inject("toolchain");
-const missing = inject("missing");
+const toolchain = await e2eToolchain(import.meta.url);
 
 interface App {
   name: string;
@@ -44,7 +44,6 @@ const API = APPS[0];
 const CHATWOOT = APPS[1];
 const WORKERS = APPS[3];
 
-if (!toolchain) process.stderr.write(`[e2e wiring] skipped: missing ${missing}\n`);
 /** Each pair's figures, by label; written after each pair's last step, with the pairs done so far. */
 const figures: Record<string, Record<string, unknown>> = {};
 
