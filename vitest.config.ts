@@ -1,19 +1,27 @@
 import { defineConfig } from "vitest/config";
+import { WORKERS } from "./test/plan";
+import PlannedSequencer from "./test/sequencer";
 
 // Three projects, by what a test needs besides Node:
 // - `unit`: nothing (no server, no Go, no git): `npm run test:unit` runs anywhere `npm ci` ran;
 // - `integration` (`*.integration.test.ts`): git, Go or apt — a git ref as the review's base, actionlint and
 //   promtool got by tools/build.sh;
-// - `e2e` (test/e2e/): the real-server suites (PostgreSQL, Vault and OpenTofu on 127.0.0.1), one file at a time
-//   (vitest runs such files after the other projects' and never beside one another); its globalSetup builds or
-//   finds the tools once (tools/build.sh) and skips the suite outside CI when they cannot be had.
-// Besides the console's default reporter, every run writes test-results/vitest.json (files, tests, durations),
-// which `npm run figures` (scripts/figures.ts) turns into docs/reliability.md with the suites' figures.
+// - `e2e` (test/e2e/): the real-server suites (PostgreSQL, Vault and OpenTofu on 127.0.0.1, each with its own
+//   servers, ports and folders). Its global setup builds their tools (tools/build.sh) in the background, stage
+//   by stage (test/e2e/fixture/suites.ts), and each suite waits for the stages it needs.
+// All three run side by side, WORKERS files at a time (test/plan.ts: the real-server suites mostly wait), in the
+// order of test/sequencer.ts: the files whose tools are ready first, and among those the longest first.
+// Besides the console's default reporter, every run writes test-results/vitest.json (files, tests, durations) and
+// test-results/times.json (test/timing-reporter.ts: each file's wall time), which `npm run figures`
+// (scripts/figures.ts) turns into docs/reliability.md, docs/test-times.json and the times in docs/testing.md.
 export default defineConfig({
   test: {
-    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
+    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }], "./test/timing-reporter.ts"],
+    maxWorkers: WORKERS,
+    sequence: { sequencer: PlannedSequencer },
     projects: [
       {
+        extends: true,
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
@@ -22,6 +30,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: "integration",
           include: ["test/**/*.integration.test.ts"],
@@ -30,13 +39,13 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           globalSetup: ["test/e2e/global-setup.ts"],
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          fileParallelism: false,
         },
       },
     ],

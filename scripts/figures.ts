@@ -20,6 +20,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { writeTestTimes } from "./test-times";
 
 /** The project root. */
 export const PROJECT_ROOT = resolve(__dirname, "..");
@@ -498,6 +499,12 @@ if (require.main === module) {
   try {
     writeReliability({ resultsDir, output });
     process.stderr.write(`[figures] wrote ${relative(process.cwd(), output) || output}\n`);
+    const times = writeTestTimes({
+      recordPath: join(resultsDir, "times.json"),
+      testingPage: resolve(PROJECT_ROOT, "docs", "testing.md"),
+      timesPath: resolve(PROJECT_ROOT, "docs", "test-times.json"),
+    });
+    process.stderr.write(`[figures] ${times}\n`);
   } catch (err) {
     process.stderr.write(`[figures] ${(err as Error).message}\n`);
     process.exit(1);
