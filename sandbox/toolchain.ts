@@ -179,12 +179,13 @@ export function cachedTools(names: readonly string[]): { cached: string[]; missi
 }
 
 /**
- * The suite's toolchain from a tools/build.sh manifest that holds (at least) tofu, the mirror, bao and vault,
- * and, when asked for, PostgreSQL 17's root and the HA programs; or what is missing from the manifest.
+ * The suite's toolchain from a tools/build.sh manifest that holds (at least) tofu, the mirror, bao and vault
+ * (unless `vault` is false: its path is then empty), and, when asked for, PostgreSQL 17's root and the HA
+ * programs; or what is missing from the manifest.
  */
 export function toolchainFromManifest(
   manifest: BuildManifest,
-  options: { postgres17?: boolean; ha?: boolean } = {},
+  options: { postgres17?: boolean; ha?: boolean; vault?: boolean } = {},
 ): { toolchain?: Toolchain; missing?: string } {
   const pgBinDir = postgresBinDir();
   if (!pgBinDir) return { missing: "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR" };
@@ -205,9 +206,10 @@ export function toolchainFromManifest(
     }
     ha = { patroni, patronictl, etcd, haproxy };
   }
-  const { tofu, bao, vault, cliConfig } = manifest;
-  if (!tofu || !bao || !vault || !cliConfig) {
-    return { missing: `tools/build.sh gave no tofu, bao, vault and cliConfig in its manifest: ${JSON.stringify(manifest)}` };
+  const { tofu, bao, vault = "", cliConfig } = manifest;
+  const needsVault = options.vault !== false;
+  if (!tofu || !bao || (needsVault && !vault) || !cliConfig) {
+    return { missing: `tools/build.sh gave no tofu, bao,${needsVault ? " vault" : ""} and cliConfig in its manifest: ${JSON.stringify(manifest)}` };
   }
   return { toolchain: { tofu, bao, vault, cliConfig, postgres, ha } };
 }

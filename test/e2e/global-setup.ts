@@ -10,7 +10,7 @@
  * A stage that cannot be built here (no PostgreSQL binaries, no root for PostgreSQL 17's chroot, apt or the
  * injector's mount namespace, a failed build) fails a CI run (CI=true); elsewhere the suites that need it
  * skip, saying what is missing. KEYBUZZ_E2E_PG17=0 leaves PostgreSQL 17 out; KEYBUZZ_E2E_HA=0 the HA
- * topology, whose suite then skips.
+ * topology, KEYBUZZ_E2E_KUBERNETES=0 the Kubernetes tools (a 14-minute cold build), whose suites then skip.
  */
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +25,7 @@ import "./fixture/toolchain"; // its ProvidedContext declaration
 function cannotBuild(stage: StageName): string | undefined {
   if (stage === "bao" && !postgresBinDir()) return "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR";
   if (stage === "ha" && process.env.KEYBUZZ_E2E_HA === "0") return "the HA topology (left out with KEYBUZZ_E2E_HA=0)";
+  if (stage === "kubernetes" && process.env.KEYBUZZ_E2E_KUBERNETES === "0") return "the Kubernetes tools (left out with KEYBUZZ_E2E_KUBERNETES=0)";
   if ((stage === "ha" || stage === "kubernetes") && process.getuid?.() !== 0) {
     return stage === "ha"
       ? "the HA topology: installing Patroni, etcd and HAProxy with apt-get needs root"
