@@ -68,7 +68,9 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
 
   it("1. Vault restarted mid-churn: every cycle completes, outstanding leases revoke after it returns", async () => {
     const OUTSTANDING = 100;
-    const TTL = 20;
+    // long enough for them to outlive the issuing, the churn and two audits on a busy machine (20 s did not,
+    // beside other suites): the check below needs them all still there.
+    const TTL = 60;
     env.log(`1. issuing ${OUTSTANDING} leases with a ${TTL} s TTL, left to expire`);
     const outstanding: Creds[] = [];
     for (let i = 0; i < OUTSTANDING; i++) outstanding.push(await env.issue(LOCAL_VAULT_ROLES[i % LOCAL_VAULT_ROLES.length], { ttl: `${TTL}s` }));
@@ -135,6 +137,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
       expect(fixed.code, fixed.stderr).toBe(0);
     }
     // only the users of the leases left to expire remain, nothing from the churn.
+    expect(Date.now() - issuedAt, `the ${OUTSTANDING} leases of ${TTL} s must still be outstanding here`).toBeLessThan(TTL * 1000);
     expect((await env.dynamicRoles()).sort()).toEqual(outstanding.map((c) => c.username).sort());
     const waitMs = Math.max(0, issuedAt + TTL * 1000 - Date.now());
     env.log(`1. waiting for the ${OUTSTANDING} outstanding leases to expire (${(waitMs / 1000).toFixed(0)} s) and be revoked`);
@@ -158,20 +161,34 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
 
   it("2. PostgreSQL down while leases expire: Vault's retries finish the revocations once it returns", async () => {
     const LEASES = 50;
-    const TTL = 3;
+    // every lease must still be outstanding when PostgreSQL stops: issuing 50 took more than 3 s beside other
+    // suites, and the first ones expired (and were revoked) before the stop.
+    const TTL = 15;
     env.log(`2. issuing ${LEASES} leases with a ${TTL} s TTL, then stopping PostgreSQL`);
+    const firstIssued = Date.now();
     for (let i = 0; i < LEASES; i++) await env.issue(LOCAL_VAULT_ROLES[i % LOCAL_VAULT_ROLES.length], { ttl: `${TTL}s` });
+    const lastIssued = Date.now();
     await env.pg.pause();
-    env.log(`2. PostgreSQL down; waiting ${TTL + 5} s for the leases to expire and their revocations to fail`);
-    await sleep((TTL + 5) * 1000);
-    const pending = (await Promise.all(LOCAL_VAULT_ROLES.map((r) => env.outstandingLeases(r)))).flat();
-    const irrevocable = await env.irrevocableLeases();
-    env.log(`2. while down: ${pending.length} leases pending revocation, ${irrevocable} irrevocable`);
-    expect(pending.length).toBe(LEASES);
-    expect(irrevocable).toBe(0);
-    expect(env.vault.log).toMatch(/failed to revoke lease/);
-
-    await env.pg.resume();
+    const pausedAt = Date.now();
+    let downSeconds = 0;
+    let pending: string[] = [];
+    let irrevocable = -1;
+    try {
+      expect(Date.now() - firstIssued, `PostgreSQL must stop before the first of the ${TTL} s leases expires`).toBeLessThan(TTL * 1000);
+      const downFor = lastIssued + (TTL + 5) * 1000 - Date.now();
+      env.log(`2. PostgreSQL down; waiting ${(downFor / 1000).toFixed(0)} s for the leases to expire and their revocations to fail`);
+      await sleep(downFor);
+      pending = (await Promise.all(LOCAL_VAULT_ROLES.map((r) => env.outstandingLeases(r)))).flat();
+      irrevocable = await env.irrevocableLeases();
+      env.log(`2. while down: ${pending.length} leases pending revocation, ${irrevocable} irrevocable`);
+      expect(pending.length).toBe(LEASES);
+      expect(irrevocable).toBe(0);
+      expect(env.vault.log).toMatch(/failed to revoke lease/);
+    } finally {
+      // back even when an assertion failed, so that the next parts find the server they expect.
+      downSeconds = Math.round((Date.now() - pausedAt) / 100) / 10;
+      await env.pg.resume();
+    }
     env.log("2. PostgreSQL back; waiting for Vault's own retries (first retry 10-30 s after a failure)");
     const took = await settled("Vault to retry the revocations", 180_000);
     env.log(`2. all ${LEASES} users dropped ${took.toFixed(1)} s after PostgreSQL returned; 0 roles, 0 leases left`);
@@ -179,7 +196,7 @@ describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys 
       postgres: env.pg.serverVersion.split(" ").slice(0, 2).join(" "),
       leases: LEASES,
       ttlSeconds: TTL,
-      downSeconds: TTL + 5,
+      downSeconds,
       pending: pending.length,
       irrevocable,
       droppedSecondsAfterReturn: took,
