@@ -306,19 +306,29 @@ describe.skipIf(!toolchain?.kubernetes)("Kubernetes: pods log in with their Serv
         expect(initRun.code, `${initRun.stdout}${initRun.stderr}`).toBe(0);
         const rendered = join(secrets, "pg_service.conf");
         expect(existsSync(rendered)).toBe(true);
-        const initUser = /^user=(.*)$/m.exec(readFileSync(rendered, "utf8"))?.[1];
-        agent = startProcess(binary, ["agent", `-config=${remap(sidecar)}`], { env: agentEnv });
-        await waitFor(
-          "the sidecar to start from the init container's cache",
-          async () => /(cache|template)/i.test(agent?.output() ?? ""),
-          30_000,
-        ).catch((err) => {
-          throw new Error(`${(err as Error).message}\n${agent?.output()}`);
-        });
+        const renderedUser = () => /^user=(.*)$/m.exec(readFileSync(rendered, "utf8"))?.[1];
+        const initUser = renderedUser();
+        expect(await e.outstandingLeases(vaultRole("keybuzz-api")), "the init container's lease").toHaveLength(1);
+        // then the kubelet starts the pod's containers together: the application, on what the init container
+        // rendered, and the sidecar, which takes the init container's cache (the same token and lease).
         app = startProcess(process.execPath, [APP_SCRIPT], {
           cwd: join(__dirname, "..", ".."),
           env: { PATH: process.env.PATH, PGSERVICEFILE: rendered, PGSERVICE: "keybuzz-api", APP_PID_FILE: pidFile },
         });
+        await waitFor("the application to connect with the init container's credentials", async () =>
+          (app?.output() ?? "").includes(`"event":"connected","user":"${initUser}"`),
+        );
+        agent = startProcess(binary, ["agent", `-config=${remap(sidecar)}`], { env: agentEnv });
+        await waitFor("the sidecar's template runner to start", async () => /\(runner\) starting/.test(agent?.output() ?? ""), 30_000).catch(
+          (err) => {
+            throw new Error(`${(err as Error).message}\n${agent?.output()}`);
+          },
+        );
+        // a sidecar that missed the cache fetches new credentials at once and renders them; give it the time to.
+        await waitFor("a render by the sidecar", async () => /\(runner\) rendered/.test(agent?.output() ?? ""), 5_000).catch(() => undefined);
+        // the sidecar went on with the credentials the init container rendered: one lease for the pod, not two.
+        expect(renderedUser(), agent.output()).toBe(initUser);
+        expect(await e.outstandingLeases(vaultRole("keybuzz-api")), agent.output()).toHaveLength(1);
         log(`the application runs ${RUN_SECONDS} s on the injected agent's credentials; leases ${DEFAULT_TTL} s, max ${MAX_TTL} s`);
         await new Promise((r) => setTimeout(r, RUN_SECONDS * 1000));
         const events = app
@@ -338,7 +348,6 @@ describe.skipIf(!toolchain?.kubernetes)("Kubernetes: pods log in with their Serv
           users: users.size,
         };
         expect(users.size, agent.output()).toBeGreaterThanOrEqual(2);
-        // the sidecar went on with the credentials the init container rendered: one lease for the pod, not two.
         expect(users.has(initUser)).toBe(true);
         expect(queries.filter((q) => !q.ok).map((q) => `${q.user}: ${q.error}`)).toEqual([]);
         expect(queries.filter((q) => q.ok).every((q) => q.role === "keybuzz_api")).toBe(true);
