@@ -504,7 +504,7 @@ if (require.main === module) {
       testingPage: resolve(PROJECT_ROOT, "docs", "testing.md"),
       timesPath: resolve(PROJECT_ROOT, "docs", "test-times.json"),
     });
-    process.stderr.write(`[figures] ${times}\n`);
+    process.stderr.write(`[figures] ${times.replaceAll(`${PROJECT_ROOT}${sep}`, "")}\n`);
   } catch (err) {
     process.stderr.write(`[figures] ${(err as Error).message}\n`);
     process.exit(1);
