@@ -6,7 +6,7 @@
  * - The sequencer (test/sequencer.ts) hands the files to vitest's workers in {@link planRun}'s order: the files
  *   whose tools are ready first (every file but the real-server suites, then those suites by the stage of tools
  *   they wait for, fixture/suites.ts), and among those the longest first, so that the suites that mostly wait
- *   (the irrevocable one: 8 to 12 minutes of servers giving up) start at once and the short ones fill in around them.
+ *   (the irrevocable one: 5 to 16 minutes of servers giving up, at random) start at once and the short ones fill in around them.
  *
  * Both come from two inputs: each file's wall time as the last full run with the tools cached measured it
  * (docs/test-times.json, written by `npm run figures` from what test/timing-reporter.ts recorded), and which tools
