@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
-import { WORKERS } from "./test/plan";
-import PlannedSequencer from "./test/sequencer";
+import { WORKERS } from "./scripts/test-run/plan";
+import PlannedSequencer from "./scripts/test-run/sequencer";
 
 // Three projects, by what a test needs besides Node:
 // - `unit`: nothing (no server, no Go, no git): `npm run test:unit` runs anywhere `npm ci` ran;
@@ -8,15 +8,15 @@ import PlannedSequencer from "./test/sequencer";
 //   promtool got by tools/build.sh;
 // - `e2e` (test/e2e/): the real-server suites (PostgreSQL, Vault and OpenTofu on 127.0.0.1, each with its own
 //   servers, ports and folders). Its global setup builds their tools (tools/build.sh) in the background, stage
-//   by stage (test/e2e/fixture/suites.ts), and each suite waits for the stages it needs.
-// All three run side by side, WORKERS files at a time (test/plan.ts: the real-server suites mostly wait), in the
-// order of test/sequencer.ts: the files whose tools are ready first, and among those the longest first.
+//   by stage (scripts/test-run/stages.ts), and each suite waits for the stages it needs.
+// All three run side by side, WORKERS files at a time (scripts/test-run/plan.ts: the real-server suites mostly wait), in the
+// order of scripts/test-run/sequencer.ts: the files whose tools are ready first, and among those the longest first.
 // Besides the console's default reporter, every run writes test-results/vitest.json (files, tests, durations) and
-// test-results/times.json (test/timing-reporter.ts: each file's wall time), which `npm run figures`
+// test-results/times.json (scripts/test-run/timing-reporter.ts: each file's wall time), which `npm run figures`
 // (scripts/figures.ts) turns into docs/reliability.md, docs/test-times.json and the times in docs/testing.md.
 export default defineConfig({
   test: {
-    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }], "./test/timing-reporter.ts"],
+    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }], "./scripts/test-run/timing-reporter.ts"],
     maxWorkers: WORKERS,
     sequence: { sequencer: PlannedSequencer },
     projects: [

@@ -20,7 +20,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { writeTestTimes } from "./test-times";
+import { writeTestTimes } from "./test-run/times";
 
 /** The project root. */
 export const PROJECT_ROOT = resolve(__dirname, "..");

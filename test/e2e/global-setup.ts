@@ -1,6 +1,6 @@
 /**
  * Runs once before the real-server suites, and returns at once: it builds (or finds in the tool cache) their
- * tools in the background, stage by stage (fixture/suites.ts: OpenTofu, both providers, OpenBao and
+ * tools in the background, stage by stage (scripts/test-run/stages.ts: OpenTofu, both providers, OpenBao and
  * PostgreSQL 17's Debian trixie root; then HashiCorp Vault; then Patroni, etcd and HAProxy from Debian's
  * packages; then kube-apiserver, kubectl, etcd and the Vault Agent Injector), one `tools/build.sh` call per
  * stage, and writes each stage's manifest where the suites wait for it (fixture/toolchain.ts). So on a bare
@@ -18,7 +18,7 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { postgresBinDir } from "../../sandbox/postgres";
 import { buildTools, POSTGRES_17, postgres17Missing } from "../../sandbox/toolchain";
-import { STAGES, type StageName } from "./fixture/suites";
+import { STAGES, type StageName } from "../../scripts/test-run/stages";
 import "./fixture/toolchain"; // its ProvidedContext declaration
 
 /** Why a stage cannot be built on this machine, before trying; undefined when it can. */

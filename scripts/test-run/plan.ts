@@ -1,25 +1,25 @@
 /**
  * What `npm test` will build and roughly how long it will take, and the order its files start in.
  *
- * - `node --import tsx test/plan.ts` prints the first line of `npm test` (package.json): the estimate and the
+ * - `node --import tsx scripts/test-run/plan.ts` prints the first line of `npm test` (package.json): the estimate and the
  *   tools it will build.
- * - The sequencer (test/sequencer.ts) hands the files to vitest's workers in {@link planRun}'s order: the files
+ * - The sequencer (sequencer.ts) hands the files to vitest's workers in {@link planRun}'s order: the files
  *   whose tools are ready first (every file but the real-server suites, then those suites by the stage of tools
- *   they wait for, fixture/suites.ts), and among those the longest first, so that the suites that mostly wait
+ *   they wait for, stages.ts), and among those the longest first, so that the suites that mostly wait
  *   (the irrevocable one: 5 to 16 minutes of servers giving up, at random) start at once and the short ones fill in around them.
  *
  * Both come from two inputs: each file's wall time as the last full run with the tools cached measured it
- * (docs/test-times.json, written by `npm run figures` from what test/timing-reporter.ts recorded), and which tools
+ * (docs/test-times.json, written by `npm run figures` from what timing-reporter.ts recorded), and which tools
  * tools/build.sh would have to build (`--dry-run`), with their cold-build times as measured on a bare machine of
  * the project's kind (COLD_BUILD_S). An estimate, not a promise: a busy machine is slower.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { cachedTools } from "../sandbox/toolchain";
-import type { TestTimes } from "../scripts/test-times";
-import { STAGES, stagesOf } from "./e2e/fixture/suites";
+import { cachedTools } from "../../sandbox/toolchain";
+import type { TestTimes } from "./times";
+import { STAGES, stagesOf } from "./stages";
 
-export const ROOT = resolve(__dirname, "..");
+export const ROOT = resolve(__dirname, "..", "..");
 /** The generated file of measured per-file times (see scripts/figures.ts). */
 export const TIMES_FILE = join(ROOT, "docs", "test-times.json");
 

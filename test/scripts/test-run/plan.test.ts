@@ -1,20 +1,20 @@
 /**
- * test/plan.ts and test/sequencer.ts: the order `npm test` starts its files in, the estimate on its first line,
- * and test/e2e/fixture/suites.ts, which they read: every real-server suite is listed with the tool stages it
+ * scripts/test-run/plan.ts and sequencer.ts: the order `npm test` starts its files in, the estimate on its first line,
+ * and scripts/test-run/stages.ts, which they read: every real-server suite is listed with the tool stages it
  * waits for.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { TestTimes } from "../scripts/test-times";
-import { STAGES, SUITES, stagesOf } from "./e2e/fixture/suites";
-import { allTools, COLD_BUILD_S, planLine, planRun, simulate, testFiles, WORKERS } from "./plan";
-import { ROOT } from "./helpers";
+import type { TestTimes } from "../../../scripts/test-run/times";
+import { STAGES, SUITES, stagesOf } from "../../../scripts/test-run/stages";
+import { allTools, COLD_BUILD_S, planLine, planRun, simulate, testFiles, WORKERS } from "../../../scripts/test-run/plan";
+import { ROOT } from "../../helpers";
 
 const times = (files: Record<string, number>): TestTimes => ({ "//": "", measuredAt: "2026-12-06T04:00:00Z", wallMs: 0, workers: WORKERS, files });
 const MIN = 60_000;
 
-describe("test/e2e/fixture/suites.ts", () => {
+describe("scripts/test-run/stages.ts", () => {
   const suites = readdirSync(join(ROOT, "test", "e2e")).filter((f) => f.endsWith(".test.ts"));
 
   it("lists every real-server suite, and only those", () => {
@@ -34,7 +34,7 @@ describe("test/e2e/fixture/suites.ts", () => {
   it("puts the first stage under every suite, and refuses a suite it does not know", () => {
     expect(stagesOf("attacks.test.ts")).toEqual([STAGES[0].name]);
     expect(stagesOf("kubernetes.test.ts")).toEqual(["bao", "vault", "kubernetes"]);
-    expect(() => stagesOf("new.test.ts")).toThrow("test/e2e/new.test.ts is not in SUITES (test/e2e/fixture/suites.ts)");
+    expect(() => stagesOf("new.test.ts")).toThrow("test/e2e/new.test.ts is not in SUITES (scripts/test-run/stages.ts)");
   });
 });
 
@@ -103,7 +103,7 @@ describe("the plan of a run", () => {
 
   it("finds every test file of the repository", () => {
     const found = testFiles();
-    expect(found).toContain("test/plan.test.ts");
+    expect(found).toContain("test/scripts/test-run/plan.test.ts");
     expect(found).toContain("test/e2e/irrevocable.test.ts");
     expect(found.every((f) => f.startsWith("test/") && f.endsWith(".test.ts"))).toBe(true);
   });

@@ -1,14 +1,14 @@
 /**
  * Records how long each test file took, from the moment a worker took it to its end (imports, the wait for its
  * tools, hooks and tests: what a worker is busy with), and which tools the run had to build, into
- * test-results/times.json. `npm run figures` turns it into docs/test-times.json (what test/plan.ts estimates
+ * test-results/times.json. `npm run figures` turns it into docs/test-times.json (what plan.ts estimates
  * from) and the times table of docs/testing.md.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
-import { cachedTools } from "../sandbox/toolchain";
-import type { RecordedTimes } from "../scripts/test-times";
+import { cachedTools } from "../../sandbox/toolchain";
+import type { RecordedTimes } from "./times";
 import { allTools, ROOT, WORKERS } from "./plan";
 
 export const TIMES_RESULTS = join(ROOT, "test-results", "times.json");

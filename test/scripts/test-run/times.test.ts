@@ -1,13 +1,21 @@
 /**
- * scripts/test-times.ts: the generated times section of docs/testing.md and docs/test-times.json, from the record
- * test/timing-reporter.ts writes.
+ * scripts/test-run/times.ts: the generated times section of docs/testing.md and docs/test-times.json, from the record
+ * scripts/test-run/timing-reporter.ts writes.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isFullRun, type RecordedTimes, renderSection, replaceSection, SECTION_END, SECTION_START, writeTestTimes } from "../../scripts/test-times";
-import { ROOT } from "../helpers";
+import {
+  isFullRun,
+  type RecordedTimes,
+  renderSection,
+  replaceSection,
+  SECTION_END,
+  SECTION_START,
+  writeTestTimes,
+} from "../../../scripts/test-run/times";
+import { ROOT } from "../../helpers";
 
 const record = (over: Partial<RecordedTimes> = {}): RecordedTimes => ({
   startedAt: "2026-12-06T04:00:00.000Z",

@@ -1,11 +1,11 @@
 /**
- * The order in which `npm test` starts its files (vitest.config.ts's `sequence.sequencer`): test/plan.ts's, the
+ * The order in which `npm test` starts its files (vitest.config.ts's `sequence.sequencer`): plan.ts's, the
  * files whose tools are ready first, and among those the longest first. vitest's own order (failed first, then
  * longest, from a cache a fresh clone does not have) would start the irrevocable suite (5 to 16 minutes) last.
  */
 import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
-import { cachedTools } from "../sandbox/toolchain";
+import { cachedTools } from "../../sandbox/toolchain";
 import { allTools, planRun, ROOT } from "./plan";
 
 const fileOf = (spec: TestSpecification) => relative(ROOT, spec.moduleId).split("\\").join("/");
