@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { PostgresCluster, type PostgresOptions } from "./postgres";
-import { VaultServer, type VaultOptions, type VaultResponse } from "./vault";
+import { VaultServer, type VaultEndpoint, type VaultOptions, type VaultResponse } from "./vault";
 import { cdktf, deployEnv, localPaths, readConfig, synthLocal, terraform, writeLocalConfig, type DeployCredentials, type TfJson } from "./stack";
 import type { PostgresServer } from "./toolchain";
 import type { RunResult } from "./processes";
@@ -40,13 +40,15 @@ export interface PostgresEndpoint {
   stop(): Promise<void>;
 }
 
-export interface EnvironmentOptions<P extends PostgresEndpoint = PostgresCluster> {
+export interface EnvironmentOptions<P extends PostgresEndpoint = PostgresCluster, V extends VaultEndpoint = VaultServer> {
   /** Which PostgreSQL server to run (a throwaway {@link PostgresCluster}); not with `startPostgres`. */
   readonly server?: PostgresServer;
   /** Starts another kind of PostgreSQL endpoint instead, its files under `parentDir` (e.g. a Patroni cluster). */
   readonly startPostgres?: (parentDir: string) => Promise<P>;
-  /** The Vault-API server binary: `bao` or `vault`. */
-  readonly vaultBinary: string;
+  /** The Vault-API server binary: `bao` or `vault` (one {@link VaultServer}); not with `startVault`. */
+  readonly vaultBinary?: string;
+  /** Starts another kind of Vault endpoint instead, its files under `parentDir` (e.g. a Raft cluster). */
+  readonly startVault?: (parentDir: string) => Promise<V>;
   /** The Terraform engine, and the providers' mirror (absent: the registry). */
   readonly tools: { readonly engine: string; readonly cliConfig?: string };
   readonly postgres?: PostgresOptions;
@@ -65,7 +67,7 @@ export interface Catalog {
   readonly defaultAcls: string[];
 }
 
-export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster> {
+export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster, V extends VaultEndpoint = VaultServer> {
   readonly adminPassword = randomBytes(18).toString("base64url");
   /** Temp folder of this environment: config, synth output, Terraform's folder and state, HOME. */
   readonly dir: string;
@@ -74,13 +76,13 @@ export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster> {
   /** The local backend's state file. */
   readonly statePath: string;
   pg!: P;
-  vault!: VaultServer;
+  vault!: V;
   /** The synthesized cdk.tf.json of keybuzz-local (after {@link synth}). */
   tf!: TfJson;
   /** The application database. */
   readonly databaseName: string;
 
-  private constructor(private readonly options: EnvironmentOptions<P>) {
+  private constructor(private readonly options: EnvironmentOptions<P, V>) {
     this.dir = mkdtempSync(join(tmpdir(), "keybuzz-env-"));
     // PostgreSQL runs as the postgres user when we are root: it must be able to pass through.
     chmodSync(this.dir, 0o711);
@@ -91,12 +93,15 @@ export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster> {
   }
 
   /** Starts both servers; {@link stop} undoes it. Call {@link deploy} (or {@link synth}) next. */
-  static async start<P extends PostgresEndpoint = PostgresCluster>(options: EnvironmentOptions<P>): Promise<LocalEnvironment<P>> {
-    const env = new LocalEnvironment<P>(options);
-    const { server, startPostgres } = options;
+  static async start<P extends PostgresEndpoint = PostgresCluster, V extends VaultEndpoint = VaultServer>(
+    options: EnvironmentOptions<P, V>,
+  ): Promise<LocalEnvironment<P, V>> {
+    const env = new LocalEnvironment<P, V>(options);
+    const { server, startPostgres, vaultBinary, startVault } = options;
     try {
       if (!server === !startPostgres) throw new Error("give either server or startPostgres");
-      env.log(`starting ${server ? `PostgreSQL ${server.major}` : "PostgreSQL"} and ${basename(options.vaultBinary)} on 127.0.0.1`);
+      if (!vaultBinary === !startVault) throw new Error("give either vaultBinary or startVault");
+      env.log(`starting ${server ? `PostgreSQL ${server.major}` : "PostgreSQL"} and ${vaultBinary ? basename(vaultBinary) : "Vault"} on 127.0.0.1`);
       const [pg, vault] = await Promise.allSettled([
         startPostgres
           ? startPostgres(env.dir)
@@ -105,7 +110,9 @@ export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster> {
               ...options.postgres,
               root: server!.root,
             }) as Promise<PostgresEndpoint> as Promise<P>),
-        VaultServer.start(options.vaultBinary, { parentDir: env.dir, ...options.vault }),
+        startVault
+          ? startVault(env.dir)
+          : (VaultServer.start(vaultBinary!, { parentDir: env.dir, ...options.vault }) as Promise<VaultEndpoint> as Promise<V>),
       ]);
       if (pg.status === "fulfilled") env.pg = pg.value;
       if (vault.status === "fulfilled") env.vault = vault.value;
@@ -129,6 +136,7 @@ export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster> {
       engine: this.options.tools.engine,
       cliConfig: this.options.tools.cliConfig,
       vaultToken: this.vault.rootToken,
+      vaultCaCert: this.vault.caFile,
       pgPassword: this.pg.superuserPassword,
       adminPassword: this.adminPassword,
       home: this.dir,
@@ -184,13 +192,13 @@ export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster> {
   /**
    * `cdktf deploy|diff|destroy keybuzz-local` against these servers (with other `credentials`, e.g. a wrong
    * password, when given); never throws. cdktf synthesizes again, from the environment's config
-   * (`patchConfig`; a `change` given to {@link synth} is not kept).
+   * (`patchConfig`, then `change` if given: a change given to {@link synth} is not kept).
    */
   cdktf(
     command: "deploy" | "diff" | "destroy",
-    opts: { args?: readonly string[]; echo?: string; credentials?: DeployCredentials } = {},
+    opts: { args?: readonly string[]; echo?: string; credentials?: DeployCredentials; change?: (config: TfJson) => void } = {},
   ): Promise<RunResult & { output: string }> {
-    this.writeConfig();
+    this.writeConfig(opts.change);
     return cdktf(command, this.dir, opts.credentials ?? this.credentials, opts);
   }
 

@@ -76,6 +76,8 @@ export interface DeployCredentials {
   /** A CLI config whose provider_installation is the providers' filesystem mirror; absent: the registry. */
   readonly cliConfig?: string;
   readonly vaultToken: string;
+  /** The CA that signed Vault's certificate (VAULT_CACERT), for an `https` address with a private CA. */
+  readonly vaultCaCert?: string;
   /** The password of `postgres.adminUsername` (PGPASSWORD, for the postgresql provider). */
   readonly pgPassword: string;
   /** The password vault_admin gets (TF_VAR_vault_admin_password). */
@@ -94,6 +96,7 @@ export function deployEnv(c: DeployCredentials): NodeJS.ProcessEnv {
     HOME: c.home,
     ...(c.cliConfig ? { TF_CLI_CONFIG_FILE: c.cliConfig } : {}),
     VAULT_TOKEN: c.vaultToken,
+    ...(c.vaultCaCert ? { VAULT_CACERT: c.vaultCaCert } : {}),
     PGPASSWORD: c.pgPassword,
     TF_VAR_vault_admin_password: c.adminPassword,
     TERRAFORM_BINARY_NAME: c.engine,
