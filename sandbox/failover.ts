@@ -1,13 +1,16 @@
 /**
- * Credentials churned through a Patroni cluster behind HAProxy while its leader changes, and what the
- * churn saw: used by the HA suite (test/e2e/ha.test.ts) and the benchmark (`BENCH_ONLY=ha`).
+ * Credentials churned while a cluster's leader changes — the Patroni cluster behind HAProxy (the HA suite,
+ * test/e2e/ha.test.ts, and `BENCH_ONLY=ha`) or the Raft cluster of Vault servers (the Raft suites) — and
+ * what the churn saw.
  *
- * {@link CredentialChurn} runs workers that each loop issue → log in through HAProxy and query → renew →
- * revoke, recording every call with its start and end. {@link recoveryAfter} reads that record around
- * an event (a switchover, a crash) and says how long issuance was unavailable.
+ * {@link CredentialChurn} runs workers that each loop issue → log in and query → renew → revoke, recording
+ * every call with its start and end; with `expireEvery`, some credentials are renewed to a short TTL and
+ * left to expire instead. {@link recoveryAfter} reads that record around an event (a switchover, a crash)
+ * and says how long issuance was unavailable.
  */
-import type { LocalEnvironment, Creds } from "./environment";
+import type { LocalEnvironment, Creds, PostgresEndpoint } from "./environment";
 import type { PatroniCluster } from "./patroni";
+import type { VaultEndpoint } from "./vault";
 import { waitFor } from "./processes";
 
 export type OpKind = "issue" | "login" | "renew" | "revoke";
@@ -27,7 +30,8 @@ export interface Recovery {
   readonly event: string;
   /**
    * How long until Vault issued credentials again: from the event to the later of the end of the first
-   * successful issuance that started after the last failed one, and the end of the longest gap.
+   * successful issuance that started after the last failed one, and the end of the longest gap (unless
+   * nothing failed and no gap reached {@link CHURN_PACE_MS}: then the first of those issuances alone).
    */
   readonly issuanceBackMs: number;
   /** The longest time, from the event on, in which no issuance completed successfully (failed or only waiting). */
@@ -43,6 +47,8 @@ export interface Recovery {
 }
 
 const KINDS: readonly OpKind[] = ["issue", "login", "renew", "revoke"];
+/** A gap between two successful issuances shorter than this is the churn's own pace, not an outage. */
+export const CHURN_PACE_MS = 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A message worth counting: Vault's error list, or an exception's message, without per-call details. */
@@ -66,17 +72,39 @@ function short(err: unknown): string {
     .slice(0, 240);
 }
 
+/** A credential the churn was handed, when the answer came, and whether it was left to expire. */
+export interface Issued extends Creds {
+  readonly role: string;
+  readonly at: number;
+}
+
+/** How the churn runs. */
+export interface ChurnOptions {
+  /** Workers, each looping over the roles. @default 2 */
+  readonly workers?: number;
+  /** Pause between a worker's cycles. @default 100 */
+  readonly pauseMs?: number;
+  /** Every n-th credential of a worker is renewed to `expireTtl` and left to expire, not revoked. @default never */
+  readonly expireEvery?: number;
+  /** The short TTL of those. @default "15s" */
+  readonly expireTtl?: string;
+}
+
 export class CredentialChurn {
   readonly ops: Op[] = [];
+  /** Every credential issued, in the order the answers came. */
+  readonly issued: Issued[] = [];
+  /** Those left to expire (renewed to `expireTtl`, never revoked). */
+  readonly expiring: Issued[] = [];
   /** Leases a failed revocation left: revoked again by {@link stop}. */
   private readonly unrevoked: string[] = [];
   private running = false;
   private workers: Promise<void>[] = [];
 
   constructor(
-    private readonly env: LocalEnvironment<PatroniCluster>,
+    private readonly env: LocalEnvironment<PostgresEndpoint, VaultEndpoint>,
     private readonly roles: readonly string[],
-    private readonly options: { workers?: number; pauseMs?: number } = {},
+    private readonly options: ChurnOptions = {},
   ) {}
 
   private async call<T>(kind: OpKind, fn: () => Promise<T>): Promise<T | undefined> {
@@ -97,16 +125,25 @@ export class CredentialChurn {
       const role = this.roles[(w + i) % this.roles.length];
       const creds = await this.call("issue", () => env.issue(role));
       if (creds) {
+        const issued = { ...creds, role, at: Date.now() };
+        this.issued.push(issued);
+        const expire = !!this.options.expireEvery && i % this.options.expireEvery === this.options.expireEvery - 1;
         await this.call("login", async () => {
           const res = await env.pg.tryLogin(env.databaseName, creds.username, creds.password);
           if (!res.ok) throw new Error(res.message);
         });
-        await this.call("renew", async () => {
-          const res = await env.v("PUT", "sys/leases/renew", { lease_id: creds.leaseId, increment: "10m" });
+        const renewed = await this.call("renew", async () => {
+          const increment = expire ? (this.options.expireTtl ?? "15s") : "10m";
+          const res = await env.v("PUT", "sys/leases/renew", { lease_id: creds.leaseId, increment });
           if (res.status !== 200) throw new Error(`sys/leases/renew: ${res.status} ${JSON.stringify(res.body)}`);
+          return true;
         });
-        const revoked = await this.call("revoke", () => env.revoke(creds.leaseId).then(() => true));
-        if (!revoked) this.unrevoked.push(creds.leaseId);
+        if (expire && renewed) {
+          this.expiring.push(issued);
+        } else {
+          const revoked = await this.call("revoke", () => env.revoke(creds.leaseId).then(() => true));
+          if (!revoked) this.unrevoked.push(creds.leaseId);
+        }
       } else {
         await sleep(100); // Vault or PostgreSQL is down: an application backs off a little.
       }
@@ -119,7 +156,7 @@ export class CredentialChurn {
     this.workers = Array.from({ length: this.options.workers ?? 2 }, (_, w) => this.worker(w));
   }
 
-  /** Stops the workers, then revokes what a failed revocation left (retrying for up to `retryMs`); returns how many it revoked. */
+  /** Stops the workers, then revokes what a failed revocation left (retrying for up to `retryMs`); returns how many it revoked (those left to expire are not). */
   async stop(retryMs = 60_000): Promise<number> {
     this.running = false;
     await Promise.all(this.workers);
@@ -171,6 +208,9 @@ export class CredentialChurn {
     for (let i = 1; i < successes.length; i++) {
       if (successes[i] - successes[i - 1] > longestGapMs) [longestGapMs, gapEnd] = [successes[i] - successes[i - 1], successes[i]];
     }
+    // with no failure and no gap longer than the churn's own pace, issuance never stopped: the longest of
+    // those small gaps says nothing about a recovery.
+    if (!issues.some((op) => !op.ok) && longestGapMs < CHURN_PACE_MS) gapEnd = at;
     const messages = new Map<string, number>();
     for (const op of window) if (op.error) messages.set(`${op.kind}: ${op.error}`, (messages.get(`${op.kind}: ${op.error}`) ?? 0) + 1);
     return {
