@@ -21,10 +21,14 @@
  * 5. The lease audit (`npm run leases`) with 10,000 active leases (OpenBao and Vault, the machine's
  *    PostgreSQL): wall time and peak RSS of the whole command, and issuance latency at concurrency 4 with
  *    and without an audit running.
+ * 6. A Vault cluster: the `local` stack deployed through HAProxy to three OpenBao (then three Vault) nodes
+ *    with Raft storage and TLS (sandbox/raft.ts); repeated step-downs, kills of the active node and kills of
+ *    a standby while credentials churn (sandbox/raft-failover.ts): how long until issuance is back, failed
+ *    calls, and how many leases answered in the last second before a kill the cluster holds afterwards.
  *
  * Environment: BENCH_SYNTH_RUNS (default 5), BENCH_CRED_REPEATS (default 3), BENCH_CREDS (default 500),
  * BENCH_DEPLOY_REPEATS (default 3), BENCH_HA_REPEATS (default 3), BENCH_AUDIT_LEASES (default 10000), BENCH_AUDIT_RUNS (default 3),
- * BENCH_ONLY=synth|creds|deploy|ha|leases (run
+ * BENCH_RAFT_REPEATS (default 3), BENCH_ONLY=synth|creds|deploy|ha|leases|raft (run
  * one part: its section of BENCHMARKS.md is replaced, the others kept).
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -39,6 +43,9 @@ import { APP, PROJECT_ROOT, localPaths, type TfJson } from "../sandbox/stack";
 import { LocalEnvironment } from "../sandbox/environment";
 import { PatroniCluster, PATRONI_TIMING, HAPROXY_CHECK, type ReplicationMode } from "../sandbox/patroni";
 import { churnThrough, type Recovery } from "../sandbox/failover";
+import { ThrowawayCa } from "../sandbox/ca";
+import { RaftCluster, RAFT_TIMING } from "../sandbox/raft";
+import { churnThroughRaft, RAFT_EVENTS, DOWN_MS, type RaftChurnResult, type RaftEventName } from "../sandbox/raft-failover";
 import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
 import { LOOKUP_CONCURRENCY } from "../leases/collect";
 
@@ -47,6 +54,7 @@ const CRED_REPEATS = Number(process.env.BENCH_CRED_REPEATS ?? 3);
 const CREDS = Number(process.env.BENCH_CREDS ?? 500);
 const DEPLOY_REPEATS = Number(process.env.BENCH_DEPLOY_REPEATS ?? 3);
 const HA_REPEATS = Number(process.env.BENCH_HA_REPEATS ?? 3);
+const RAFT_REPEATS = Number(process.env.BENCH_RAFT_REPEATS ?? 3);
 const AUDIT_LEASES = Number(process.env.BENCH_AUDIT_LEASES ?? 10_000);
 const AUDIT_RUNS = Number(process.env.BENCH_AUDIT_RUNS ?? 3);
 const CONCURRENCY = 16;
@@ -917,6 +925,77 @@ function mergeSections(previous: string, fresh: string[]): string[] {
   return [...head, ...[...merged.keys()].sort((a, b) => Number(a) - Number(b)).flatMap((k) => merged.get(k)!)];
 }
 
+// ---------------------------------------------------------------------------------------------- Raft
+
+async function raftOn(toolchain: Toolchain, binary: string): Promise<{ label: string; runs: RaftChurnResult[] }> {
+  const ca = await ThrowawayCa.create();
+  const env = await LocalEnvironment.start({
+    server: toolchain.postgres[0],
+    startVault: (parentDir) => RaftCluster.start({ binary, ca, haproxy: toolchain.ha!.haproxy, parentDir, log: (m) => progress(`raft ${m}`) }),
+    tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
+    log: "[bench] raft:",
+  });
+  try {
+    await env.deploy();
+    const runs: RaftChurnResult[] = [];
+    for (let rep = 1; rep <= RAFT_REPEATS; rep++) {
+      for (const name of Object.keys(RAFT_EVENTS) as RaftEventName[]) {
+        const result = await churnThroughRaft(env, HA_ROLES, name);
+        progress(
+          `raft ${env.vault.label} ${rep}/${RAFT_REPEATS}: ${result.recovery.event}: issuance back after ${result.recovery.issuanceBackMs} ms`,
+        );
+        runs.push(result);
+      }
+    }
+    return { label: env.vault.label, runs };
+  } finally {
+    await env.stop();
+    ca.remove();
+  }
+}
+
+async function raft(report: string[], toolchain: Toolchain | undefined, missing: string | undefined): Promise<void> {
+  report.push("## 6. A Vault cluster: step-down and loss of a node", "");
+  if (!toolchain?.ha) {
+    report.push(`❌ not run: missing ${missing ?? "HAProxy (tools/build.sh ha-topology)"}`, "");
+    return;
+  }
+  const rows: string[] = [];
+  const seconds = (xs: number[]) =>
+    `${(median(xs) / 1000).toFixed(1)} s | ${(Math.min(...xs) / 1000).toFixed(1)}–${(Math.max(...xs) / 1000).toFixed(1)} s`;
+  for (const binary of [toolchain.bao, toolchain.vault]) {
+    const { label, runs } = await raftOn(toolchain, binary);
+    for (const [name, event] of Object.entries(RAFT_EVENTS)) {
+      const of = runs.filter((r) => r.recovery.event.startsWith(event.label));
+      const failed = of.map(
+        (r) => `${Object.values(r.recovery.failed).reduce((a, b) => a + b, 0)}/${Object.values(r.recovery.made).reduce((a, b) => a + b, 0)}`,
+      );
+      const known = of.map((r) => (r.lastSecond ? `${r.lastSecond.known}/${r.lastSecond.answered}` : "–"));
+      rows.push(
+        `| ${label} | ${name === "step-down" ? "`operator step-down`" : event.label} | ${seconds(of.map((r) => r.recovery.issuanceBackMs))} | ` +
+          `${seconds(of.map((r) => r.recovery.healthyAfterMs))} | ${failed.join(", ")} | ${known.join(", ")} |`,
+      );
+    }
+  }
+  report.push(
+    `Measured ${new Date().toISOString()}. Three nodes of each server with Raft storage (\`performance_multiplier = ${RAFT_TIMING.performanceMultiplier}\`), ` +
+      "TLS on every listener with a throwaway CA, HAProxy passing TLS through to the node whose `GET /v1/sys/health` answers 200 (the active one) " +
+      `(checks every ${RAFT_TIMING.checkInterMs} ms, down after ${RAFT_TIMING.checkFall}), the machine's PostgreSQL ${toolchain.postgres[0].major}; the \`local\` stack deployed through HAProxy (\`sandbox/raft.ts\`). ` +
+      "While two workers loop issue → log in → renew → revoke through HAProxy (100 ms pause), the event happens; a killed node stays down " +
+      `${DOWN_MS / 1000} s, then is started and unsealed again; ${RAFT_REPEATS} runs of each event per server, in turn (\`sandbox/raft-failover.ts\`).`,
+    "",
+    "- **issuance back**: as in section 4 (the first success after the last failure, or the end of the longest gap).",
+    "- **healthy**: until three unsealed voters, one active, and HAProxy routing to it again (for a kill: after the node's restart).",
+    "- **failed calls**: failed / made (issue, log in, renew, revoke), per run, from the event until 3 s after healthy.",
+    "- **last second known**: before a kill, four callers issue for one second and the kill lands at its end; the leases answered in that second that the cluster holds afterwards / all of them.",
+    "",
+    "| server | event | issuance back, median | min–max | healthy, median | min–max | failed calls per run | last second known |",
+    "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ...rows,
+    "",
+  );
+}
+
 // ---------------------------------------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -943,13 +1022,14 @@ async function main(): Promise<void> {
       rmSync(scratch, { recursive: true, force: true });
     }
   }
-  if (ONLY === undefined || ONLY === "creds" || ONLY === "deploy" || ONLY === "ha" || ONLY === "leases") {
+  if (ONLY === undefined || ["creds", "deploy", "ha", "leases", "raft"].includes(ONLY)) {
     progress("preparing the toolchain (tools/build.sh)");
-    const { toolchain, missing } = await prepareToolchain({ ha: ONLY === undefined || ONLY === "ha" });
+    const { toolchain, missing } = await prepareToolchain({ ha: ONLY === undefined || ONLY === "ha" || ONLY === "raft" });
     if (ONLY === undefined || ONLY === "creds") await credentials(report, toolchain, missing);
     if (ONLY === undefined || ONLY === "deploy") await deploys(report, toolchain, missing);
     if (ONLY === undefined || ONLY === "ha") await ha(report, toolchain, missing);
     if (ONLY === undefined || ONLY === "leases") await leaseAudit(report, toolchain, missing);
+    if (ONLY === undefined || ONLY === "raft") await raft(report, toolchain, missing);
   }
   const file = join(PROJECT_ROOT, "BENCHMARKS.md");
   const lines = ONLY !== undefined && existsSync(file) ? mergeSections(readFileSync(file, "utf8"), report) : report;
