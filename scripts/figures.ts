@@ -342,6 +342,36 @@ const ROWS: Row[] = [
       return `${mode("ha-async")}. ${mode("ha-sync")}. Credentials issued before each event log in and renew after it; the lost user's lease still revokes (asynchronous) or Vault never issued it (synchronous); the plan through HAProxy is clean; 0 leases, 0 \`v-\` users on either node`;
     },
   },
+  ...(["bao", "vault"] as const).map(
+    (key): Row => ({
+      what: `the active ${key === "bao" ? "OpenBao" : "HashiCorp Vault"} node lost`,
+      how: `\`raft-${key}.test.ts\`: three ${key === "bao" ? "OpenBao" : "HashiCorp Vault"} nodes with Raft storage and TLS everywhere behind HAProxy, which sends clients to the active node; while credentials churn through it: a step-down, a SIGKILL of the active node and of a standby (each kill after a one-second burst of issuances), and a deploy of changed roles as the active node dies ([A Vault cluster](operations.md#a-vault-cluster-raft-behind-a-load-balancer))`,
+      file: `test/e2e/raft-${key}.test.ts`,
+      suites: [`raft-${key}`],
+      result: (f) => {
+        const r = f[`raft-${key}`]!;
+        const events = (
+          r.events as {
+            event: string;
+            issuanceBackSeconds: number;
+            failed: Record<string, number>;
+            made: Record<string, number>;
+            lastSecond?: { answered: number; known: number };
+            orphanUsers: number;
+          }[]
+        ).map((e) => {
+          const failed = Object.values(e.failed).reduce((a, b) => a + b, 0);
+          const made = Object.values(e.made).reduce((a, b) => a + b, 0);
+          const last = e.lastSecond
+            ? `, ${int(e.lastSecond.known)} of the ${int(e.lastSecond.answered)} leases answered in the last second known after it`
+            : "";
+          return `${e.event.replace(/ (of )?node\d$/, "")}: issuance back after ${sec(e.issuanceBackSeconds)}, ${int(failed)} of ${int(made)} calls failed${last}, ${int(e.orphanUsers)} user(s) with no lease`;
+        });
+        const deploy = r.deployDuringOutage as Record<"applyAtKill" | "cdktfDeploy", { outcome: string; seconds: number }>;
+        return `${r.server}: ${events.join("; ")}; \`tofu apply\` started as the active node died ${deploy.applyAtKill.outcome} in ${sec(deploy.applyAtKill.seconds)}, \`cdktf deploy\` right after it ${deploy.cdktfDeploy.outcome} in ${sec(deploy.cdktfDeploy.seconds)}, the next one converged; ${int(r.leasesNoClientGot)} lease(s) whose answer no client got; in the end \`npm run leases\` clean through HAProxy and against a standby, the ${int(r.shortLeases)} short leases' users dropped, 0 leases, 0 irrevocable, 0 \`v-\` users, no diff through HAProxy or any node`;
+      },
+    }),
+  ),
   {
     what: "a change deployed while a server is down",
     how: "`outages.test.ts` 3a/3b: a changed role with the server down; a changed connection with PostgreSQL down",
