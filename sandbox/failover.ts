@@ -72,7 +72,7 @@ function short(err: unknown): string {
     .slice(0, 240);
 }
 
-/** A credential the churn was handed, when the answer came, and whether it was left to expire. */
+/** A credential the churn was handed, its role, and when the answer came (ms since the epoch). */
 export interface Issued extends Creds {
   readonly role: string;
   readonly at: number;

@@ -78,12 +78,15 @@ export class RaftCluster implements VaultEndpoint {
   readonly nodes: RaftNode[] = [];
   private readonly dir: string;
   private unsealKeys: string[] = [];
+  /** The CA certificate's PEM text, read once: what every API call verifies the node with. */
+  private readonly caPem: string;
   private haproxy?: Started;
   private lbPort = 0;
 
   private constructor(private readonly options: RaftOptions) {
     ({ product: this.product, version: this.version, cli: this.cli } = serverProduct(options.binary));
     this.caFile = options.ca.certFile;
+    this.caPem = options.ca.cert;
     this.dir = mkdtempSync(join(options.parentDir, "raft-"));
     chmodSync(this.dir, 0o700);
   }
@@ -236,7 +239,7 @@ export class RaftCluster implements VaultEndpoint {
   }
 
   private async call(address: string, method: string, path: string, body: unknown, token: string): Promise<VaultResponse> {
-    const res = await new VaultClient(address, token, this.options.ca.cert).call(method, path, body);
+    const res = await new VaultClient(address, token, this.caPem).call(method, path, body);
     return { status: res.status, body: res.body ?? {} };
   }
 
