@@ -274,7 +274,8 @@ export class RaftCluster implements VaultEndpoint {
 
   /**
    * Waits until every running node is unsealed, one is active, the others are standbys, every node is a
-   * voter, and HAProxy sends clients to the active one; returns the active node's name.
+   * voter, autopilot calls the cluster healthy with a failure tolerance of one node, and HAProxy sends
+   * clients to the active one; returns the active node's name.
    */
   async waitHealthy(timeoutMs = 120_000): Promise<string> {
     let active = "";
@@ -294,6 +295,9 @@ export class RaftCluster implements VaultEndpoint {
         const members = await this.members();
         if (members.length !== this.nodes.length || !members.every((m) => m.voter)) return false;
         if (members.find((m) => m.leader)?.nodeId !== active) return false;
+        // what an operator's alert reads: autopilot's own view, refreshed a moment after the configuration's.
+        const autopilot = await this.request("GET", "sys/storage/raft/autopilot/state");
+        if (autopilot.body.data?.healthy !== true || autopilot.body.data?.failure_tolerance !== 1) return false;
         return (await this.request("GET", "sys/health", undefined, "")).status === 200;
       },
       timeoutMs,
