@@ -6,7 +6,7 @@
  *   export PGUSER='v-…' PGPASSWORD='…' LEASE_ID='database/creds/<role>/…'
  *
  * for `eval "$(… | node creds-env.mjs)"`, so that `psql`, `bao lease renew "$LEASE_ID"` and
- * `bao lease revoke "$LEASE_ID"` use that one credential. Used by the commands `npm run sandbox` prints.
+ * `bao lease revoke -sync "$LEASE_ID"` use that one credential. Used by the commands `npm run sandbox` prints.
  */
 import { readFileSync } from "node:fs";
 

@@ -241,7 +241,7 @@ export class Sandbox {
       `  eval "$(${cli} read -format=json ${apps["keybuzz-api"]?.credentials_path ?? "database/creds/keybuzz-api-db"} | node ${helper})"`,
       `  PGOPTIONS='-c role=${apiBase}' ${psql} -c 'SELECT session_user, current_user'   # role set at login: what it creates is ${apiBase}'s`,
       `  ${cli} lease renew "$LEASE_ID"`,
-      `  ${cli} lease revoke "$LEASE_ID"`,
+      `  ${cli} lease revoke -sync "$LEASE_ID"   # -sync: done when it returns (the CLI queues it otherwise)`,
       `  ${psql} -c 'SELECT 1'   # refused now: the revocation dropped the user`,
       "",
       "  # the lease audit: Vault's leases held against PostgreSQL's users, with a token that may only audit",
