@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { App } from "cdktf";
 import { ConfigError, type EnvironmentConfig, loadEnvironments } from "./stacks/environment";
 import { KeybuzzStack, stackName } from "./stacks/keybuzz-stack";
+import { quietCdktfDeprecations } from "./stacks/cdktf-warnings";
 import { skipTokenStackTraces } from "./stacks/token-stack-traces";
 
 function main(): void {
@@ -28,6 +29,7 @@ function main(): void {
     process.exit(1);
   }
   if (process.env.KEYBUZZ_TOKEN_STACK_TRACES !== "1") skipTokenStackTraces();
+  quietCdktfDeprecations(); // cdktf 0.21's util.isArray, deprecated at run time on Node.js 22 and later
   // skipValidation stays off: constructs report what only shows once everything is built.
   const app = new App({ outdir: process.env.CDKTF_OUTDIR ?? "cdktf.out" });
   for (const config of environments) {
