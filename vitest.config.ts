@@ -14,8 +14,11 @@ import PlannedSequencer from "./scripts/test-run/sequencer";
 // Besides the console's default reporter, every run writes test-results/vitest.json (files, tests, durations) and
 // test-results/times.json (scripts/test-run/timing-reporter.ts: each file's wall time), which `npm run figures`
 // (scripts/figures.ts) turns into docs/reliability.md, docs/test-times.json and the times in docs/testing.md.
+// test/setup.ts silences cdktf 0.21's one known deprecation in the test workers, which synthesize stacks
+// in-process, as main.ts does in the app (stacks/cdktf-warnings.ts).
 export default defineConfig({
   test: {
+    setupFiles: ["test/setup.ts"],
     reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }], "./scripts/test-run/timing-reporter.ts"],
     maxWorkers: WORKERS,
     sequence: { sequencer: PlannedSequencer },

@@ -71,6 +71,8 @@ export interface BuildManifest {
   readonly kubeApiserver?: string;
   readonly kubectl?: string;
   readonly vaultK8s?: string;
+  /** Node.js 24 (`tools/build.sh node-24`). */
+  readonly node24?: string;
 }
 
 /** What the Kubernetes harness runs with (sandbox/kubernetes.ts). */

