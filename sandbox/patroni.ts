@@ -22,6 +22,7 @@ import { execFileSync, type SpawnOptions } from "node:child_process";
 import type { ClientConfig } from "pg";
 import { postmasterPid, queryWith, tryLoginWith } from "./postgres";
 import { freePort, run, runOk, startProcess, waitFor, type Started } from "./processes";
+import { tcpProxyConfig } from "./haproxy";
 
 /** The programs of the topology (the manifest keys of `tools/build.sh ha-topology`). */
 export interface HaPrograms {
@@ -266,25 +267,15 @@ export class PatroniCluster {
 
   private haproxyConfig(): string {
     const { inter, fall, rise } = HAPROXY_CHECK;
-    return [
-      "global",
-      "  maxconn 1000",
-      "defaults",
-      "  mode tcp",
-      "  retries 2",
-      "  timeout connect 4s",
-      `  timeout client ${this.options.idleTimeoutSeconds ?? HAPROXY_IDLE_TIMEOUT_S}s`,
-      `  timeout server ${this.options.idleTimeoutSeconds ?? HAPROXY_IDLE_TIMEOUT_S}s`,
-      "  timeout check 2s",
-      "listen primary",
-      `  bind 127.0.0.1:${this.port}`,
-      "  option httpchk OPTIONS /primary",
-      "  http-check expect status 200",
+    return tcpProxyConfig({
+      name: "primary",
+      port: this.port,
+      idleTimeoutSeconds: this.options.idleTimeoutSeconds ?? HAPROXY_IDLE_TIMEOUT_S,
+      check: ["option httpchk OPTIONS /primary", "http-check expect status 200"],
       // a node that stops being the primary has its sessions cut, so no client keeps writing to a replica.
-      `  default-server inter ${inter} fall ${fall} rise ${rise} on-marked-down shutdown-sessions`,
-      ...this.nodes.map((n) => `  server ${n.name} 127.0.0.1:${n.pgPort} maxconn 200 check port ${n.restPort}`),
-      "",
-    ].join("\n");
+      defaultServer: `inter ${inter} fall ${fall} rise ${rise} on-marked-down shutdown-sessions`,
+      servers: this.nodes.map((n) => `${n.name} 127.0.0.1:${n.pgPort} maxconn 200 check port ${n.restPort}`),
+    });
   }
 
   private startNode(node: Node): void {

@@ -25,6 +25,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { VaultClient } from "../leases/vault-client";
 import type { ThrowawayCa } from "./ca";
+import { tcpProxyConfig } from "./haproxy";
 import { freePort, startProcess, waitFor, type Started } from "./processes";
 import { serverProduct, type VaultEndpoint, type VaultResponse } from "./vault";
 
@@ -198,26 +199,15 @@ export class RaftCluster implements VaultEndpoint {
 
   private haproxyConfig(): string {
     const { checkInterMs, checkFall, checkRise } = RAFT_TIMING;
-    return [
-      "global",
-      "  maxconn 1000",
-      "defaults",
-      "  mode tcp",
-      "  retries 2",
-      "  timeout connect 4s",
-      "  timeout client 120s",
-      "  timeout server 120s",
-      "  timeout check 2s",
-      "listen vault",
-      `  bind 127.0.0.1:${this.lbPort}`,
-      "  option httpchk",
-      "  http-check send meth GET uri /v1/sys/health",
+    return tcpProxyConfig({
+      name: "vault",
+      port: this.lbPort,
+      idleTimeoutSeconds: 120,
       // 200: active; a standby answers 429, a sealed or uninitialized node 503/501.
-      "  http-check expect status 200",
-      `  default-server check check-ssl verify required ca-file ${this.caFile} inter ${checkInterMs} fall ${checkFall} rise ${checkRise} on-marked-down shutdown-sessions`,
-      ...this.nodes.map((n) => `  server ${n.name} 127.0.0.1:${n.port}`),
-      "",
-    ].join("\n");
+      check: ["option httpchk", "http-check send meth GET uri /v1/sys/health", "http-check expect status 200"],
+      defaultServer: `check check-ssl verify required ca-file ${this.caFile} inter ${checkInterMs} fall ${checkFall} rise ${checkRise} on-marked-down shutdown-sessions`,
+      servers: this.nodes.map((n) => `${n.name} 127.0.0.1:${n.port}`),
+    });
   }
 
   /** A node by name. */
