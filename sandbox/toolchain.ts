@@ -71,8 +71,10 @@ export interface BuildManifest {
   readonly kubeApiserver?: string;
   readonly kubectl?: string;
   readonly vaultK8s?: string;
-  /** Node.js 24 (`tools/build.sh node-24`). */
+  /** Node.js 24 (`tools/build.sh node-24`, and `cdktn`, which runs on it). */
   readonly node24?: string;
+  /** The folder whose node_modules/ holds CDK Terrain (`tools/build.sh cdktn`). */
+  readonly cdktn?: string;
 }
 
 /** What the Kubernetes harness runs with (sandbox/kubernetes.ts). */

