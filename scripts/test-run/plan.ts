@@ -41,6 +41,8 @@ export const COLD_BUILD_S: Readonly<Record<string, number>> = {
   "provider-postgresql": 35,
   bao: 240,
   "postgres-17": 60,
+  "node-24": 5,
+  cdktn: 15,
   vault: 565,
   "ha-topology": 140,
   etcd: 30,
