@@ -5,6 +5,16 @@
  * (review/risk.ts) rank changes with them, so the three cannot drift apart.
  */
 
+// ---------------------------------------------------------------------------------------------- engines
+
+/**
+ * The oldest Terraform and OpenTofu that can deploy these constructs: `vault_admin`'s password is an ephemeral
+ * variable sent through write-only attributes, which 1.11 introduced. The stacks state it
+ * (`terraform.required_version`), the sandbox checks the engine it finds against it, and CDK Terrain's
+ * `targetVersions` (terrain/migrate.ts) declare it.
+ */
+export const MIN_ENGINE_VERSION = "1.11.0";
+
 // ---------------------------------------------------------------------------------------------- names
 
 /** A Vault path segment (a role, policy, connection, auth or mount name): `keybuzz-api-db`. */

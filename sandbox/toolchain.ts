@@ -12,6 +12,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
+import { MIN_ENGINE_VERSION } from "../constructs/vocabulary";
 import { postgresBinDir } from "./postgres";
 import type { HaPrograms } from "./patroni";
 import { PROJECT_ROOT } from "./stack";
@@ -277,8 +278,8 @@ export function kubernetesFromManifest(manifest: BuildManifest): { tools?: Kuber
   return { tools: { kubeApiserver, etcd, vaultK8s } };
 }
 
-/** The Terraform engines that can deploy the stack: its admin password is ephemeral, which needs 1.11. */
-const MIN_ENGINE = [1, 11] as const;
+/** The Terraform engines that can deploy the stack (major, minor): its admin password is ephemeral, which needs 1.11. */
+const MIN_ENGINE = MIN_ENGINE_VERSION.split(".").slice(0, 2).map(Number) as [number, number];
 
 /** `tofu version` / `terraform version` → [major, minor], or undefined when it cannot tell. */
 function engineVersion(binary: string): [number, number] | undefined {

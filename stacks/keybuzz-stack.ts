@@ -12,6 +12,7 @@ import { Connection } from "../constructs/connection";
 import { CredentialFunctions } from "../constructs/credential-functions";
 import { SecretsMount } from "../constructs/secrets-mount";
 import { VaultAdmin } from "../constructs/vault-admin";
+import { MIN_ENGINE_VERSION } from "../constructs/vocabulary";
 import { isProduction, type EnvironmentConfig } from "./environment";
 
 /** Props of {@link KeybuzzStack}. */
@@ -44,6 +45,8 @@ export class KeybuzzStack extends TerraformStack {
     super(scope, id);
     const { config } = props;
     this.configureBackend(id, config);
+    // stated, so that an older engine names the version it needs instead of stopping at attributes it does not know.
+    this.addOverride("terraform.required_version", `>= ${MIN_ENGINE_VERSION}`);
 
     new VaultProvider(this, "vault", { address: config.vault.address });
     new PostgresqlProvider(this, "postgresql", {

@@ -16,6 +16,7 @@
  * Pure functions: no file is read or written here.
  */
 import { dirname, posix, relative } from "node:path";
+import { MIN_ENGINE_VERSION } from "../constructs/vocabulary";
 
 /** A provider the app uses, as its prebuilt package names it (`cdktf.provider` in its package.json). */
 export interface ProviderPin {
@@ -31,10 +32,10 @@ export interface ProviderPin {
 export const PROVIDER_PACKAGES = ["vault", "postgresql"] as const;
 
 /**
- * The engines this app needs (Terraform and OpenTofu 1.11: the write-only attributes), as cdktn's `targetVersions`
- * (npm semver ranges).
+ * The engines this app needs (Terraform and OpenTofu 1.11: the write-only attributes; the stacks' own
+ * `required_version`), as cdktn's `targetVersions` (npm semver ranges).
  */
-export const TARGET_VERSIONS = { terraform: ">=1.11.0", opentofu: ">=1.11.0" } as const;
+export const TARGET_VERSIONS = { terraform: `>=${MIN_ENGINE_VERSION}`, opentofu: `>=${MIN_ENGINE_VERSION}` } as const;
 
 /**
  * The pin of a prebuilt provider package, from its package.json (`cdktf.provider.name` is

@@ -6,6 +6,7 @@ import { App, type TerraformStack, Testing } from "cdktf";
 import { KubernetesWorkload } from "../../constructs/kubernetes-workload";
 import { AgentConfig } from "../../constructs/agent-config";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
+import { MIN_ENGINE_VERSION } from "../../constructs/vocabulary";
 import { loadEnvironments, parseEnvironment } from "../../stacks/environment";
 import { KeybuzzStack, stackName } from "../../stacks/keybuzz-stack";
 import {
@@ -88,6 +89,12 @@ describe("KeybuzzStack, per environment file", () => {
 
   it("covers the four environments", () => {
     expect(ENVIRONMENTS).toEqual(["dev", "local", "prod", "staging"]);
+  });
+
+  it.each(ENVIRONMENTS)("states in %s the engine version the write-only attributes need, so an older engine names it", (env) => {
+    const json = JSON.parse(synthesized[env]);
+    expect(json.terraform.required_version).toBe(`>= ${MIN_ENGINE_VERSION}`);
+    expect(MIN_ENGINE_VERSION).toBe("1.11.0");
   });
 
   it.each([
