@@ -10,7 +10,8 @@
  * A stage that cannot be built here (no PostgreSQL binaries, no root for PostgreSQL 17's chroot, apt or the
  * injector's mount namespace, a failed build) fails a CI run (CI=true); elsewhere the suites that need it
  * skip, saying what is missing. KEYBUZZ_E2E_PG17=0 leaves PostgreSQL 17 out; KEYBUZZ_E2E_HA=0 the HA
- * topology, KEYBUZZ_E2E_KUBERNETES=0 the Kubernetes tools (a 14-minute cold build), whose suites then skip.
+ * topology, KEYBUZZ_E2E_KUBERNETES=0 the Kubernetes tools (a 14-minute cold build), whose suites then skip. A CI run
+ * refuses these and every other variable that proves less (REDUCING_VARIABLES in scripts/test-run/stages.ts).
  */
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +19,7 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { postgresBinDir } from "../../sandbox/postgres";
 import { buildTools, POSTGRES_17, postgres17Missing } from "../../sandbox/toolchain";
-import { STAGES, type StageName } from "../../scripts/test-run/stages";
+import { reductions, STAGES, type StageName } from "../../scripts/test-run/stages";
 import "./fixture/toolchain"; // its ProvidedContext declaration
 
 /** Why a stage cannot be built on this machine, before trying; undefined when it can. */
@@ -44,6 +45,8 @@ export default function setup(project: TestProject): () => Promise<void> {
   };
   const reasons = STAGES.map((s) => ({ stage: s, missing: s.name === "bao" ? (cannotBuild("bao") ?? pg17Missing) : cannotBuild(s.name) }));
   if (process.env.CI === "true") {
+    const reduced = reductions(process.env);
+    if (reduced.length) throw new Error(`a CI run proves everything; unset ${reduced.join(", ")}`);
     const blocked = reasons.filter((r) => r.missing);
     if (blocked.length) throw new Error(`the real-server suites cannot run in CI: missing ${blocked.map((r) => r.missing).join("; ")}`);
   }

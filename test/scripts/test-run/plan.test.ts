@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TestTimes } from "../../../scripts/test-run/times";
-import { STAGES, SUITES, stagesOf } from "../../../scripts/test-run/stages";
+import { REDUCING_VARIABLES, reductions, STAGES, SUITES, stagesOf } from "../../../scripts/test-run/stages";
 import { allTools, COLD_BUILD_S, planLine, planRun, simulate, testFiles, WORKERS } from "../../../scripts/test-run/plan";
 import { ROOT } from "../../helpers";
 
@@ -35,6 +35,30 @@ describe("scripts/test-run/stages.ts", () => {
     expect(stagesOf("attacks.test.ts")).toEqual([STAGES[0].name]);
     expect(stagesOf("kubernetes.test.ts")).toEqual(["bao", "vault", "kubernetes"]);
     expect(() => stagesOf("new.test.ts")).toThrow("test/e2e/new.test.ts is not in SUITES (scripts/test-run/stages.ts)");
+  });
+});
+
+describe("the variables a CI run refuses", () => {
+  it("names each one set, with its value and what it leaves out", () => {
+    expect(reductions({ CI: "true", PATH: "/bin" })).toEqual([]);
+    expect(reductions({ KEYBUZZ_E2E_PG17: "0", KEYBUZZ_CHURN_CYCLES: "500" })).toEqual([
+      "KEYBUZZ_E2E_PG17=0 (leaves PostgreSQL 17 out when 0)",
+      "KEYBUZZ_CHURN_CYCLES=500 (changes the churn suite's number of cycles)",
+    ]);
+  });
+
+  it("lists every KEYBUZZ_ variable the real-server suites and their harness read, but those that only change logging", () => {
+    const logging = ["KEYBUZZ_PATRONI_LOG", "KEYBUZZ_PATRONI_TAIL"];
+    const read = new Set<string>();
+    const scan = (dir: string) => {
+      for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })) {
+        if (!entry.isFile() || !entry.name.endsWith(".ts")) continue;
+        for (const m of readFileSync(join(entry.parentPath, entry.name), "utf8").matchAll(/process\.env\.(KEYBUZZ_[A-Z0-9_]+)/g)) read.add(m[1]);
+      }
+    };
+    for (const dir of ["test/e2e", "sandbox"]) scan(dir);
+    const unlisted = [...read].filter((name) => !(name in REDUCING_VARIABLES) && !logging.includes(name));
+    expect(unlisted).toEqual([]);
   });
 });
 
