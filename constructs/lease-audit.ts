@@ -1,7 +1,9 @@
 import { Construct } from "constructs";
 import type { TerraformResource } from "cdktf";
+import { FunctionResource as PgFunction } from "@cdktf/provider-postgresql/lib/function-resource";
 import { Grant } from "@cdktf/provider-postgresql/lib/grant";
 import { Role } from "@cdktf/provider-postgresql/lib/role";
+import { Schema } from "@cdktf/provider-postgresql/lib/schema";
 import { Policy } from "@cdktf/provider-vault/lib/policy";
 import type { BaseRole, BaseRoles } from "./base-roles";
 import type { Connection } from "./connection";
@@ -16,13 +18,21 @@ import type { VaultAdmin } from "./vault-admin";
 export const LEASE_AUDIT_NAMES = {
   /** Vault role of the end-to-end probe: issues a user in a base role with no privilege at all. */
   probeRole: "leases-probe",
-  /** Vault role whose users read the catalog and `pg_stat_activity` for the audit. */
+  /** Vault role whose users read the catalog and the sessions of dropped roles for the audit. */
   auditRole: "leases-audit",
   /** Vault role whose users may also run the revocation function, for `--fix --apply`. */
   fixRole: "leases-fix",
   probeBaseRole: "keybuzz_leases_probe",
   auditBaseRole: "keybuzz_leases_audit",
   fixBaseRole: "keybuzz_leases_fix",
+  /** The schema of {@link LEASE_AUDIT_NAMES.orphanSessionsFunction}, in the application database. */
+  sessionsSchema: "keybuzz_leases",
+  /**
+   * `<sessionsSchema>.orphan_sessions()`: the client sessions whose role no longer exists, as jsonb (pid, database,
+   * role_oid, backend_start) and nothing else of them; the one thing the audit reads that `pg_stat_activity` hides
+   * from a role without `pg_read_all_stats`.
+   */
+  orphanSessionsFunction: "orphan_sessions",
   /** What `npm run leases` needs: read lease metadata of the mount, run the probe, log in to read. */
   auditPolicy: "keybuzz-leases-audit",
   /** The audit's policy and what `--fix --apply` needs on top: revoke this mount's leases, log in to drop. */
@@ -107,9 +117,12 @@ export function leaseAuditPolicyDocument(mountPath: string, fix: boolean): strin
  *
  * - `leases-probe` issues a user in `keybuzz_leases_probe`, a role with no privilege (not even CONNECT):
  *   issuing and revoking one proves that Vault reaches PostgreSQL right now, and the user can do nothing.
- * - `leases-audit` issues a user in `keybuzz_leases_audit`: CONNECT on the application database and
- *   `pg_read_all_stats` (every session's user and database in `pg_stat_activity`); the catalog it reads is
- *   readable by any role. The audit logs in with it: no password of its own, none of `vault_admin`'s.
+ * - `leases-audit` issues a user in `keybuzz_leases_audit`: CONNECT on the application database and EXECUTE on
+ *   `keybuzz_leases.orphan_sessions()`, a `SECURITY DEFINER` function that returns the client sessions of roles that
+ *   no longer exist (pid, database, role, start) and nothing else; the catalog it reads, and which role each session
+ *   belongs to, are readable by any role. Not `pg_read_all_stats`: that would show it the statement every
+ *   application's session is running, its data. The audit logs in with it: no password of its own, none of
+ *   `vault_admin`'s.
  * - `leases-fix` issues a user in `keybuzz_leases_fix`: the audit's rights and EXECUTE on
  *   `keybuzz_vault.drop_user`, the revocation function itself, so `--fix --apply` drops an orphan with
  *   exactly the SQL Vault would have run; and nothing else.
@@ -140,7 +153,23 @@ export class LeaseAudit extends Construct {
     const connect = (role: Role, s: Construct) => [
       new Grant(s, "Connect", { database, role: role.name, objectType: "database", privileges: ["CONNECT"], dependsOn: after }),
     ];
-    const audit = baseRole("AuditBaseRole", n.auditBaseRole, ["pg_read_all_stats"], connect);
+    const sessions = this.orphanSessions(database, after);
+    const audit = baseRole("AuditBaseRole", n.auditBaseRole, [], (role, s) => {
+      const on = { database, role: role.name, schema: sessions.schema.name };
+      const usage = new Grant(s, "SessionsSchema", { ...on, objectType: "schema", privileges: ["USAGE"], dependsOn: after });
+      return [
+        ...connect(role, s),
+        usage,
+        // after PUBLIC's revoke on the same function: two grants at once fail ("tuple concurrently updated").
+        new Grant(s, "OrphanSessions", {
+          ...on,
+          objectType: "function",
+          objects: [n.orphanSessionsFunction],
+          privileges: ["EXECUTE"],
+          dependsOn: [usage, ...sessions.resources],
+        }),
+      ];
+    });
     const fix = baseRole("FixBaseRole", n.fixBaseRole, [], (role, s) => {
       const on = { database, role: role.name, schema: props.functions.schema.name };
       // after Vault admin's grants on the same schema and functions: two at once fail ("tuple concurrently updated").
@@ -152,7 +181,7 @@ export class LeaseAudit extends Construct {
       ];
     });
     // the revocations Vault runs when the mount goes need these roles: they go after it.
-    props.connection.mount.waitFor([probe, audit, fix].flatMap((r) => [r.resource, ...r.grants]));
+    props.connection.mount.waitFor([...sessions.resources, ...[probe, audit, fix].flatMap((r) => [r.resource, ...r.grants])]);
 
     // the fix role reads what the audit reads: its users hold both roles.
     const roles = new Construct(this, "Roles");
@@ -179,5 +208,47 @@ export class LeaseAudit extends Construct {
     const policies = new Construct(this, "Policies");
     new Policy(policies, "Audit", { name: n.auditPolicy, policy: leaseAuditPolicyDocument(mountPath, false) });
     new Policy(policies, "Fix", { name: n.fixPolicy, policy: leaseAuditPolicyDocument(mountPath, true) });
+  }
+
+  /**
+   * The schema and the `SECURITY DEFINER` function that tell the audit which sessions belong to dropped roles, and
+   * PUBLIC's EXECUTE on it revoked. Owned by the role Terraform connects as (a superuser, as the credential
+   * functions): inside it `pg_stat_activity` shows every session; it returns four columns of the orphaned ones only.
+   * Its body pins `search_path` first, as the credential functions' do.
+   */
+  private orphanSessions(database: string, after: TerraformResource[]): { schema: Schema; resources: TerraformResource[] } {
+    const n = LEASE_AUDIT_NAMES;
+    const s = new Construct(this, "OrphanSessions");
+    const schema = new Schema(s, "Schema", { name: n.sessionsSchema, database, dropCascade: true, dependsOn: after });
+    const fn = new PgFunction(s, "Function", {
+      name: n.orphanSessionsFunction,
+      schema: schema.name,
+      database,
+      returns: "jsonb",
+      language: "plpgsql",
+      securityDefiner: true,
+      body: [
+        "",
+        "BEGIN",
+        "  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);",
+        "  RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object('pid', a.pid, 'database', coalesce(a.datname, ''),",
+        "                   'role_oid', a.usesysid::int8, 'backend_start', extract(epoch FROM a.backend_start)::float8) ORDER BY a.pid), '[]'::jsonb)",
+        "            FROM pg_stat_activity a",
+        "           WHERE a.backend_type = 'client backend' AND a.usesysid IS NOT NULL",
+        "             AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = a.usesysid));",
+        "END",
+        "",
+      ].join("\n"),
+    });
+    // functions are executable by PUBLIC by default; only the audit's grant remains.
+    const revoke = new Grant(s, "RevokePublicExecute", {
+      database,
+      role: "public",
+      schema: schema.name,
+      objectType: "function",
+      privileges: [],
+      dependsOn: [fn],
+    });
+    return { schema, resources: [schema, fn, revoke] };
   }
 }

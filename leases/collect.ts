@@ -136,12 +136,14 @@ export async function readPostgres(client: Client): Promise<{ users: IssuedUser[
        FROM pg_catalog.pg_roles r WHERE pg_catalog.left(r.rolname, $1) = $2 AND r.rolname <> current_user ORDER BY 1`,
     [ISSUED_USER_PREFIX.length, ISSUED_USER_PREFIX],
   );
-  const sessions = await client.query<{ pid: number; database: string; role_oid: number; backend_start: number }>(
-    `SELECT a.pid, coalesce(a.datname, '') AS database, a.usesysid::int8 AS role_oid, extract(epoch FROM a.backend_start)::float8 AS backend_start
-       FROM pg_catalog.pg_stat_activity a
-      WHERE a.backend_type = 'client backend' AND a.usesysid IS NOT NULL
-        AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = a.usesysid) ORDER BY 1`,
-  );
+  // the sessions of dropped roles: pg_stat_activity hides when they started from a role without pg_read_all_stats,
+  // which the audit does not hold (it would show every application's statements); the stack's function tells.
+  const { sessionsSchema, orphanSessionsFunction } = LEASE_AUDIT_NAMES;
+  const [{ sessions }] = (
+    await client.query<{ sessions: { pid: number; database: string; role_oid: number; backend_start: number }[] }>(
+      `SELECT ${sessionsSchema}.${orphanSessionsFunction}() AS sessions`,
+    )
+  ).rows;
   return {
     users: users.rows.map((u) => ({
       name: u.name,
@@ -150,7 +152,7 @@ export async function readPostgres(client: Client): Promise<{ users: IssuedUser[
       memberOf: u.member_of,
       sessions: u.sessions,
     })),
-    orphanSessions: sessions.rows.map((s) => ({
+    orphanSessions: sessions.map((s) => ({
       pid: s.pid,
       database: s.database,
       roleOid: Number(s.role_oid),

@@ -25,7 +25,8 @@ export interface Rule<E> {
 
 const { probeRole, auditRole, fixRole, auditPolicy, fixPolicy, probeBaseRole, auditBaseRole, fixBaseRole } = LEASE_AUDIT_NAMES;
 const RESERVED_VAULT_NAMES = new Set<string>([probeRole, auditRole, fixRole, auditPolicy, fixPolicy]);
-const RESERVED_BASE_ROLES = new Set<string>([probeBaseRole, auditBaseRole, fixBaseRole]);
+// the audit's schema too: a base role's default schema is named after it.
+const RESERVED_BASE_ROLES = new Set<string>([probeBaseRole, auditBaseRole, fixBaseRole, LEASE_AUDIT_NAMES.sessionsSchema]);
 
 type App = ParsedEnvironment["applications"][number];
 const apps = (env: ParsedEnvironment) => env.applications.map((app, index) => ({ app, at: ["applications", index] as (string | number)[] }));
@@ -74,6 +75,9 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
         ...(RESERVED_BASE_ROLES.has(app.baseRole)
           ? [{ path: [...at, "baseRole"], message: `"${app.baseRole}" is reserved for the lease audit (npm run leases)` }]
           : []),
+        ...Object.keys(app.schemas ?? {})
+          .filter((schema) => schema === LEASE_AUDIT_NAMES.sessionsSchema)
+          .map((schema) => ({ path: [...at, "schemas", schema], message: `"${schema}" is reserved for the lease audit (npm run leases)` })),
       ]),
   },
   {

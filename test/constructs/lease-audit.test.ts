@@ -22,18 +22,39 @@ describe("LeaseAudit", () => {
     expect(synthAudit().json).toMatchSnapshot();
   });
 
-  it("gives the probe's base role no privilege at all, the audit's CONNECT and pg_read_all_stats, the fix's EXECUTE on drop_user only", () => {
+  it("gives the probe's base role no privilege at all, the audit's CONNECT and EXECUTE on orphan_sessions (no pg_read_all_stats), the fix's EXECUTE on drop_user too", () => {
     const { json } = synthAudit();
     const roles = Object.fromEntries(resources(json, "postgresql_role").map((r) => [r.name, r]));
     expect(roles[LEASE_AUDIT_NAMES.probeBaseRole]).toMatchObject({ login: false, roles: [] });
-    expect(roles[LEASE_AUDIT_NAMES.auditBaseRole]).toMatchObject({ login: false, roles: ["pg_read_all_stats"] });
+    expect(roles[LEASE_AUDIT_NAMES.auditBaseRole]).toMatchObject({ login: false, roles: [] });
     expect(roles[LEASE_AUDIT_NAMES.fixBaseRole]).toMatchObject({ login: false, roles: [] });
-    const grants = resources(json, "postgresql_grant").filter((g) => String(g.role).includes("LeaseAudit"));
+    const grants = resources(json, "postgresql_grant").filter((g) => String(g.role).includes("LeaseAudit_"));
     const owner = (g: Record<string, unknown>) => /LeaseAudit_(\w+?)BaseRole/.exec(String(g.role))?.[1];
     const summary = grants
       .map((g) => `${owner(g)}: ${g.object_type} ${(g.objects as string[] | undefined)?.join(",") ?? ""} ${(g.privileges as string[]).join(",")}`)
       .sort();
-    expect(summary).toEqual(["Audit: database  CONNECT", "Fix: database  CONNECT", "Fix: function drop_user EXECUTE", "Fix: schema  USAGE"]);
+    expect(summary).toEqual([
+      "Audit: database  CONNECT",
+      "Audit: function orphan_sessions EXECUTE",
+      "Audit: schema  USAGE",
+      "Fix: database  CONNECT",
+      "Fix: function drop_user EXECUTE",
+      "Fix: schema  USAGE",
+    ]);
+  });
+
+  it("tells the audit of dropped roles' sessions through one SECURITY DEFINER function, which PUBLIC may not run", () => {
+    const { json } = synthAudit();
+    const fn = resources(json, "postgresql_function").find((f) => f.name === LEASE_AUDIT_NAMES.orphanSessionsFunction)!;
+    expect(fn).toMatchObject({ name: "orphan_sessions", returns: "jsonb", language: "plpgsql", security_definer: true });
+    expect(fn.schema).toMatch(/postgresql_schema\.LeaseAudit_OrphanSessions_Schema/);
+    // the search path is pinned first; four columns of sessions whose role is gone, never a statement.
+    expect(String(fn.body).split("\n")[2]).toContain("pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)");
+    expect(String(fn.body)).toContain("NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = a.usesysid)");
+    expect(String(fn.body)).not.toMatch(/\bquery\b/);
+    const publicGrant = resources(json, "postgresql_grant").find((g) => g.role === "public" && String(g.schema).includes("OrphanSessions"));
+    expect(publicGrant).toMatchObject({ object_type: "function", privileges: [] });
+    expect(publicGrant?.depends_on).toEqual([expect.stringMatching(/^postgresql_function\.LeaseAudit_OrphanSessions_Function/)]);
   });
 
   it("makes the mount wait for its base roles and grants: a destroy revokes the audit's leases before dropping them", () => {
@@ -43,15 +64,22 @@ describe("LeaseAudit", () => {
       .filter((d) => d.includes("LeaseAudit"))
       .map((d) => d.replace(/_[0-9A-F]{8}$/, ""))
       .sort();
-    expect(own).toEqual([
-      "postgresql_grant.LeaseAudit_AuditBaseRole_Connect",
-      "postgresql_grant.LeaseAudit_FixBaseRole_Connect",
-      "postgresql_grant.LeaseAudit_FixBaseRole_DropUser",
-      "postgresql_grant.LeaseAudit_FixBaseRole_FunctionsSchema",
-      "postgresql_role.LeaseAudit_AuditBaseRole",
-      "postgresql_role.LeaseAudit_FixBaseRole",
-      "postgresql_role.LeaseAudit_ProbeBaseRole",
-    ]);
+    expect(own).toEqual(
+      [
+        "postgresql_grant.LeaseAudit_AuditBaseRole_Connect",
+        "postgresql_grant.LeaseAudit_AuditBaseRole_OrphanSessions",
+        "postgresql_grant.LeaseAudit_AuditBaseRole_SessionsSchema",
+        "postgresql_grant.LeaseAudit_FixBaseRole_Connect",
+        "postgresql_grant.LeaseAudit_FixBaseRole_DropUser",
+        "postgresql_grant.LeaseAudit_FixBaseRole_FunctionsSchema",
+        "postgresql_grant.LeaseAudit_OrphanSessions_RevokePublicExecute",
+        "postgresql_role.LeaseAudit_AuditBaseRole",
+        "postgresql_role.LeaseAudit_FixBaseRole",
+        "postgresql_role.LeaseAudit_ProbeBaseRole",
+        "postgresql_function.LeaseAudit_OrphanSessions_Function",
+        "postgresql_schema.LeaseAudit_OrphanSessions_Schema",
+      ].sort(),
+    );
   });
 
   it("adds three Vault roles whose users join only the audit's base roles, with short leases", () => {

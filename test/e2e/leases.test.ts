@@ -316,25 +316,52 @@ describe.skipIf(!toolchain).each(VAULT_SERVERS)("npm run leases on $label: Vault
     const can = async (user: string) =>
       (
         await env.pg.query<{ r: string }>(
-          `SELECT format('connect=%s drop_user=%s create_user=%s renew_user=%s schema=%s api_schema=%s stats=%s superuser=%s createrole=%s',
+          `SELECT format('connect=%s drop_user=%s create_user=%s renew_user=%s schema=%s api_schema=%s stats=%s orphans=%s superuser=%s createrole=%s',
              has_database_privilege($1, $2, 'CONNECT'), has_function_privilege($1, 'keybuzz_vault.drop_user(text,text)', 'EXECUTE'),
              has_function_privilege($1, 'keybuzz_vault.create_user(text,text,text,text)', 'EXECUTE'),
              has_function_privilege($1, 'keybuzz_vault.renew_user(text,text)', 'EXECUTE'),
              has_schema_privilege($1, 'keybuzz_vault', 'USAGE'), has_schema_privilege($1, 'keybuzz_api', 'USAGE'),
-             pg_has_role($1, 'pg_read_all_stats', 'USAGE'), r.rolsuper, r.rolcreaterole) AS r FROM pg_roles r WHERE r.rolname = $1`,
+             pg_has_role($1, 'pg_read_all_stats', 'MEMBER'),
+             has_schema_privilege($1, 'keybuzz_leases', 'USAGE') AND has_function_privilege($1, 'keybuzz_leases.orphan_sessions()', 'EXECUTE'),
+             r.rolsuper, r.rolcreaterole) AS r FROM pg_roles r WHERE r.rolname = $1`,
           [user, env.databaseName],
           env.databaseName,
         )
       )[0].r;
     expect(await can(issued.probe.username)).toBe(
-      "connect=f drop_user=f create_user=f renew_user=f schema=f api_schema=f stats=f superuser=f createrole=f",
+      "connect=f drop_user=f create_user=f renew_user=f schema=f api_schema=f stats=f orphans=f superuser=f createrole=f",
     );
     expect(await can(issued.audit.username)).toBe(
-      "connect=t drop_user=f create_user=f renew_user=f schema=f api_schema=f stats=t superuser=f createrole=f",
+      "connect=t drop_user=f create_user=f renew_user=f schema=f api_schema=f stats=f orphans=t superuser=f createrole=f",
     );
     expect(await can(issued.fix.username)).toBe(
-      "connect=t drop_user=t create_user=f renew_user=f schema=t api_schema=f stats=t superuser=f createrole=f",
+      "connect=t drop_user=t create_user=f renew_user=f schema=t api_schema=f stats=f orphans=t superuser=f createrole=f",
     );
+    // and an application's user may not ask which sessions are orphaned.
+    expect(await can(app.username)).toMatch(/ stats=f orphans=f /);
+
+    // the audit's user sees which role holds a session, never what it runs: the statement an application is running,
+    // its data, stays hidden (no pg_read_all_stats), and the function tells of orphaned sessions only.
+    const running = await session(app);
+    const reader = await session(issued.audit);
+    const statement = running.query("SELECT pg_sleep(3) AS secret_marker_of_chatwoot");
+    await sleep(500); // the statement is running now
+    const seen = (
+      await reader.query<{ usename: string; query: string; backend_start: Date | null }>(
+        "SELECT usename, query, backend_start FROM pg_stat_activity WHERE usename = $1",
+        [app.username],
+      )
+    ).rows;
+    expect(seen).toEqual([{ usename: app.username, query: "<insufficient privilege>", backend_start: null }]);
+    // the control: the same view read by the superuser shows the statement, so the one above was running.
+    const [{ query: runningNow }] = await env.pg.query<{ query: string }>("SELECT query FROM pg_stat_activity WHERE usename = $1", [app.username]);
+    expect(runningNow).toContain("secret_marker_of_chatwoot");
+    const orphans = (await reader.query<{ s: unknown[] }>("SELECT keybuzz_leases.orphan_sessions() AS s")).rows[0].s;
+    expect(JSON.stringify(orphans)).not.toContain("secret_marker");
+    expect(orphans).toEqual([]);
+    await reader.end();
+    await statement;
+    await running.end();
     expect(await env.pg.tryLogin(env.databaseName, issued.probe.username, issued.probe.password)).toMatchObject({ ok: false });
 
     // the fix's user runs the revocation function, which drops only issued users of the role it names.

@@ -256,6 +256,20 @@ const RULES: readonly Rule[] = [
     got: '"keybuzz_leases_probe"',
   },
   {
+    rule: "a base role named like the lease audit's schema (a base role's default schema takes its name)",
+    change: (c) => (c.applications[1].baseRole = "keybuzz_leases"),
+    field: "applications[1](chatwoot).baseRole",
+    says: '"keybuzz_leases" is reserved for the lease audit (npm run leases)',
+    got: '"keybuzz_leases"',
+  },
+  {
+    rule: "a schema the lease audit uses",
+    change: (c) => (c.applications[0].schemas = { keybuzz_leases: {} }),
+    field: "applications[0](keybuzz-api).schemas.keybuzz_leases",
+    says: '"keybuzz_leases" is reserved for the lease audit (npm run leases)',
+    got: "{}",
+  },
+  {
     rule: "a duplicate Vault role",
     change: (c) => (c.applications[2].vaultRole = "chatwoot-db"),
     field: "applications[2](n8n).vaultRole",
