@@ -98,13 +98,13 @@ function sslmodeChange(before: unknown, after: unknown): string {
 }
 
 /** `+INSERT, -DELETE` for a privileges list that changed. */
-function privilegeDelta(before: unknown, after: unknown): string {
+function privilegeDelta(before: unknown, after: unknown, what = "privileges"): string {
   const b = Array.isArray(before) ? (before as string[]) : [];
   const a = Array.isArray(after) ? (after as string[]) : [];
   const plus = a.filter((p) => !b.includes(p)).map((p) => `+${p}`);
   const minus = b.filter((p) => !a.includes(p)).map((p) => `-${p}`);
   const how = plus.length && !minus.length ? "widened" : minus.length && !plus.length ? "narrowed" : "changed";
-  return `privileges ${how}: ${[...plus, ...minus].join(", ")}`;
+  return `${what} ${how}: ${[...plus, ...minus].join(", ")}`;
 }
 
 function sslmodeOf(url: unknown): string | undefined {
@@ -114,7 +114,10 @@ function sslmodeOf(url: unknown): string | undefined {
 function attributeFindings(r: ResourceChange, a: AttributeChange): string[] {
   const key = a.path.slice(a.path.lastIndexOf(".") + 1);
   const reasons: string[] = [];
-  if (r.type === "postgresql_role" && ROLE_POWERS.includes(key)) {
+  if (r.type === "postgresql_role" && key === "roles") {
+    // its memberships: say which were added or taken away, as for privileges.
+    reasons.push(privilegeDelta(a.before, a.after, "role memberships"));
+  } else if (r.type === "postgresql_role" && ROLE_POWERS.includes(key)) {
     reasons.push(`role attribute ${key}: ${fmt(a.before)} → ${fmt(a.after)}`);
   }
   if (TTL_ATTRIBUTES.includes(key) && typeof a.after === "number" && (typeof a.before !== "number" || a.after > a.before)) {
@@ -185,7 +188,15 @@ export function resourceFindings(stack: string, r: ResourceChange): Finding[] {
       reasons.push(`would be destroyed and recreated: ${r.replaceReason ?? "the provider recreates it"}`);
     }
   }
-  if (PRIVILEGE_TYPES[r.type] && r.kind === "added") reasons.push(`${PRIVILEGE_TYPES[r.type]} added: ${r.label}`);
+  if (PRIVILEGE_TYPES[r.type] && r.kind === "added") {
+    const privileges = r.attributes.find((a) => a.path === "privileges")?.after;
+    // a grant of no privileges takes every one away (PUBLIC's EXECUTE on new functions, say): it narrows.
+    reasons.push(
+      Array.isArray(privileges) && privileges.length === 0
+        ? `${PRIVILEGE_TYPES[r.type]} revoked: ${r.label} keeps none`
+        : `${PRIVILEGE_TYPES[r.type]} added: ${r.label}`,
+    );
+  }
   if (PRIVILEGE_TYPES[r.type] && r.kind === "changed") {
     const others = r.attributes.map((a) => a.path).filter((p) => p !== "privileges");
     if (others.length) reasons.push(`${PRIVILEGE_TYPES[r.type]} changed: ${others.join(", ")}`);

@@ -74,7 +74,7 @@ describe("compare", () => {
       const reasons = findings.map((f) => f.reason);
 
       expect(reasons).toContain("privileges added: billing on database");
-      expect(reasons).toContain("default privileges added: public on function");
+      expect(reasons).toContain("default privileges revoked: public on function keeps none");
       expect(reasons).toContainEqual(expect.stringContaining('Vault\'s admin may now create users for Vault role "billing-db", in billing'));
       expect(reasons).toContain('new Vault role "billing-db" issues credentials');
     });

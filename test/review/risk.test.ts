@@ -17,6 +17,27 @@ describe("risk", () => {
     expect(reasons(changed("postgresql_role", [{ path: attr, before, after }]))).toEqual([`role attribute ${attr}: ${before} → ${after}`]);
   });
 
+  it("says which memberships a role gains or loses", () => {
+    expect(reasons(changed("postgresql_role", [{ path: "roles", before: ["pg_read_all_stats"], after: [] }]))).toEqual([
+      "role memberships narrowed: -pg_read_all_stats",
+    ]);
+    expect(reasons(changed("postgresql_role", [{ path: "roles", before: [], after: ["pg_read_all_data"] }]))).toEqual([
+      "role memberships widened: +pg_read_all_data",
+    ]);
+  });
+
+  it("calls a new grant of no privileges a revoke, and a new grant of some an addition", () => {
+    const grant = (privileges: string[]): ResourceChange => ({
+      address: "postgresql_grant.A",
+      type: "postgresql_grant",
+      label: "public on function keybuzz_leases",
+      kind: "added",
+      attributes: [{ path: "privileges", after: privileges }],
+    });
+    expect(reasons(grant([]))).toEqual(["privileges revoked: public on function keybuzz_leases keeps none"]);
+    expect(reasons(grant(["EXECUTE"]))).toEqual(["privileges added: public on function keybuzz_leases"]);
+  });
+
   it("does not flag a harmless role change", () => {
     expect(reasons(changed("postgresql_role", [{ path: "connection_limit", before: -1, after: 20 }]))).toEqual([]);
   });
