@@ -11,13 +11,17 @@
  * `certain` only when nothing issued in the same seconds could have been its match: uncertain findings are
  * reported and never fixed automatically.
  */
+import { ISSUED_USER_PREFIX } from "../constructs/vocabulary";
 import { FINDING_KINDS, type ApplicationSummary, type AuditedApplication, type Finding, type Inventory, type IssuedUser, type Lease } from "./model";
 
 /** Seconds between the time in a user's name and its lease's issue time that still pair them. */
 export const PAIRING_WINDOW_SECONDS = 3;
 
-/** Vault's default username: `v-<display>-<role>-<random 20>-<unix time>` (display and role truncated to 8). */
-const VAULT_USERNAME = /^v-(.*)-([A-Za-z0-9]{20})-(\d{9,})$/;
+/**
+ * Vault's default username: `v-<display>-<role>-<random 20>-<unix time>` (display and role truncated to 8); its
+ * prefix is the one the credential functions require of every user they create (constructs/vocabulary.ts).
+ */
+const VAULT_USERNAME = new RegExp(`^${ISSUED_USER_PREFIX.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(.*)-([A-Za-z0-9]{20})-(\\d{9,})$`);
 
 /**
  * The issue time a username carries and the Vault roles whose first 8 characters it holds (none, one, or
