@@ -8,10 +8,9 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { runOk } from "../sandbox/processes";
-import { APP, PROJECT_ROOT } from "../sandbox/stack";
+import { PROJECT_ROOT } from "../sandbox/stack";
 import { buildTools } from "../sandbox/toolchain";
-import { cdktn, compareOutputs, generateAndTypecheck, stacksIn, writeTerrainApp } from "../terrain/check";
+import { compareWithToday, generateAndTypecheck, writeTerrainApp } from "../terrain/check";
 
 const log = (line: string) => process.stderr.write(`[terrain] ${line}\n`);
 
@@ -36,15 +35,9 @@ async function main(): Promise<number> {
     log(`moved a copy of the app into ${app}: imports renamed in ${changed.length} files, cdktf.json with terraformProviders and targetVersions`);
     log("cdktn get (the providers' schemas through OpenTofu and the mirror, offline), then tsc --noEmit");
     await generateAndTypecheck(PROJECT_ROOT, app, tools);
-    const today = join(scratch, "cdktf.out");
-    const moved = join(scratch, "cdktn.out");
     log("synthesizing every environment with today's app and with cdktn synth");
-    await runOk(process.execPath, [APP], { cwd: PROJECT_ROOT, env: { ...process.env, CDKTF_OUTDIR: today } });
-    const synth = await cdktn(app, tools, ["synth", "--output", moved]);
-    if (synth.code !== 0) throw new Error(`cdktn synth exited ${synth.code}:\n${synth.output}`);
-    const differences = compareOutputs(today, moved);
+    const { differences, stacks } = await compareWithToday(app, tools, scratch);
     for (const d of differences) log(`DIFFERENT ${d.file}: ${d.what}`);
-    const stacks = stacksIn(moved);
     if (differences.length) {
       log(`${differences.length} difference(s) between today's output and CDK Terrain's (${stacks.length} stacks)`);
       return 1;

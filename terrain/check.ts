@@ -9,7 +9,8 @@
 import { cpSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { run, type RunResult } from "../sandbox/processes";
+import { run, runOk, type RunResult } from "../sandbox/processes";
+import { APP, PROJECT_ROOT } from "../sandbox/stack";
 import { PROVIDER_PACKAGES, providerPin, renameImports, terrainCdktfJson, type ProviderPin } from "./migrate";
 
 /** The files of the app that the move touches or carries over: everything main.ts runs, and how cdktf runs it. */
@@ -96,20 +97,32 @@ export async function cdktn(
   return { ...result, output: `${result.stdout}\n${result.stderr}` };
 }
 
-async function ok(what: string, result: Promise<RunResult & { output?: string }>): Promise<RunResult> {
-  const r = await result;
-  if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
-
 /**
  * Generates the provider bindings into `<dir>/.gen` with `cdktn get`, then type-checks the moved app with the
  * project's TypeScript (`root`'s): the rename compiles against CDK Terrain's types and the generated classes.
  */
 export async function generateAndTypecheck(root: string, dir: string, tools: TerrainTools): Promise<void> {
-  await ok("cdktn get", cdktn(dir, tools, ["get"]));
-  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-  await ok("tsc --noEmit (the moved app)", run(tools.node, [tsc, "--noEmit", "-p", dir], { cwd: dir }));
+  const get = await cdktn(dir, tools, ["get"]);
+  if (get.code !== 0) throw new Error(`cdktn get exited ${get.code}:\n${get.output}`);
+  await runOk(tools.node, [join(root, "node_modules", "typescript", "bin", "tsc"), "--noEmit", "-p", dir], { cwd: dir });
+}
+
+/**
+ * Every environment of this project's config/, synthesized by today's app (`node scripts/app.mjs`) into `<scratch>/cdktf.out`
+ * and by `cdktn synth` of the moved app in `dir` into `<scratch>/cdktn.out`, compared. Throws when cdktn synth fails;
+ * `stderr` is what cdktn synth printed there (nothing, when all is well).
+ */
+export async function compareWithToday(
+  dir: string,
+  tools: TerrainTools,
+  scratch: string,
+): Promise<{ differences: OutputDifference[]; stacks: string[]; stderr: string }> {
+  const today = join(scratch, "cdktf.out");
+  const moved = join(scratch, "cdktn.out");
+  await runOk(process.execPath, [APP], { cwd: PROJECT_ROOT, env: { ...process.env, CDKTF_OUTDIR: today } });
+  const synth = await cdktn(dir, tools, ["synth", "--output", moved]);
+  if (synth.code !== 0) throw new Error(`cdktn synth exited ${synth.code}:\n${synth.output}`);
+  return { differences: compareOutputs(today, moved), stacks: stacksIn(moved), stderr: synth.stderr };
 }
 
 /** One way in which the two outputs differ: a file only one has, or a file whose content differs (and where). */

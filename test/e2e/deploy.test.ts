@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalEnvironment, type Catalog } from "../../sandbox/environment";
 import { startProcess, waitFor } from "../../sandbox/processes";
 import { apartFromClosedDatabases } from "./fixture/catalog";
+import { expectNoChanges } from "./fixture/no-changes";
 import { e2eToolchain } from "./fixture/toolchain";
 
 const toolchain = await e2eToolchain(import.meta.url);
@@ -46,12 +47,7 @@ describe.skipIf(!toolchain)("deploy and destroy: failures name their cause, inte
   });
 
   async function deployed(): Promise<void> {
-    const diff = await env.cdktf("diff");
-    expect(diff.code, diff.output).toBe(0);
-    expect(diff.output).not.toMatch(/will be (created|updated|destroyed|replaced)|must be replaced/);
-    // cdktf may return before relaying OpenTofu's last line ("No changes."; see wiring.test.ts): OpenTofu says it.
-    const plan = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
-    expect(plan.code, plan.output).toBe(0);
+    await expectNoChanges(env, await env.cdktf("diff"));
     expect(await vaultSide()).toEqual({ mounts: ["database/"], auths: ["approle/"] });
     const creds = await env.issue("keybuzz-api-db");
     expect(await env.pg.tryLogin("keybuzz", creds.username, creds.password)).toEqual({ ok: true });

@@ -23,6 +23,7 @@ import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/enviro
 import type { PostgresServer } from "../../sandbox/toolchain";
 import { apartFromClosedDatabases, closedDatabaseAcls } from "./fixture/catalog";
 import { recordFigures } from "./fixture/figures";
+import { expectNoChanges } from "./fixture/no-changes";
 import { e2eToolchain } from "./fixture/toolchain";
 
 const toolchain = await e2eToolchain(import.meta.url);
@@ -191,12 +192,7 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
 
   it("d. cdktf diff and a plan right after the deploy: no changes", async () => {
     step("d. cdktf diff keybuzz-local");
-    const diff = await env.cdktf("diff");
-    expect(diff.code, diff.output).toBe(0);
-    expect(diff.output).not.toMatch(/will be (created|updated|destroyed|replaced)|must be replaced/);
-    const plan = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
-    expect(plan.code, plan.output).toBe(0);
-    expect(plan.output).toMatch(/No changes\. Your infrastructure matches the configuration\./);
+    await expectNoChanges(env, await env.cdktf("diff"));
   });
 
   const tables: Record<string, string> = {};
@@ -358,11 +354,7 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
     const creds = await issue(API.vaultRole);
     expect(await env.pg.tryLogin("keybuzz", creds.username, creds.password)).toEqual({ ok: true });
     step("j. cdktf diff after rotate-root");
-    const diff = await env.cdktf("diff");
-    expect(diff.code, diff.output).toBe(0);
-    expect(diff.output).not.toMatch(/will be (created|updated|destroyed|replaced)|must be replaced/);
-    const plan = await env.terraform(["plan", "-detailed-exitcode", "-input=false"]);
-    expect(plan.code, plan.output).toBe(0);
+    await expectNoChanges(env, await env.cdktf("diff"));
   });
 
   it("k. cdktf destroy with credentials out and tables their users made: the catalog is as before the deploy, postgres and template1 still closed", async () => {

