@@ -5,19 +5,19 @@
  * at once: nothing is shared but the tool cache.
  *
  * With `kubernetes` (`npm run sandbox -- --kubernetes`), also a real kube-apiserver and etcd on loopback
- * (sandbox/kubernetes.ts; no kubelet, Pods stay Pending), the stack's Kubernetes auth bound to it, and the
+ * (harness/kubernetes.ts; no kubelet, Pods stay Pending), the stack's Kubernetes auth bound to it, and the
  * Vault Agent Injector registered as its mutating webhook: the commands then also apply the synthesized
  * manifests with kubectl, create a Pod and show it mutated, and log in to Vault with a token bound to it.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { LocalEnvironment } from "./environment";
-import { KubernetesApiServer, VaultInjector } from "./kubernetes";
+import { LocalDeployment } from "../harness/deployment";
+import { KubernetesApiServer, VaultInjector } from "../harness/kubernetes";
 import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
-import { cdktfCommand, localPaths, PROJECT_ROOT, type TfJson } from "./stack";
-import { startProcess, type Started } from "./processes";
-import { buildTools, findTools, onPath, postgresMajor, prepareKubernetes, type KubernetesTools, type SandboxTools } from "./toolchain";
+import { cdktfCommand, localPaths, PROJECT_ROOT, type TfJson } from "../harness/stack";
+import { startProcess, type Started } from "../harness/processes";
+import { buildTools, findTools, onPath, postgresMajor, prepareKubernetes, type KubernetesTools, type SandboxTools } from "../harness/toolchain";
 
 /** Options of {@link Sandbox}. */
 export interface SandboxOptions {
@@ -85,7 +85,7 @@ export class SandboxStopped extends Error {
 
 /** A sandbox being set up, running, or stopped. */
 export class Sandbox {
-  private env?: LocalEnvironment;
+  private env?: LocalDeployment;
   private api?: KubernetesApiServer;
   private injector?: VaultInjector;
   private kube?: KubernetesRun;
@@ -143,7 +143,7 @@ export class Sandbox {
         })
       : undefined;
     const env = await this.step(async () => {
-      this.env = await LocalEnvironment.start({
+      this.env = await LocalDeployment.start({
         server: { major: postgresMajor(tools.pgBinDir), binDir: tools.pgBinDir },
         vaultBinary: tools.server,
         tools: { engine: tools.engine, cliConfig: tools.cliConfig },
@@ -256,7 +256,7 @@ export class Sandbox {
   /** The --kubernetes part of {@link instructions}: kubectl against the API server, a mutated Pod, a login with its token. */
   private kubernetesInstructions(
     kube: KubernetesRun,
-    env: LocalEnvironment,
+    env: LocalDeployment,
     cli: string,
     apps: Record<string, { credentials_path: string }>,
   ): string[] {

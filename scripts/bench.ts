@@ -6,7 +6,7 @@
  *    environments together hold the committed total, 100 and 1,000 applications; the app in cdktf.json
  *    (`node scripts/app.mjs`) run N times per size under /usr/bin/time (wall seconds, peak RSS); then the
  *    app, `npm run synth` and `node --import tsx main.ts` against `npx cdktf synth` on the committed config.
- * 2. Credential issuance against real servers (sandbox/: a throwaway PostgreSQL, OpenBao and then
+ * 2. Credential issuance against real servers (harness/: a throwaway PostgreSQL, OpenBao and then
  *    HashiCorp Vault dev servers, the stack deployed by OpenTofu with both providers, everything on
  *    127.0.0.1): 500 credentials at concurrency 16, then revoke-prefix, for the project's pool settings
  *    against Vault's defaults and the project's statements against the runbook's bare role.
@@ -15,15 +15,15 @@
  *    into the app's synth, the engine (every `tofu` process cdktf ran, timed by a wrapper) and cdktf's own.
  *
  * 4. Behind HAProxy: the `local` stack deployed through HAProxy to a two-node Patroni cluster
- *    (sandbox/patroni.ts), asynchronous and synchronous replication, OpenBao and Vault; per combination,
- *    repeated switchovers and crashes of the leader while credentials churn (sandbox/failover.ts): how long
+ *    (harness/patroni.ts), asynchronous and synchronous replication, OpenBao and Vault; per combination,
+ *    repeated switchovers and crashes of the leader while credentials churn (harness/failover.ts): how long
  *    until Vault issues credentials again, the longest gap, when the cluster was healthy again.
  * 5. The lease audit (`npm run leases`) with 10,000 active leases (OpenBao and Vault, the machine's
  *    PostgreSQL): wall time and peak RSS of the whole command, and issuance latency at concurrency 4 with
  *    and without an audit running.
  * 6. A Vault cluster: the `local` stack deployed through HAProxy to three OpenBao (then three Vault) nodes
- *    with Raft storage and TLS (sandbox/raft.ts); repeated step-downs, kills of the active node and kills of
- *    a standby while credentials churn (sandbox/raft-failover.ts): how long until issuance is back, failed
+ *    with Raft storage and TLS (harness/raft.ts); repeated step-downs, kills of the active node and kills of
+ *    a standby while credentials churn (harness/raft-failover.ts): how long until issuance is back, failed
  *    calls, and how many leases answered in the last second before a kill the cluster holds afterwards.
  *
  * Environment: BENCH_SYNTH_RUNS (default 5), BENCH_CRED_REPEATS (default 3), BENCH_CREDS (default 500),
@@ -36,16 +36,16 @@ import { cpus, totalmem, tmpdir, release } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { pool, run } from "../sandbox/processes";
-import { prepareToolchain, type Toolchain } from "../sandbox/toolchain";
-import type { VaultResponse } from "../sandbox/vault";
-import { APP, PROJECT_ROOT, localPaths, type TfJson } from "../sandbox/stack";
-import { LocalEnvironment } from "../sandbox/environment";
-import { PatroniCluster, PATRONI_TIMING, HAPROXY_CHECK, type ReplicationMode } from "../sandbox/patroni";
-import { churnThrough, type Recovery } from "../sandbox/failover";
-import { ThrowawayCa } from "../sandbox/ca";
-import { RaftCluster, RAFT_TIMING } from "../sandbox/raft";
-import { churnThroughRaft, RAFT_EVENTS, DOWN_MS, type RaftChurnResult, type RaftEventName } from "../sandbox/raft-failover";
+import { pool, run } from "../harness/processes";
+import { prepareToolchain, type Toolchain } from "../harness/toolchain";
+import type { VaultResponse } from "../harness/vault";
+import { APP, PROJECT_ROOT, localPaths, type TfJson } from "../harness/stack";
+import { LocalDeployment } from "../harness/deployment";
+import { PatroniCluster, PATRONI_TIMING, HAPROXY_CHECK, type ReplicationMode } from "../harness/patroni";
+import { churnThrough, type Recovery } from "../harness/failover";
+import { ThrowawayCa } from "../harness/ca";
+import { RaftCluster, RAFT_TIMING } from "../harness/raft";
+import { churnThroughRaft, RAFT_EVENTS, DOWN_MS, type RaftChurnResult, type RaftEventName } from "../harness/raft-failover";
 import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
 import { LOOKUP_CONCURRENCY } from "../leases/collect";
 
@@ -326,10 +326,10 @@ interface ServerRuns {
 
 /** Issuance and revocation on one Vault-API server (`binary`), the stack deployed by OpenTofu with both providers. */
 async function credentialsOn(toolchain: Toolchain, binary: string): Promise<ServerRuns> {
-  let env: LocalEnvironment | undefined;
+  let env: LocalDeployment | undefined;
   try {
     // the machine's PostgreSQL, as in every earlier report.
-    env = await LocalEnvironment.start({
+    env = await LocalDeployment.start({
       server: toolchain.postgres[0],
       vaultBinary: binary,
       tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
@@ -500,7 +500,7 @@ async function credentials(report: string[], toolchain: Toolchain | undefined, m
   const m = (runs: IssueRun[], f: (r: IssueRun) => number) => median(runs.map(f));
   report.push(
     `PostgreSQL ${servers[0].pgVersion} (throwaway cluster, fsync off) on 127.0.0.1, with ${servers.map((sv) => `${sv.server}`).join(" and then ")} ` +
-      "(dev servers), the `local` stack deployed on each by OpenTofu with both providers (`sandbox/environment.ts`). Per run: " +
+      "(dev servers), the `local` stack deployed on each by OpenTofu with both providers (`harness/deployment.ts`). Per run: " +
       `${CREDS} × \`GET database/creds/<role>\` (root token) at concurrency ${CONCURRENCY} (a promise pool over \`fetch\`), then ` +
       "`PUT sys/leases/revoke-prefix/database/creds/<role>` (synchronous), then `v-` roles counted in `pg_roles`. " +
       `${CRED_REPEATS} repeats per variant, interleaved; median and min–max.`,
@@ -622,7 +622,7 @@ async function deploys(report: string[], toolchain: Toolchain | undefined, missi
   const runs: Record<(typeof kinds)[number], DeployRun[]> = { cold: [], "after destroy": [], "no changes": [] };
   let label = "";
   for (let rep = 1; rep <= DEPLOY_REPEATS; rep++) {
-    const env = await LocalEnvironment.start({
+    const env = await LocalDeployment.start({
       server: toolchain.postgres[0],
       vaultBinary: toolchain.bao,
       tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
@@ -685,7 +685,7 @@ const HA_ROLES = ["keybuzz-api-db", "chatwoot-db", "n8n-db", "workers-db"];
 
 async function haOn(toolchain: Toolchain, binary: string, replication: ReplicationMode): Promise<{ label: string; runs: Recovery[] }> {
   const log = `[bench] ha ${replication}:`;
-  const env = await LocalEnvironment.start({
+  const env = await LocalDeployment.start({
     startPostgres: (parentDir) =>
       PatroniCluster.start({
         binDir: toolchain.postgres[0].binDir,
@@ -741,11 +741,11 @@ async function ha(report: string[], toolchain: Toolchain | undefined, missing: s
   }
   report.push(
     `Measured ${new Date().toISOString()}. Two PostgreSQL ${toolchain.postgres[0].major} nodes managed by Patroni (Debian's package), one etcd member, HAProxy routing to the node whose ` +
-      "Patroni REST API answers `/primary` (`sandbox/patroni.ts`), everything on 127.0.0.1; the `local` stack deployed through HAProxy's port. " +
+      "Patroni REST API answers `/primary` (`harness/patroni.ts`), everything on 127.0.0.1; the `local` stack deployed through HAProxy's port. " +
       `Patroni: leader TTL ${PATRONI_TIMING.ttl} s, loop_wait ${PATRONI_TIMING.loop_wait} s, \`primary_start_timeout: 0\` (a crashed primary is failed over, not restarted); ` +
       `HAProxy checks every ${HAPROXY_CHECK.inter} ms, down after ${HAPROXY_CHECK.fall}, \`on-marked-down shutdown-sessions\`. ` +
       "While two workers loop issue → log in through HAProxy → renew → revoke (100 ms pause), the event happens; " +
-      `${HA_REPEATS} switchovers and ${HA_REPEATS} crashes per row, alternated (the leader moves each time; sandbox/failover.ts).`,
+      `${HA_REPEATS} switchovers and ${HA_REPEATS} crashes per row, alternated (the leader moves each time; harness/failover.ts).`,
     "",
     "- **issuance back**: from the event until Vault issued again: the end of the first successful `GET database/creds/<role>` that started after the last failed one, or of the longest gap, whichever is later.",
     "- **longest gap**: the longest time from the event on in which no issuance succeeded (also counts calls that only waited).",
@@ -773,7 +773,7 @@ interface AuditRuns {
 }
 
 /** Issues `count` credentials at concurrency 4 and returns each one's latency in ms (then revokes them). */
-async function issuanceLatencies(env: LocalEnvironment, count: number): Promise<number[]> {
+async function issuanceLatencies(env: LocalDeployment, count: number): Promise<number[]> {
   const ms: number[] = [];
   const issued = await pool(count, 4, async (i) => {
     const t0 = performance.now();
@@ -786,7 +786,7 @@ async function issuanceLatencies(env: LocalEnvironment, count: number): Promise<
 }
 
 async function auditOn(toolchain: Toolchain, binary: string, scratch: string): Promise<AuditRuns> {
-  const env = await LocalEnvironment.start({
+  const env = await LocalDeployment.start({
     server: toolchain.postgres[0],
     vaultBinary: binary,
     tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
@@ -929,7 +929,7 @@ function mergeSections(previous: string, fresh: string[]): string[] {
 
 async function raftOn(toolchain: Toolchain, binary: string): Promise<{ label: string; runs: RaftChurnResult[] }> {
   const ca = await ThrowawayCa.create();
-  const env = await LocalEnvironment.start({
+  const env = await LocalDeployment.start({
     server: toolchain.postgres[0],
     startVault: (parentDir) => RaftCluster.start({ binary, ca, haproxy: toolchain.ha!.haproxy, parentDir, log: (m) => progress(`raft ${m}`) }),
     tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
@@ -980,9 +980,9 @@ async function raft(report: string[], toolchain: Toolchain | undefined, missing:
   report.push(
     `Measured ${new Date().toISOString()}. Three nodes of each server with Raft storage (\`performance_multiplier = ${RAFT_TIMING.performanceMultiplier}\`), ` +
       "TLS on every listener with a throwaway CA, HAProxy passing TLS through to the node whose `GET /v1/sys/health` answers 200 (the active one) " +
-      `(checks every ${RAFT_TIMING.checkInterMs} ms, down after ${RAFT_TIMING.checkFall}), the machine's PostgreSQL ${toolchain.postgres[0].major}; the \`local\` stack deployed through HAProxy (\`sandbox/raft.ts\`). ` +
+      `(checks every ${RAFT_TIMING.checkInterMs} ms, down after ${RAFT_TIMING.checkFall}), the machine's PostgreSQL ${toolchain.postgres[0].major}; the \`local\` stack deployed through HAProxy (\`harness/raft.ts\`). ` +
       "While two workers loop issue → log in → renew → revoke through HAProxy (100 ms pause), the event happens; a killed node stays down " +
-      `${DOWN_MS / 1000} s, then is started and unsealed again; ${RAFT_REPEATS} runs of each event per server, in turn (\`sandbox/raft-failover.ts\`).`,
+      `${DOWN_MS / 1000} s, then is started and unsealed again; ${RAFT_REPEATS} runs of each event per server, in turn (\`harness/raft-failover.ts\`).`,
     "",
     "- **issuance back**: as in section 4 (the first success after the last failure, or the end of the longest gap).",
     "- **healthy**: until three unsealed voters, one active, and HAProxy routing to it again (for a kill: after the node's restart).",

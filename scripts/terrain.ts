@@ -8,8 +8,8 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { PROJECT_ROOT } from "../sandbox/stack";
-import { buildTools } from "../sandbox/toolchain";
+import { PROJECT_ROOT } from "../harness/stack";
+import { buildTools } from "../harness/toolchain";
 import { compareWithToday, generateAndTypecheck, writeTerrainApp } from "../terrain/check";
 
 const log = (line: string) => process.stderr.write(`[terrain] ${line}\n`);

@@ -9,8 +9,8 @@
 import { cpSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { run, runOk, type RunResult } from "../sandbox/processes";
-import { APP, PROJECT_ROOT } from "../sandbox/stack";
+import { run, runOk, type RunResult } from "../harness/processes";
+import { APP, PROJECT_ROOT } from "../harness/stack";
 import { PROVIDER_PACKAGES, providerPin, renameImports, terrainCdktfJson, type ProviderPin } from "./migrate";
 
 /** The files of the app that the move touches or carries over: everything main.ts runs, and how cdktf runs it. */

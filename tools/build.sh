@@ -8,7 +8,7 @@
 # No args: bao, vault, tofu, provider-vault, provider-postgresql and actionlint. The others only when
 # named (ONLY_WHEN_NAMED): promtool, postgres-17, ha-topology and etcd are not Go tools and need apt or
 # root (see "promtool", "postgres-17", "ha-topology" and "etcd" below); kube-apiserver, kubectl and
-# vault-k8s are the Kubernetes harness's (sandbox/kubernetes.ts), and kube-apiserver is a long build;
+# vault-k8s are the Kubernetes harness's (harness/kubernetes.ts), and kube-apiserver is a long build;
 # node-24 is Node.js 24 from the npm registry (see "node-24" below), cdktn CDK Terrain (see "cdktn").
 #
 # Two kinds of Go tool:
@@ -62,7 +62,7 @@ ONLY_WHEN_NAMED=(promtool postgres-17 ha-topology etcd kube-apiserver kubectl va
 HA_PACKAGES=(patroni etcd-server haproxy)
 HA_PROGRAMS=(patroni patronictl etcd haproxy) # manifest keys, found on PATH (+ /usr/sbin)
 
-# etcd: the storage of the Kubernetes API server of the harness (sandbox/kubernetes.ts): Debian's etcd-server
+# etcd: the storage of the Kubernetes API server of the harness (harness/kubernetes.ts): Debian's etcd-server
 # package alone (bookworm: etcd 3.4.23, which kube-apiserver v1.37 accepts), installed as ha-topology's are
 # (see apt_install). Not cached either.
 ETCD_PACKAGES=(etcd-server)
@@ -236,7 +236,7 @@ tool_settings() {
       T_LDFLAGS="-s -w -X github.com/opentofu/opentofu/version.dev=no"
       ;;
     kube-apiserver | kubectl)
-      # the Kubernetes harness's API server (sandbox/kubernetes.ts), and kubectl to look at it by hand.
+      # the Kubernetes harness's API server (harness/kubernetes.ts), and kubectl to look at it by hand.
       T_LABEL="kubernetes $K8S_VERSION $1"
       T_DIR=kubernetes
       T_KEY=$([[ $1 == kube-apiserver ]] && echo kubeApiserver || echo kubectl)

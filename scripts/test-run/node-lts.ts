@@ -10,8 +10,8 @@
  * results npm test wrote to test-results/ stay as they are.
  */
 import { dirname, join } from "node:path";
-import { run } from "../../sandbox/processes";
-import { buildTools } from "../../sandbox/toolchain";
+import { run } from "../../harness/processes";
+import { buildTools } from "../../harness/toolchain";
 
 const ROOT = join(__dirname, "..", "..");
 

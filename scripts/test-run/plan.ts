@@ -15,7 +15,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { cachedTools } from "../../sandbox/toolchain";
+import { cachedTools } from "../../harness/toolchain";
 import type { TestTimes } from "./times";
 import { STAGES, stagesOf } from "./stages";
 

@@ -5,7 +5,7 @@
  */
 import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
-import { cachedTools } from "../../sandbox/toolchain";
+import { cachedTools } from "../../harness/toolchain";
 import { allTools, planRun, ROOT } from "./plan";
 
 const fileOf = (spec: TestSpecification) => relative(ROOT, spec.moduleId).split("\\").join("/");

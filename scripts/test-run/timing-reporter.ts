@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
-import { cachedTools } from "../../sandbox/toolchain";
+import { cachedTools } from "../../harness/toolchain";
 import type { RecordedTimes } from "./times";
 import { allTools, ROOT, WORKERS } from "./plan";
 

@@ -16,8 +16,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LocalEnvironment } from "../../sandbox/environment";
-import { run, startProcess, waitFor, type Started } from "../../sandbox/processes";
+import { LocalDeployment } from "../../harness/deployment";
+import { run, startProcess, waitFor, type Started } from "../../harness/processes";
 import { e2eToolchain } from "./fixture/toolchain";
 
 const toolchain = await e2eToolchain(import.meta.url);
@@ -87,11 +87,11 @@ describe.skipIf(!toolchain)("Vault Agent delivers rotating credentials to a runn
       const pidFile = join(work, "app.pid");
       const agents: Started[] = [];
       let app: Started | undefined;
-      let env: LocalEnvironment | undefined;
+      let env: LocalDeployment | undefined;
       // printed in `finally`, so that a failed bound still shows what was measured.
       let f: Figures | undefined;
       try {
-        env = await LocalEnvironment.start({
+        env = await LocalDeployment.start({
           server: toolchain!.postgres[0],
           vaultBinary: binary,
           tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

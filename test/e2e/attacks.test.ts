@@ -11,10 +11,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "pg";
-import { LocalEnvironment, type Creds } from "../../sandbox/environment";
-import { waitFor } from "../../sandbox/processes";
-import type { PostgresServer } from "../../sandbox/toolchain";
-import type { TfJson } from "../../sandbox/stack";
+import { LocalDeployment, type Creds } from "../../harness/deployment";
+import { waitFor } from "../../harness/processes";
+import type { PostgresServer } from "../../harness/toolchain";
+import type { TfJson } from "../../harness/stack";
 import { e2eToolchain } from "./fixture/toolchain";
 
 const toolchain = await e2eToolchain(import.meta.url);
@@ -30,7 +30,7 @@ const servers: PostgresServer[] = toolchain ? [...toolchain.postgres] : [{ major
 describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQL $major and OpenBao", (server) => {
   const reserved = server.major >= 16;
   const step = (msg: string) => process.stderr.write(`[e2e attacks pg${server.major}] ${msg}\n`);
-  let env: LocalEnvironment;
+  let env: LocalDeployment;
   const clients: Client[] = [];
 
   /** A connected client to `database` (keybuzz by default); closed in afterAll. `role` goes in its options. */
@@ -70,7 +70,7 @@ describe.skipIf(!toolchain).each(servers)("attacks on the local stack, PostgreSQ
     Number((await env.pg.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE usename = $1", [name]))[0].n);
 
   beforeAll(async () => {
-    env = await LocalEnvironment.start({
+    env = await LocalDeployment.start({
       server,
       vaultBinary: toolchain!.bao,
       tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

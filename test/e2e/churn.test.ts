@@ -10,8 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "pg";
-import { LocalEnvironment, type Creds } from "../../sandbox/environment";
-import { pool } from "../../sandbox/processes";
+import { LocalDeployment, type Creds } from "../../harness/deployment";
+import { pool } from "../../harness/processes";
 import { recordFigures } from "./fixture/figures";
 import { e2eToolchain } from "./fixture/toolchain";
 
@@ -29,10 +29,10 @@ const ROLES = [
 ];
 
 describe.skipIf(!toolchain)("lease churn: issue-then-revoke cycles leave nothing behind", () => {
-  let env: LocalEnvironment;
+  let env: LocalDeployment;
 
   beforeAll(async () => {
-    env = await LocalEnvironment.start({
+    env = await LocalDeployment.start({
       server: toolchain!.postgres.at(-1)!,
       vaultBinary: toolchain!.bao,
       tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

@@ -8,8 +8,8 @@
  * starting it keeps what was deployed, as in production.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalEnvironment, type Catalog } from "../../sandbox/environment";
-import { startProcess, waitFor } from "../../sandbox/processes";
+import { LocalDeployment, type Catalog } from "../../harness/deployment";
+import { startProcess, waitFor } from "../../harness/processes";
 import { apartFromClosedDatabases } from "./fixture/catalog";
 import { expectNoChanges } from "./fixture/no-changes";
 import { e2eToolchain } from "./fixture/toolchain";
@@ -18,12 +18,12 @@ const toolchain = await e2eToolchain(import.meta.url);
 
 describe.skipIf(!toolchain)("deploy and destroy: failures name their cause, interruptions and re-runs, data protection", () => {
   const step = (msg: string) => process.stderr.write(`[e2e deploy] ${msg}\n`);
-  let env: LocalEnvironment;
+  let env: LocalDeployment;
   let empty: Catalog;
   let protectData = false;
 
   beforeAll(async () => {
-    env = await LocalEnvironment.start({
+    env = await LocalDeployment.start({
       server: toolchain!.postgres[0],
       vaultBinary: toolchain!.bao,
       tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

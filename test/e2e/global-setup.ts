@@ -17,8 +17,8 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { postgresBinDir } from "../../sandbox/postgres";
-import { buildTools, POSTGRES_17, postgres17Missing } from "../../sandbox/toolchain";
+import { postgresBinDir } from "../../harness/postgres";
+import { buildTools, POSTGRES_17, postgres17Missing } from "../../harness/toolchain";
 import { reductions, STAGES, type StageName } from "../../scripts/test-run/stages";
 import "./fixture/toolchain"; // its ProvidedContext declaration
 

@@ -1,7 +1,7 @@
 /**
  * The runbook's topology: Vault → HAProxy → the Patroni leader. One etcd member, two PostgreSQL 15 nodes
  * managed by Patroni (streaming replication) and HAProxy routing to the node whose Patroni REST API
- * answers `/primary` (sandbox/patroni.ts; Debian's patroni, etcd-server and haproxy packages, installed
+ * answers `/primary` (harness/patroni.ts; Debian's patroni, etcd-server and haproxy packages, installed
  * by `tools/build.sh ha-topology`). Both nodes serve TLS with a certificate for 127.0.0.1 from a throwaway CA
  * and accept TCP logins over TLS only; HAProxy passes TLS through (`mode tcp`). The `local` stack, with
  * `sslmode` verify-full and that CA, is deployed through HAProxy's port by OpenTofu with both providers; then, while credentials churn through HAProxy (issue, log in, renew, revoke):
@@ -27,13 +27,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalEnvironment, type Creds } from "../../sandbox/environment";
-import { PatroniCluster, PATRONI_TIMING, type ReplicationMode } from "../../sandbox/patroni";
-import { churnThrough, formatRecovery, type Recovery } from "../../sandbox/failover";
-import { waitFor } from "../../sandbox/processes";
+import { LocalDeployment, type Creds } from "../../harness/deployment";
+import { PatroniCluster, PATRONI_TIMING, type ReplicationMode } from "../../harness/patroni";
+import { churnThrough, formatRecovery, type Recovery } from "../../harness/failover";
+import { waitFor } from "../../harness/processes";
 import { recordFigures } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
-import { ThrowawayCa } from "../../sandbox/ca";
+import { ThrowawayCa } from "../../harness/ca";
 import { LOCAL_VAULT_ROLES } from "./fixture/servers";
 import { e2eToolchain } from "./fixture/toolchain";
 
@@ -51,7 +51,7 @@ const MODES = (process.env.KEYBUZZ_E2E_HA_MODES ?? "async,sync").split(",");
 
 for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
   describe.skipIf(!toolchain?.ha)(`Vault → HAProxy → Patroni leader, ${run.replication} replication (${run.server})`, () => {
-    let env: LocalEnvironment<PatroniCluster>;
+    let env: LocalDeployment<PatroniCluster>;
     let ca: ThrowawayCa | undefined;
     const recoveries: Recovery[] = [];
     /** Users the failovers left with no lease, which the lease audit reported and its fix dropped. */
@@ -62,7 +62,7 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
       // one certificate for 127.0.0.1 on both nodes: Vault dials HAProxy's address and TLS passes through it.
       ca = await ThrowawayCa.create();
       const cert = await ca.issue("node", { ips: ["127.0.0.1"] });
-      env = await LocalEnvironment.start({
+      env = await LocalDeployment.start({
         startPostgres: (parentDir) =>
           PatroniCluster.start({
             binDir: toolchain!.postgres[0].binDir,
@@ -94,7 +94,7 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
       ca?.remove();
     });
 
-    /** Runs `event` during a churn (sandbox/failover.ts) and logs what the churn saw. */
+    /** Runs `event` during a churn (harness/failover.ts) and logs what the churn saw. */
     async function duringChurn(name: string, event: () => Promise<string>): Promise<{ recovery: Recovery; before: Creds[] }> {
       const result = await churnThrough(env, LOCAL_VAULT_ROLES, name, event);
       recoveries.push(result.recovery);

@@ -19,7 +19,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { LocalEnvironment } from "../../sandbox/environment";
+import { LocalDeployment } from "../../harness/deployment";
 import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 import { VAULT_SERVERS } from "./fixture/servers";
@@ -32,7 +32,7 @@ const GIVE_UP_WITHIN_MS = (1.5 * 620 + 60) * 1000;
 const LEASE_TTL_SECONDS = 5;
 
 describe.skipIf(!toolchain)("a lease the server gave up revoking, reported by npm run leases", () => {
-  const envs: LocalEnvironment[] = [];
+  const envs: LocalDeployment[] = [];
   afterAll(async () => {
     await Promise.all(envs.map((e) => e.stop()));
   });
@@ -40,7 +40,7 @@ describe.skipIf(!toolchain)("a lease the server gave up revoking, reported by np
   it.concurrent.each(VAULT_SERVERS)(
     "$label: PostgreSQL down until the server gives up; reported, left to a person, then revoked by hand",
     async ({ key }) => {
-      const env = await LocalEnvironment.start({
+      const env = await LocalDeployment.start({
         server: toolchain!.postgres[0],
         vaultBinary: toolchain![key],
         tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

@@ -1,5 +1,5 @@
 /**
- * The Kubernetes harness (sandbox/kubernetes.ts) against the real programs: etcd, kube-apiserver v1.37.2
+ * The Kubernetes harness (harness/kubernetes.ts) against the real programs: etcd, kube-apiserver v1.37.2
  * and the Vault Agent Injector (vault-k8s 1.7.6), all on 127.0.0.1, built or found by `tools/build.sh
  * kube-apiserver etcd vault-k8s` in the e2e global setup. It proves what the Kubernetes suites will rely on: RBAC with the admin
  * token, ServiceAccount tokens bound to a Pod and checked by TokenReview for an audience, the injector
@@ -12,7 +12,7 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
 import { e2eToolchain } from "./fixture/toolchain";
-import { agentConfig, isInjected, KubernetesApiServer, type KubeBody, VaultInjector } from "../../sandbox/kubernetes";
+import { agentConfig, isInjected, KubernetesApiServer, type KubeBody, VaultInjector } from "../../harness/kubernetes";
 
 const step = (msg: string) => process.stderr.write(`[e2e k8s] ${msg}\n`);
 

@@ -24,10 +24,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LocalEnvironment } from "../../sandbox/environment";
-import { KubernetesApiServer, VaultInjector } from "../../sandbox/kubernetes";
+import { LocalDeployment } from "../../harness/deployment";
+import { KubernetesApiServer, VaultInjector } from "../../harness/kubernetes";
 import { API_AUDIENCES, kubernetesAuth, podFromPatch, SANDBOX_NAMESPACE, VAULT_AUDIENCE } from "../../sandbox/sandbox";
-import { freePort, run, startProcess, waitFor, type Started } from "../../sandbox/processes";
+import { freePort, run, startProcess, waitFor, type Started } from "../../harness/processes";
 import { figureParts } from "./fixture/figures";
 import { VAULT_SERVERS } from "./fixture/servers";
 import { e2eToolchain } from "./fixture/toolchain";
@@ -74,7 +74,7 @@ describe.skipIf(!toolchain?.kubernetes)("Kubernetes: pods log in with their Serv
       const log = (line: string) => process.stderr.write(`[e2e kubernetes ${label}] ${line}\n`);
       let api: KubernetesApiServer | undefined;
       let injector: VaultInjector | undefined;
-      let env: LocalEnvironment | undefined;
+      let env: LocalDeployment | undefined;
       let agent: Started | undefined;
       let app: Started | undefined;
       let f: Figures | undefined;
@@ -89,7 +89,7 @@ describe.skipIf(!toolchain?.kubernetes)("Kubernetes: pods log in with their Serv
         });
         const cluster = api;
         const pidFile = join(work, "app.pid");
-        env = await LocalEnvironment.start({
+        env = await LocalDeployment.start({
           server: toolchain!.postgres[0],
           vaultBinary: binary,
           tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

@@ -26,7 +26,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "pg";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
-import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
+import { LocalDeployment, type Catalog, type Creds } from "../../harness/deployment";
 import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 import { LOCAL_VAULT_ROLES, VAULT_SERVERS } from "./fixture/servers";
@@ -37,13 +37,13 @@ const toolchain = await e2eToolchain(import.meta.url);
 const record = figureParts("leases");
 
 describe.skipIf(!toolchain).each(VAULT_SERVERS)("npm run leases on $label: Vault's leases held against PostgreSQL's users", ({ key }) => {
-  let env: LocalEnvironment;
+  let env: LocalDeployment;
   let auditToken: string;
   let fixToken: string;
   const sessions: Client[] = [];
 
   beforeAll(async () => {
-    env = await LocalEnvironment.start({
+    env = await LocalDeployment.start({
       server: toolchain!.postgres.at(-1)!,
       vaultBinary: toolchain![key],
       tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

@@ -20,8 +20,8 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalEnvironment, type Creds } from "../../sandbox/environment";
-import { waitFor } from "../../sandbox/processes";
+import { LocalDeployment, type Creds } from "../../harness/deployment";
+import { waitFor } from "../../harness/processes";
 import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 import { LOCAL_VAULT_ROLES } from "./fixture/servers";
@@ -32,10 +32,10 @@ const toolchain = await e2eToolchain(import.meta.url);
 const record = figureParts("outages");
 
 describe.skipIf(!toolchain)("restarts and outages: leases still revoke, deploys fail loudly", () => {
-  let env: LocalEnvironment;
+  let env: LocalDeployment;
 
   beforeAll(async () => {
-    env = await LocalEnvironment.start({
+    env = await LocalDeployment.start({
       server: toolchain!.postgres.at(-1)!,
       vaultBinary: toolchain!.bao,
       tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

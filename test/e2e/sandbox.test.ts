@@ -12,8 +12,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../sandbox/stack";
-import { run, startProcess, waitFor, type Started } from "../../sandbox/processes";
+import { PROJECT_ROOT } from "../../harness/stack";
+import { run, startProcess, waitFor, type Started } from "../../harness/processes";
 import { e2eToolchain } from "./fixture/toolchain";
 
 const toolchain = await e2eToolchain(import.meta.url);

@@ -15,8 +15,8 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalEnvironment } from "../../sandbox/environment";
-import { waitFor } from "../../sandbox/processes";
+import { LocalDeployment } from "../../harness/deployment";
+import { waitFor } from "../../harness/processes";
 import { recordFigures } from "./fixture/figures";
 import { e2eToolchain } from "./fixture/toolchain";
 
@@ -31,7 +31,7 @@ interface Interactive {
 }
 
 describe.skipIf(!toolchain)("state locking: two deploys at once against the pg backend", () => {
-  let env: LocalEnvironment;
+  let env: LocalDeployment;
   let connStr = "";
   const stateDb = "terraform_state";
   const stateUser = "terraform_state";
@@ -66,7 +66,7 @@ describe.skipIf(!toolchain)("state locking: two deploys at once against the pg b
     )[0].n;
 
   beforeAll(async () => {
-    env = await LocalEnvironment.start({
+    env = await LocalDeployment.start({
       server: toolchain!.postgres[0],
       vaultBinary: toolchain!.vault,
       tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

@@ -13,8 +13,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalEnvironment } from "../../sandbox/environment";
-import { PROJECT_ROOT, STACK, synthEnv, type TfJson } from "../../sandbox/stack";
+import { LocalDeployment } from "../../harness/deployment";
+import { PROJECT_ROOT, STACK, synthEnv, type TfJson } from "../../harness/stack";
 import { cdktn, compareOutputs, compareWithToday, generateAndTypecheck, type TerrainTools, writeTerrainApp } from "../../terrain/check";
 import { expectNoChanges } from "./fixture/no-changes";
 import { e2eToolchain } from "./fixture/toolchain";
@@ -23,7 +23,7 @@ const toolchain = await e2eToolchain(import.meta.url);
 
 describe.skipIf(!toolchain)("CDK Terrain: the moved app synthesizes the same stacks and plans no change against today's deploy", () => {
   const step = (msg: string) => process.stderr.write(`[e2e terrain] ${msg}\n`);
-  let env: LocalEnvironment;
+  let env: LocalDeployment;
   let scratch: string;
   let app: string;
   let tools: TerrainTools;
@@ -40,7 +40,7 @@ describe.skipIf(!toolchain)("CDK Terrain: the moved app synthesizes the same sta
     app = join(scratch, "app");
     tools = { node: toolchain!.terrain!.node, cdktn: toolchain!.terrain!.cdktn, engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig };
     const [started] = await Promise.all([
-      LocalEnvironment.start({
+      LocalDeployment.start({
         server: toolchain!.postgres[0],
         vaultBinary: toolchain!.bao,
         tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

@@ -17,10 +17,10 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
-import { LocalEnvironment } from "../../sandbox/environment";
-import type { VaultResponse } from "../../sandbox/vault";
-import type { TfJson } from "../../sandbox/stack";
-import { ThrowawayCa, type ServerCertificate } from "../../sandbox/ca";
+import { LocalDeployment } from "../../harness/deployment";
+import type { VaultResponse } from "../../harness/vault";
+import type { TfJson } from "../../harness/stack";
+import { ThrowawayCa, type ServerCertificate } from "../../harness/ca";
 import { e2eToolchain } from "./fixture/toolchain";
 
 const toolchain = await e2eToolchain(import.meta.url);
@@ -36,7 +36,7 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
   let ca: ThrowawayCa | undefined;
   let good: ServerCertificate;
   let wrong: ServerCertificate;
-  let env: LocalEnvironment;
+  let env: LocalDeployment;
   /** The connection block as synthesized. */
   let connection: TfJson;
   /** The connection's config as Vault reads it back after the first apply. */
@@ -69,7 +69,7 @@ describe.skipIf(!toolchain)("tls: verify-full with a named CA, against real Post
     good = await ca.issue("server", { ips: ["127.0.0.1"], dns: ["localhost"] });
     wrong = await ca.issue("wrong-host", { dns: [WRONG_HOST] });
     step("starting PostgreSQL (TLS only, certificate for 127.0.0.1 and localhost) and Vault on 127.0.0.1");
-    env = await LocalEnvironment.start({
+    env = await LocalDeployment.start({
       server: toolchain!.postgres[0],
       vaultBinary: toolchain!.vault,
       tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

@@ -19,8 +19,8 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "pg";
 import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
-import { LocalEnvironment, type Catalog, type Creds } from "../../sandbox/environment";
-import type { PostgresServer } from "../../sandbox/toolchain";
+import { LocalDeployment, type Catalog, type Creds } from "../../harness/deployment";
+import type { PostgresServer } from "../../harness/toolchain";
 import { apartFromClosedDatabases, closedDatabaseAcls } from "./fixture/catalog";
 import { recordFigures } from "./fixture/figures";
 import { expectNoChanges } from "./fixture/no-changes";
@@ -85,7 +85,7 @@ const pairs: Pair[] = toolchain
 
 describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of the local stack on $label", (pair) => {
   const step = (msg: string) => process.stderr.write(`[e2e wiring ${pair.label}] ${msg}\n`);
-  let env: LocalEnvironment;
+  let env: LocalDeployment;
   let before: Catalog;
   const clients: Client[] = [];
   let started = 0;
@@ -109,7 +109,7 @@ describe.skipIf(!toolchain).each(pairs)("wiring: cdktf deploy, use, destroy of t
 
   beforeAll(async () => {
     started = Date.now();
-    env = await LocalEnvironment.start({
+    env = await LocalDeployment.start({
       server: pair.pg,
       vaultBinary: pair.binary,
       tools: { engine: toolchain!.tofu, cliConfig: toolchain!.cliConfig },

@@ -1,6 +1,6 @@
 /**
  * The import boundaries in biome.json (`noRestrictedImports` in its `overrides`): nothing outside test/ imports
- * from test/, and constructs/ imports nothing from stacks/, review/, leases/, sandbox/ or scripts/. Runs the
+ * from test/, and constructs/ imports nothing from stacks/, review/, leases/, harness/, sandbox/ or scripts/. Runs the
  * project's pinned Biome on a few files laid out like the project in a temporary folder, whose biome.json only
  * extends the project's (Biome resolves `includes` and `overrides` globs from the folder of the configuration it
  * is given, so the project's file, given as is, would select nothing there).

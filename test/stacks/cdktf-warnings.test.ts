@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { run } from "../../sandbox/processes";
+import { run } from "../../harness/processes";
 import { quietCdktfDeprecations } from "../../stacks/cdktf-warnings";
 
 describe("quietCdktfDeprecations", () => {

@@ -1,7 +1,7 @@
 /**
  * The HAProxy configuration both sandbox clusters run with (Debian's haproxy package, `tools/build.sh
  * ha-topology`): TCP passed through (so TLS stays end to end) to the one server whose health check passes —
- * the Patroni leader (sandbox/patroni.ts), the active Vault node (sandbox/raft.ts).
+ * the Patroni leader (harness/patroni.ts), the active Vault node (harness/raft.ts).
  */
 
 export interface TcpProxyOptions {

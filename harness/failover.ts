@@ -8,7 +8,7 @@
  * left to expire instead. {@link recoveryAfter} reads that record around an event (a switchover, a crash)
  * and says how long issuance was unavailable.
  */
-import type { LocalEnvironment, Creds, PostgresEndpoint } from "./environment";
+import type { LocalDeployment, Creds, PostgresEndpoint } from "./deployment";
 import type { PatroniCluster } from "./patroni";
 import type { VaultEndpoint } from "./vault";
 import { waitFor } from "./processes";
@@ -102,7 +102,7 @@ export class CredentialChurn {
   private workers: Promise<void>[] = [];
 
   constructor(
-    private readonly env: LocalEnvironment<PostgresEndpoint, VaultEndpoint>,
+    private readonly env: LocalDeployment<PostgresEndpoint, VaultEndpoint>,
     private readonly roles: readonly string[],
     private readonly options: ChurnOptions = {},
   ) {}
@@ -225,7 +225,7 @@ export class CredentialChurn {
 }
 
 /** Issues one credential per role and waits until every node has its user (replicated), so that an event cannot lose it. */
-export async function issueReplicated(env: LocalEnvironment<PatroniCluster>, roles: readonly string[]): Promise<Creds[]> {
+export async function issueReplicated(env: LocalDeployment<PatroniCluster>, roles: readonly string[]): Promise<Creds[]> {
   const creds: Creds[] = [];
   for (const role of roles) creds.push(await env.issue(role));
   const names = creds.map((c) => c.username);
@@ -244,7 +244,7 @@ export async function issueReplicated(env: LocalEnvironment<PatroniCluster>, rol
  * until the cluster is healthy again and a few more seconds of churn, then says what the churn saw.
  */
 export async function churnThrough(
-  env: LocalEnvironment<PatroniCluster>,
+  env: LocalDeployment<PatroniCluster>,
   roles: readonly string[],
   name: string,
   event: () => Promise<string>,

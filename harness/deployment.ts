@@ -1,5 +1,5 @@
 /**
- * A `local` environment on this machine: a throwaway PostgreSQL cluster and a Vault-API server (OpenBao or
+ * A local deployment on this machine: a throwaway PostgreSQL cluster and a Vault-API server (OpenBao or
  * HashiCorp Vault) on free 127.0.0.1 ports, the `local` stack synthesized for them by the project's
  * main.ts, and deployed by the real providers — with `cdktf deploy` as an engineer would, or with the
  * Terraform engine in the stack's folder (the same JSON, without cdktf's start-up). Used by
@@ -24,9 +24,9 @@ export interface Creds {
 }
 
 /**
- * What the environment needs of a PostgreSQL server: where it listens, its superuser, queries as the
+ * What a deployment needs of a PostgreSQL server: where it listens, its superuser, queries as the
  * superuser, and a way to stop it. {@link PostgresCluster} (one throwaway server) is one; the Patroni
- * cluster behind HAProxy (sandbox/patroni.ts) another.
+ * cluster behind HAProxy (harness/patroni.ts) another.
  */
 export interface PostgresEndpoint {
   readonly host: string;
@@ -67,9 +67,9 @@ export interface Catalog {
   readonly defaultAcls: string[];
 }
 
-export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster, V extends VaultEndpoint = VaultServer> {
+export class LocalDeployment<P extends PostgresEndpoint = PostgresCluster, V extends VaultEndpoint = VaultServer> {
   readonly adminPassword = randomBytes(18).toString("base64url");
-  /** Temp folder of this environment: config, synth output, Terraform's folder and state, HOME. */
+  /** Temp folder of this deployment: config, synth output, Terraform's folder and state, HOME. */
   readonly dir: string;
   /** Where Terraform runs (`<dir>/cdktf.out/stacks/keybuzz-local`), as with `cdktf deploy`. */
   readonly stackDir: string;
@@ -95,8 +95,8 @@ export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster, V ex
   /** Starts both servers; {@link stop} undoes it. Call {@link deploy} (or {@link synth}) next. */
   static async start<P extends PostgresEndpoint = PostgresCluster, V extends VaultEndpoint = VaultServer>(
     options: EnvironmentOptions<P, V>,
-  ): Promise<LocalEnvironment<P, V>> {
-    const env = new LocalEnvironment<P, V>(options);
+  ): Promise<LocalDeployment<P, V>> {
+    const env = new LocalDeployment<P, V>(options);
     const { server, startPostgres, vaultBinary, startVault } = options;
     try {
       if (!server === !startPostgres) throw new Error("give either server or startPostgres");
@@ -191,7 +191,7 @@ export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster, V ex
 
   /**
    * `cdktf deploy|diff|destroy keybuzz-local` against these servers (with other `credentials`, e.g. a wrong
-   * password, when given); never throws. cdktf synthesizes again, from the environment's config
+   * password, when given); never throws. cdktf synthesizes again, from the deployment's config
    * (`patchConfig`, then `change` if given: a change given to {@link synth} is not kept).
    */
   cdktf(
@@ -289,7 +289,7 @@ export class LocalEnvironment<P extends PostgresEndpoint = PostgresCluster, V ex
     };
   }
 
-  /** Stops both servers and removes the environment's folder; safe to call after a failed start, and twice. */
+  /** Stops both servers and removes the deployment's folder; safe to call after a failed start, and twice. */
   async stop(): Promise<void> {
     const results = await Promise.allSettled([this.vault?.stop(), this.pg?.stop()]);
     rmSync(this.dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /**
- * The Raft cluster (sandbox/raft.ts) losing its active node, or a standby, while credentials churn through
+ * The Raft cluster (harness/raft.ts) losing its active node, or a standby, while credentials churn through
  * HAProxy: used by the Raft suites (test/e2e/fixture/raft-suite.ts) and `BENCH_ONLY=raft npm run bench`.
  *
  * Right before a kill, a burst of issuances runs for one second beside the churn and the kill lands at its
@@ -7,7 +7,7 @@
  * that is active afterwards holds (Raft commits a lease before the answer, so all of them should be).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Creds, LocalEnvironment, PostgresEndpoint } from "./environment";
+import type { Creds, LocalDeployment, PostgresEndpoint } from "./deployment";
 import { CredentialChurn, type Issued, type Recovery } from "./failover";
 import { waitFor } from "./processes";
 import type { RaftCluster } from "./raft";
@@ -90,7 +90,7 @@ export interface RaftChurnResult {
  * seconds more, then measures; revokes what the burst was handed.
  */
 export async function churnThroughRaft(
-  env: LocalEnvironment<PostgresEndpoint, RaftCluster>,
+  env: LocalDeployment<PostgresEndpoint, RaftCluster>,
   roles: readonly string[],
   name: RaftEventName,
   options: { expireEvery?: number; shortTtl?: string; settleMs?: number } = {},
@@ -129,7 +129,7 @@ export async function churnThroughRaft(
  * Issues as fast as {@link BURST}`.concurrency` callers can for {@link BURST}`.ms`; returns the credentials
  * answered in that time (those answered later are revoked at once). Every credential handed goes to `handed`.
  */
-async function burst(env: LocalEnvironment<PostgresEndpoint, RaftCluster>, roles: readonly string[], handed: Creds[]): Promise<Creds[]> {
+async function burst(env: LocalDeployment<PostgresEndpoint, RaftCluster>, roles: readonly string[], handed: Creds[]): Promise<Creds[]> {
   const until = Date.now() + BURST.ms;
   const answered: Creds[] = [];
   await Promise.all(
@@ -150,6 +150,6 @@ async function burst(env: LocalEnvironment<PostgresEndpoint, RaftCluster>, roles
 }
 
 /** Whether the active node holds the lease. */
-async function leaseKnown(env: LocalEnvironment<PostgresEndpoint, RaftCluster>, leaseId: string): Promise<boolean> {
+async function leaseKnown(env: LocalDeployment<PostgresEndpoint, RaftCluster>, leaseId: string): Promise<boolean> {
   return (await env.v("PUT", "sys/leases/lookup", { lease_id: leaseId })).status === 200;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { tcpProxyConfig } from "../../sandbox/haproxy";
+import { tcpProxyConfig } from "../../harness/haproxy";
 
 describe("tcpProxyConfig", () => {
   it("passes TCP through to the servers, checked as asked, listening on loopback only", () => {

@@ -5,7 +5,7 @@
  * (test/e2e/fixture/raft-suite.ts) and `npm run bench` (`BENCH_ONLY=raft`).
  *
  * - Every node's listener and its `api_addr` are `https://127.0.0.1:<port>` with a certificate for
- *   127.0.0.1 from a throwaway CA (sandbox/ca.ts); `retry_join` names the other nodes with that CA, so a
+ *   127.0.0.1 from a throwaway CA (harness/ca.ts); `retry_join` names the other nodes with that CA, so a
  *   joining node verifies the leader it joins. Node-to-node Raft and request forwarding run on the cluster
  *   port, which the servers secure themselves (mutual TLS with certificates they make).
  * - node1 is initialized (Shamir: 3 key shares, 2 to unseal; the shares and the root token are kept in

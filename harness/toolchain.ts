@@ -6,7 +6,7 @@
  * `tools/build.sh` builds the Go ones from pinned sources and caches them (tools/README.md); this module
  * runs it, streaming its progress. {@link prepareToolchain} is what the real-server suite uses (every
  * server it tests against, built); {@link findTools} what the sandbox uses (programs on PATH first,
- * building only what is missing); {@link prepareKubernetes} what the Kubernetes harness (sandbox/kubernetes.ts)
+ * building only what is missing); {@link prepareKubernetes} what the Kubernetes harness (harness/kubernetes.ts)
  * uses.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -50,7 +50,7 @@ export const POSTGRES_17 = "postgres-17";
 /** The tools/build.sh name of Patroni, etcd and HAProxy (Debian packages, installed with apt-get when missing). */
 export const HA_TOPOLOGY = "ha-topology";
 /**
- * The tools/build.sh names of the Kubernetes harness's programs (sandbox/kubernetes.ts): the API server
+ * The tools/build.sh names of the Kubernetes harness's programs (harness/kubernetes.ts): the API server
  * (k8s.io/kubernetes, a long cold build), etcd (Debian's etcd-server, installed with apt-get when missing) and
  * the Vault Agent Injector (vault-k8s, from its pinned source archive). Only built when named.
  */
@@ -78,7 +78,7 @@ export interface BuildManifest {
   readonly cdktn?: string;
 }
 
-/** What the Kubernetes harness runs with (sandbox/kubernetes.ts). */
+/** What the Kubernetes harness runs with (harness/kubernetes.ts). */
 export interface KubernetesTools {
   /** kube-apiserver v1.37.2. */
   readonly kubeApiserver: string;

@@ -7,7 +7,7 @@
  * stay Pending, and nothing runs in them. Every address is 127.0.0.1; the service CIDR is a setting only.
  *
  * The binaries come from `tools/build.sh kube-apiserver etcd vault-k8s` (`prepareKubernetes()` in
- * sandbox/toolchain.ts). Each `start` removes what it made when it fails half-way; `stop` kills the processes
+ * harness/toolchain.ts). Each `start` removes what it made when it fails half-way; `stop` kills the processes
  * and removes every file.
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CredentialChurn, CHURN_PACE_MS, type Op } from "../../sandbox/failover";
+import { CredentialChurn, CHURN_PACE_MS, type Op } from "../../harness/failover";
 
 /** A churn that never runs: only its record of calls, for recoveryAfter. */
 function churnWith(ops: Op[]): CredentialChurn {
