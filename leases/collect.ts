@@ -4,7 +4,7 @@
  * probe (one credential of a role with no privilege, issued and revoked).
  */
 import { Client, type ClientConfig } from "pg";
-import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
+import { LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
 import { ISSUED_USER_PREFIX } from "../constructs/vocabulary";
 import type { Inventory, IrrevocableLease, IssuedUser, Lease, OrphanSession, Probe } from "./model";
 import type { Target } from "./target";

@@ -13,7 +13,7 @@
  * Everything else (irrevocable leases, foreign memberships, expired users with sessions, a failed probe)
  * is for a person to look at: the report says why each one is left.
  */
-import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
+import { LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
 import { DEFAULT_FUNCTIONS_SCHEMA } from "../constructs/credential-functions";
 import { ISSUED_USER_PREFIX } from "../constructs/vocabulary";
 import { revoke, withPostgres } from "./collect";

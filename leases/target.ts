@@ -2,7 +2,7 @@
  * Where the lease audit looks, from one environment's config: its Vault mount, its PostgreSQL database,
  * and the applications (with the audit's own three Vault roles) whose leases and users it holds together.
  */
-import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
+import { FUNCTIONS_SCHEMA, LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
 import type { EnvironmentConfig } from "../stacks/environment";
 import type { AuditedApplication } from "./model";
 import { VaultClient } from "./vault-client";
@@ -12,6 +12,8 @@ export interface Target {
   readonly environment: string;
   readonly vault: VaultClient;
   readonly mountPath: string;
+  /** The schema of the credential functions (`<schema>.drop_user(…)`) in the application database. */
+  readonly functionsSchema: string;
   readonly postgres: {
     readonly host: string;
     readonly port: number;
@@ -41,6 +43,7 @@ export function targetFor(config: EnvironmentConfig, token: string, vaultCa?: st
     environment: config.name,
     vault: new VaultClient(config.vault.address, token, vaultCa),
     mountPath: config.vault.mountPath,
+    functionsSchema: FUNCTIONS_SCHEMA,
     postgres: {
       host: config.postgres.host,
       port: config.postgres.port,

@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { LocalDeployment } from "../harness/deployment";
 import { KubernetesApiServer, VaultInjector } from "../harness/kubernetes";
-import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
+import { LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
 import { cdktfCommand, localPaths, PROJECT_ROOT, type TfJson } from "../harness/stack";
 import { startProcess, type Started } from "../harness/processes";
 import { buildTools, findTools, onPath, postgresMajor, prepareKubernetes, type KubernetesTools, type SandboxTools } from "../harness/toolchain";

@@ -46,7 +46,7 @@ import { churnThrough, type Recovery } from "../harness/failover";
 import { ThrowawayCa } from "../harness/ca";
 import { RaftCluster, RAFT_TIMING } from "../harness/raft";
 import { churnThroughRaft, RAFT_EVENTS, DOWN_MS, type RaftChurnResult, type RaftEventName } from "../harness/raft-failover";
-import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
+import { LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
 import { LOOKUP_CONCURRENCY } from "../leases/collect";
 
 const SYNTH_RUNS = Number(process.env.BENCH_SYNTH_RUNS ?? 5);

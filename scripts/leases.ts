@@ -12,7 +12,7 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { LEASE_AUDIT_NAMES } from "../constructs/lease-audit";
+import { LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
 import { audit, confirmed } from "../leases/audit";
 import { readInventory } from "../leases/collect";
 import { applyFixes, planFixes } from "../leases/fix";
