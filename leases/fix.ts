@@ -3,7 +3,7 @@
  * are acted on, and only three kinds:
  *
  * - an orphan user, or one a revocation left NOLOGIN: dropped with the revocation function itself
- *   (`keybuzz_vault.drop_user(name, vault role)`, the SQL Vault runs at a lease's end), as a user of the
+ *   (`<functions schema>.drop_user(name, vault role)`, the SQL Vault runs at a lease's end), as a user of the
  *   audit's `leases-fix` role, which may run that function and nothing else;
  * - a lease whose user is gone: revoked in Vault (its revocation finds no user and succeeds);
  * - a session whose role no longer exists, in the application database: ended by the same function, which
@@ -14,7 +14,6 @@
  * is for a person to look at: the report says why each one is left.
  */
 import { LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
-import { DEFAULT_FUNCTIONS_SCHEMA } from "../constructs/credential-functions";
 import { ISSUED_USER_PREFIX } from "../constructs/vocabulary";
 import { revoke, withPostgres } from "./collect";
 import type { Target } from "./target";
@@ -29,7 +28,7 @@ export interface FixAction {
   readonly vaultRole?: string;
 }
 
-/** Findings `--fix` leaves alone, and why. */
+/** What `--fix` would do, and the findings it leaves alone, with why. */
 export interface FixPlan {
   readonly actions: readonly FixAction[];
   readonly skipped: readonly { finding: Finding; why: string }[];
@@ -41,8 +40,18 @@ export interface FixPlan {
  */
 const NO_SUCH_USER = `${ISSUED_USER_PREFIX}keybuzz-leases-sweep`;
 
-/** What `--fix` would do about these findings (confirmed ones) in `database` (the application's), and what it leaves, with why. */
-export function planFixes(findings: readonly Finding[], database: string): FixPlan {
+/**
+ * Where the fixes run: the application database (sessions elsewhere are beyond the revocation function) and
+ * the schema of its credential functions. A {@link Target} is one.
+ */
+export interface FixTarget {
+  readonly functionsSchema: string;
+  readonly postgres: { readonly database: string };
+}
+
+/** What `--fix` would do about these findings (confirmed ones) in the target's database, and what it leaves, with why. */
+export function planFixes(findings: readonly Finding[], target: FixTarget): FixPlan {
+  const { functionsSchema } = target;
   const actions: FixAction[] = [];
   const skipped: { finding: Finding; why: string }[] = [];
   let sweep = false;
@@ -62,14 +71,14 @@ export function planFixes(findings: readonly Finding[], database: string): FixPl
           kind: "drop_user",
           subject: f.subject,
           vaultRole: f.vaultRole,
-          does: `SELECT ${DEFAULT_FUNCTIONS_SCHEMA}.drop_user('${f.subject}', '${f.vaultRole}')`,
+          does: `SELECT ${functionsSchema}.drop_user('${f.subject}', '${f.vaultRole}')`,
         });
         break;
       case "dangling_lease":
         actions.push({ kind: "revoke_lease", subject: f.subject, does: `PUT sys/leases/revoke/${f.subject}` });
         break;
       case "orphan_session":
-        if (f.database === database) sweep = true;
+        if (f.database === target.postgres.database) sweep = true;
         else
           skipped.push({
             finding: f,
@@ -85,7 +94,7 @@ export function planFixes(findings: readonly Finding[], database: string): FixPl
       kind: "end_sessions",
       subject: "sessions of roles that no longer exist",
       vaultRole: LEASE_AUDIT_NAMES.fixRole,
-      does: `SELECT ${DEFAULT_FUNCTIONS_SCHEMA}.drop_user('${NO_SUCH_USER}', '${LEASE_AUDIT_NAMES.fixRole}')`,
+      does: `SELECT ${functionsSchema}.drop_user('${NO_SUCH_USER}', '${LEASE_AUDIT_NAMES.fixRole}')`,
     });
   }
   return { actions, skipped };
@@ -98,12 +107,36 @@ const whyLeft: Partial<Record<Finding["kind"], string>> = {
   expired_user_with_sessions: "its lease should end it: look at why Vault did not revoke it",
 };
 
-/** Runs the actions, in order; returns each one's outcome (an error does not stop the others). */
-export async function applyFixes(t: Target, plan: FixPlan): Promise<{ action: FixAction; ok: boolean; error?: string }[]> {
-  const results: { action: FixAction; ok: boolean; error?: string }[] = [];
+/** What became of one action of `--fix --apply`. */
+export interface FixOutcome {
+  readonly action: FixAction;
+  readonly ok: boolean;
+  /** Vault's or PostgreSQL's answer when it failed. */
+  readonly error?: string;
+}
+
+/** The one thing {@link applyFixes} asks of a PostgreSQL session: a statement with parameters. */
+export interface SqlSession {
+  query(sql: string, params: unknown[]): Promise<unknown>;
+}
+
+/** Vault and PostgreSQL as {@link applyFixes} reaches them: leases/collect.ts's, unless a test gives its own. */
+export interface FixIo {
+  /** Revokes one lease (see {@link revoke}). */
+  readonly revoke: (t: Target, leaseId: string) => Promise<void>;
+  /** Runs `work` in a session of a fresh credential of `vaultRole`, revoked after (see {@link withPostgres}). */
+  readonly withPostgres: (t: Target, vaultRole: string, work: (session: SqlSession) => Promise<void>) => Promise<void>;
+}
+
+/**
+ * Runs the actions: the lease revocations first, then the statements, in one session of the fix's own
+ * role; returns each one's outcome (an error does not stop the others).
+ */
+export async function applyFixes(t: Target, plan: FixPlan, io: FixIo = { revoke, withPostgres }): Promise<FixOutcome[]> {
+  const results: FixOutcome[] = [];
   for (const action of plan.actions.filter((a) => a.kind === "revoke_lease")) {
     try {
-      await revoke(t, action.subject);
+      await io.revoke(t, action.subject);
       results.push({ action, ok: true });
     } catch (err) {
       results.push({ action, ok: false, error: (err as Error).message });
@@ -112,11 +145,11 @@ export async function applyFixes(t: Target, plan: FixPlan): Promise<{ action: Fi
   const sql = plan.actions.filter((a) => a.kind !== "revoke_lease");
   if (sql.length === 0) return results;
   try {
-    await withPostgres(t, LEASE_AUDIT_NAMES.fixRole, async (client) => {
+    await io.withPostgres(t, LEASE_AUDIT_NAMES.fixRole, async (client) => {
       for (const action of sql) {
         const name = action.kind === "end_sessions" ? NO_SUCH_USER : action.subject;
         try {
-          await client.query(`SELECT ${DEFAULT_FUNCTIONS_SCHEMA}.drop_user($1, $2)`, [name, action.vaultRole]);
+          await client.query(`SELECT ${t.functionsSchema}.drop_user($1, $2)`, [name, action.vaultRole]);
           results.push({ action, ok: true });
         } catch (err) {
           results.push({ action, ok: false, error: (err as Error).message });

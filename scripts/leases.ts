@@ -114,7 +114,7 @@ async function main(): Promise<number> {
     `${inventory.leases.length} lease(s), ${inventory.postgres?.users.length ?? "?"} issued user(s), ${report.findings.length} finding(s) in ${report.durationSeconds.toFixed(1)} s`,
   );
 
-  const plan = values.fix ? planFixes(report.findings, config.postgres.database) : undefined;
+  const plan = values.fix ? planFixes(report.findings, target) : undefined;
   const applied = values.apply && plan ? await applyFixes(target, plan) : undefined;
   if (format === "json") emit(`${JSON.stringify({ ...report, fix: plan && { ...plan, applied } }, null, 2)}\n`, values.output);
   else if (format === "prometheus") emit(toPrometheus(report), values.output);

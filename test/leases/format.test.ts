@@ -87,7 +87,7 @@ describe("toPrometheus", () => {
 
 describe("toTable", () => {
   it("shows health, one aligned row per application, the findings and the fix plan", () => {
-    const text = toTable(REPORT, planFixes(REPORT.findings, "keybuzz"));
+    const text = toTable(REPORT, planFixes(REPORT.findings, { functionsSchema: "keybuzz_vault", postgres: { database: "keybuzz" } }));
     expect(text).toContain("health: ok, Vault issued and revoked a probe credential in 31 ms");
     const rows = text.split("\n");
     const header = rows.find((r) => r.startsWith("application"))!;
