@@ -6,18 +6,15 @@
  * `keybuzz-leases-audit` policy (`keybuzz-leases-fix` for `--fix --apply`), VAULT_CACERT for a private CA.
  * PostgreSQL: logged in with a credential of the audit's own Vault role, revoked at the end.
  *
- * Exit status: 0 healthy; 2 something found (or, with --apply, left for a person); 1 could not look, or
- * an action of --apply failed. Progress goes to stderr, the report to stdout (or FILE, replaced atomically).
+ * Exit status (leases/run.ts): 0 healthy; 2 something found (or, with --apply, left for a person); 1 could not
+ * look, or an action of --apply failed. Progress goes to stderr, the report to stdout (or FILE, replaced atomically).
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
-import { audit, confirmed } from "../leases/audit";
-import { readInventory } from "../leases/collect";
-import { applyFixes, planFixes } from "../leases/fix";
 import { prometheusFailure, toPrometheus, toTable } from "../leases/format";
-import type { Inventory, Lease, Report } from "../leases/model";
+import { runAudit } from "../leases/run";
 import { targetFor } from "../leases/target";
 import { ConfigError, loadEnvironments, parseDuration } from "../stacks/environment";
 
@@ -78,54 +75,20 @@ async function main(): Promise<number> {
   const ca = process.env.VAULT_CACERT ? readFileSync(process.env.VAULT_CACERT, "utf8") : undefined;
   const target = targetFor(config, token, ca);
 
-  const t0 = performance.now();
-  progress(
-    `reading ${config.name}: Vault ${config.vault.address} (${config.vault.mountPath}), PostgreSQL ${config.postgres.host}:${config.postgres.port}/${config.postgres.database}`,
-  );
-  let inventory: Inventory;
-  try {
-    inventory = await readInventory(target, undefined, progress);
-  } catch (err) {
+  const fix = values.apply ? "apply" : values.fix ? "plan" : undefined;
+  const run = await runAudit(target, { expiringWindowSeconds, graceSeconds, fix }, { progress });
+  if (!run.looked) {
     if (format === "prometheus") emit(prometheusFailure(config.name), values.output);
-    throw err;
+    progress(run.error);
+    return run.exitCode;
   }
-  const options = { expiringWindowSeconds, graceSeconds };
-  let result = audit(inventory, target.applications, options);
-  if (result.findings.length > 0) {
-    // read again: what a credential being issued or revoked showed for a moment is not reported.
-    progress(`${result.findings.length} finding(s); reading again to confirm them`);
-    await new Promise((r) => setTimeout(r, 1000));
-    const known = new Map<string, Lease>(inventory.leases.map((l) => [l.id, l]));
-    inventory = await readInventory(target, known, progress);
-    const again = audit(inventory, target.applications, options);
-    result = { applications: again.applications, findings: confirmed(again.findings, result.findings) };
-  }
-  const report: Report = {
-    environment: config.name,
-    checkedAt: new Date(inventory.now * 1000).toISOString(),
-    durationSeconds: (performance.now() - t0) / 1000,
-    expiringWindowSeconds,
-    probe: inventory.probe,
-    postgresChecked: inventory.postgres !== null,
-    postgresError: inventory.postgresError,
-    ...result,
-  };
-  progress(
-    `${inventory.leases.length} lease(s), ${inventory.postgres?.users.length ?? "?"} issued user(s), ${report.findings.length} finding(s) in ${report.durationSeconds.toFixed(1)} s`,
-  );
 
-  const plan = values.fix ? planFixes(report.findings, target) : undefined;
-  const applied = values.apply && plan ? await applyFixes(target, plan) : undefined;
+  const { report, plan, applied } = run;
   if (format === "json") emit(`${JSON.stringify({ ...report, fix: plan && { ...plan, applied } }, null, 2)}\n`, values.output);
   else if (format === "prometheus") emit(toPrometheus(report), values.output);
   else emit(toTable(report, plan), values.output);
   for (const a of applied ?? []) progress(`${a.ok ? "done" : "FAILED"}: ${a.action.does}${a.error ? `: ${a.error}` : ""}`);
-
-  if (applied) {
-    if (applied.some((a) => !a.ok)) return 1;
-    return plan!.skipped.length > 0 ? 2 : 0;
-  }
-  return report.findings.length > 0 ? 2 : 0;
+  return run.exitCode;
 }
 
 main().then(
