@@ -19,12 +19,14 @@ const FILES: Record<string, string> = {
   "constructs/names.ts": 'export const NAME = "x";\n',
   "stacks/stack.ts": 'export const STACK = "y";\n',
   "test/helpers.ts": 'export const HELPER = "z";\n',
-  // the two violations
+  // the violations
   "constructs/violation.ts": 'import { STACK } from "../stacks/stack";\n\nexport const V = STACK;\n',
   "sandbox/violation.ts": 'import { HELPER } from "../test/helpers";\n\nexport const V = HELPER;\n',
+  "bench/violation.ts": 'import { HELPER } from "../test/helpers";\n\nexport const V = HELPER;\n',
   // the controls: imports each folder may make
   "constructs/control.ts": 'import { NAME } from "./names";\n\nexport const C = NAME;\n',
   "sandbox/control.ts": 'import { NAME } from "../constructs/names";\nimport { STACK } from "../stacks/stack";\n\nexport const C = [NAME, STACK];\n',
+  "bench/control.ts": 'import { NAME } from "../constructs/names";\nimport { STACK } from "../stacks/stack";\n\nexport const C = [NAME, STACK];\n',
   "test/control.ts": 'import { STACK } from "../stacks/stack";\nimport { HELPER } from "./helpers";\n\nexport const C = [STACK, HELPER];\n',
 };
 
@@ -61,9 +63,9 @@ describe("biome.json's import boundaries", () => {
     expect(result.summary.unchanged + result.summary.changed, result.stderr).toBeGreaterThanOrEqual(Object.keys(FILES).length);
   });
 
-  it("reports the two violations, each naming its file and the rule, and nothing else", () => {
+  it("reports the violations, each naming its file and the rule, and nothing else", () => {
     const found = result.diagnostics.map((d) => `${d.location.path}:${d.location.start.line} ${d.category}`).sort();
-    expect(found, result.stderr).toEqual([`constructs/violation.ts:1 ${RULE}`, `sandbox/violation.ts:1 ${RULE}`]);
+    expect(found, result.stderr).toEqual([`bench/violation.ts:1 ${RULE}`, `constructs/violation.ts:1 ${RULE}`, `sandbox/violation.ts:1 ${RULE}`]);
     expect(result.status).toBe(1);
   });
 
@@ -71,10 +73,12 @@ describe("biome.json's import boundaries", () => {
     const message = (path: string) => result.diagnostics.find((d) => d.location.path === path)?.message;
     expect(message("constructs/violation.ts")).toMatch(/constructs\/ must not import from stacks\//);
     expect(message("sandbox/violation.ts")).toMatch(/Only files in test\/ may import from test\//);
+    expect(message("bench/violation.ts")).toMatch(/Only files in test\/ may import from test\//);
   });
 
   it("leaves the controls clean", () => {
     const paths = result.diagnostics.map((d) => d.location.path);
-    for (const control of ["constructs/control.ts", "sandbox/control.ts", "test/control.ts"]) expect(paths).not.toContain(control);
+    for (const control of ["constructs/control.ts", "sandbox/control.ts", "bench/control.ts", "test/control.ts"])
+      expect(paths).not.toContain(control);
   });
 });
