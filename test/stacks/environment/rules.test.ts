@@ -3,7 +3,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CROSS_FIELD_RULES, PRODUCTION_RULES, type Rule } from "../../../stacks/environment/rules";
 import { environmentFields, type EnvironmentConfig, type ParsedEnvironment } from "../../../stacks/environment/schema";
+import { parseEnvironment } from "../../../stacks/environment";
 import { ROOT, type TfJson } from "../../helpers";
+import { PROD_RULES, RULES } from "./cases/rules";
+import { changed, DEV, PROD, problem, problemsOf } from "./fixture";
 
 const read = (env: string) => JSON.parse(readFileSync(join(ROOT, "config", `${env}.json`), "utf8")) as TfJson;
 
@@ -92,5 +95,48 @@ describe("environment rules", () => {
 
     expect(rule.check(env).map((p) => p.path)).toEqual([path]);
     expect(PRODUCTION_RULES.filter((r) => r !== rule).flatMap((r) => r.check(env))).toEqual([]);
+  });
+});
+
+describe("parseEnvironment", () => {
+  it.each(RULES)("rejects $rule, naming the file, the field and the value", ({ change, field, says, got }) => {
+    // WHEN
+    const problems = problemsOf("dev", "config/dev.json", changed(DEV, change));
+
+    // THEN
+    expect(problems).toContainEqual(problem("config/dev.json", field, says, got));
+  });
+
+  it.each(PROD_RULES)("rejects $rule in prod, naming the file, the field and the value", ({ change, field, says, got }) => {
+    const problems = problemsOf("prod", "config/prod.json", changed(PROD, change));
+
+    expect(problems).toContainEqual(problem("config/prod.json", field, says, got));
+  });
+
+  it.each(PROD_RULES)("rejects $rule in a prod-<region> environment too", ({ change, says }) => {
+    const problems = problemsOf("prod-eu", "config/prod-eu.json", changed(PROD, change));
+
+    expect(problems.join("\n")).toContain(says);
+  });
+
+  it.each(PROD_RULES)("accepts $rule outside prod", ({ change }) => {
+    expect(problemsOf("staging", "config/staging.json", changed(PROD, change))).toEqual([]);
+  });
+
+  it.each(["verify-full", "verify-ca"])("accepts sslmode %s in prod", (mode) => {
+    expect(
+      problemsOf(
+        "prod",
+        "config/prod.json",
+        changed(PROD, (c) => (c.postgres.sslmode = mode)),
+      ),
+    ).toEqual([]);
+  });
+
+  it("accepts a SUPERUSER vault_admin in prod with acknowledgeSuperuserInProd: true", () => {
+    const text = changed(PROD, (c) => Object.assign(c.vaultAdmin, { superuser: true, acknowledgeSuperuserInProd: true }));
+
+    const env = parseEnvironment("prod", "config/prod.json", text);
+    expect(env.vaultAdmin).toMatchObject({ superuser: true, acknowledgeSuperuserInProd: true });
   });
 });
