@@ -1,36 +1,17 @@
 import { hostname, homedir, tmpdir } from "node:os";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { App, type TerraformStack, Testing } from "cdktf";
-import { KubernetesWorkload } from "../../constructs/kubernetes-workload";
-import { AgentConfig } from "../../constructs/agent-config";
-import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
+import { Testing } from "cdktf";
 import { MIN_ENGINE_VERSION } from "../../constructs/vocabulary";
 import { loadEnvironments, parseEnvironment } from "../../stacks/environment";
+import { LEASE_AUDIT_NAMES } from "../../stacks/keybuzz-names";
 import { KeybuzzStack, stackName } from "../../stacks/keybuzz-stack";
-import {
-  CA_PEM,
-  ROOT,
-  connectionBlock,
-  onlyResource,
-  resources,
-  synthEnvironments,
-  tempDir,
-  testApp,
-  type TfJson,
-  type TfResource,
-} from "../helpers";
+import { ROOT, connectionBlock, onlyResource, resources, synthEnvironments, tempDir, testApp, type TfJson } from "../helpers";
+import { APPLICATIONS, CONFIG_DIR, policiesOf, synthVariant } from "./keybuzz-stack.fixture";
 
-const CONFIG_DIR = join(ROOT, "config");
 const ENVIRONMENTS = loadEnvironments(CONFIG_DIR).map((env) => env.name);
 
-const APPLICATIONS = [
-  { name: "keybuzz-api", baseRole: "keybuzz_api", vaultRole: "keybuzz-api-db" },
-  { name: "chatwoot", baseRole: "chatwoot", vaultRole: "chatwoot-db" },
-  { name: "n8n", baseRole: "n8n", vaultRole: "n8n-db" },
-  { name: "workers", baseRole: "keybuzz_workers", vaultRole: "workers-db" },
-];
 /** The lease audit's own Vault roles and base roles (constructs/lease-audit.ts), in every environment. */
 const AUDIT_VAULT_ROLES = [LEASE_AUDIT_NAMES.probeRole, LEASE_AUDIT_NAMES.auditRole, LEASE_AUDIT_NAMES.fixRole];
 const AUDIT_BASE_ROLES = [LEASE_AUDIT_NAMES.probeBaseRole, LEASE_AUDIT_NAMES.auditBaseRole, LEASE_AUDIT_NAMES.fixBaseRole];
@@ -38,15 +19,6 @@ const AUDIT_BASE_ROLES = [LEASE_AUDIT_NAMES.probeBaseRole, LEASE_AUDIT_NAMES.aud
 /** The paths a policy text grants, in order. */
 function policyPaths(policy: string): string[] {
   return [...policy.matchAll(/^path "([^"]+)"/gm)].map((m) => m[1]);
-}
-
-/** The names of the policies an auth role's tokens carry, resolved from their `${vault_policy.<id>.name}` references. */
-function policiesOf(json: TfJson, role: TfResource): string[] {
-  return (role.token_policies as string[]).map((reference) => {
-    const id = /^\$\{vault_policy\.([^.]+)\.name\}$/.exec(reference)?.[1];
-    if (!id) throw new Error(`not a reference to a vault_policy: ${reference}`);
-    return json.resource.vault_policy[id].name as string;
-  });
 }
 
 /** The `type.id` address of every resource of the JSON whose type matches, in type then ID order. */
@@ -59,15 +31,6 @@ function addresses(json: TfJson, type: RegExp): string[] {
         .sort()
         .map((id) => `${t}.${id}`),
     );
-}
-
-/** Synthesizes local.json with changes applied to its JSON, in a test stack (metadata removed). */
-function synthVariant(change: (config: TfJson) => void, environment = "local"): { json: TfJson; stack: TerraformStack } {
-  const data = JSON.parse(readFileSync(join(CONFIG_DIR, "local.json"), "utf8")) as TfJson;
-  change(data);
-  const config = parseEnvironment(environment, `config/${environment}.json`, JSON.stringify(data));
-  const stack = new KeybuzzStack(testApp(), stackName(environment), { config });
-  return { json: JSON.parse(Testing.synth(stack)) as TfJson, stack };
 }
 
 /** The schemas that hold the applications' data: all but the credential functions' schema. */
@@ -433,196 +396,5 @@ describe("KeybuzzStack", () => {
     const { json } = synthVariant((c) => delete c.postgres.protectData);
 
     expect(onlyResource(json, "postgresql_database").lifecycle).toEqual({ prevent_destroy: true });
-  });
-});
-
-describe("KeybuzzStack, with AppRole and Kubernetes auth", () => {
-  // local.json binds every application to AppRole; pods of three of them log in with Kubernetes auth too.
-  const KUBERNETES = ["keybuzz-api", "chatwoot", "n8n"];
-  const dir = tempDir("auth-config");
-  let json: TfJson;
-  let stack: TerraformStack;
-  beforeAll(() => {
-    const data = JSON.parse(readFileSync(join(CONFIG_DIR, "local.json"), "utf8")) as TfJson;
-    data.auth.kubernetes = {
-      path: "k8s",
-      host: "https://10.0.0.50:6443",
-      caCertFile: "ca.pem",
-      bindings: KUBERNETES.map((name) => ({
-        application: name,
-        serviceAccounts: [name],
-        namespaces: ["keybuzz"],
-        ...(name === "keybuzz-api" ? { audience: "vault" } : {}),
-      })),
-    };
-    writeFileSync(join(dir.path, "local.json"), JSON.stringify(data));
-    writeFileSync(join(dir.path, "ca.pem"), CA_PEM);
-    const [config] = loadEnvironments(dir.path);
-    stack = new KeybuzzStack(testApp(), stackName(config.name), { config });
-    json = JSON.parse(Testing.synth(stack)) as TfJson;
-  });
-  afterAll(() => dir.remove());
-
-  it("writes pod annotations for the applications bound to Kubernetes, and only for them", () => {
-    const agents = stack.node.findAll().filter((c): c is AgentConfig => c instanceof AgentConfig);
-
-    expect(
-      agents
-        .filter((a) => "kubernetes-annotations.yaml" in a.files)
-        .map((a) => a.application)
-        .sort(),
-    ).toEqual([...KUBERNETES].sort());
-    const api = agents.find((a) => a.application === "keybuzz-api")!.files["kubernetes-annotations.yaml"];
-    expect(api).toContain('vault.hashicorp.com/auth-path: "auth/k8s"');
-    expect(api).toContain('vault.hashicorp.com/role: "keybuzz-api"');
-  });
-
-  it("writes the cluster's manifests for the applications bound to Kubernetes, and only for them", () => {
-    const workloads = stack.node.findAll().filter((c): c is KubernetesWorkload => c instanceof KubernetesWorkload);
-
-    expect(workloads.map((w) => [w.node.path.split("/").at(-2), w.namespace, w.serviceAccount]).sort()).toEqual(
-      [...KUBERNETES].sort().map((name) => [name, "keybuzz", name]),
-    );
-    for (const w of workloads) expect(Object.keys(w.files).sort()).toEqual(["deployment-patch.yaml", "job-patch.yaml", "kubernetes.yaml"]);
-    const api = workloads.find((w) => w.serviceAccount === "keybuzz-api")!.files["deployment-patch.yaml"];
-    expect(api).toContain('vault.hashicorp.com/auth-path: "auth/k8s"');
-    expect(api).toContain('audience: "vault"');
-  });
-
-  it("passes cdktf's validations", () => {
-    expect(() => Testing.synth(stack, true)).not.toThrow();
-  });
-
-  it("mounts both methods", () => {
-    expect(resources(json, "vault_auth_backend")).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ type: "approle", path: "approle" }),
-        expect.objectContaining({ type: "kubernetes", path: "k8s" }),
-      ]),
-    );
-    expect(resources(json, "vault_auth_backend")).toHaveLength(2);
-  });
-
-  it("outputs, per application, its policy and where and as what it logs in with each method", () => {
-    const outputs = json.output.applications.value as Record<string, { policy: string; auth: unknown }>;
-
-    for (const app of APPLICATIONS) {
-      expect(outputs[app.name].policy).toBe(app.vaultRole);
-      expect(outputs[app.name].auth).toEqual({
-        approle: { path: "auth/approle/login", role: app.name },
-        ...(KUBERNETES.includes(app.name) ? { kubernetes: { path: "auth/k8s/login", role: app.name } } : {}),
-      });
-    }
-  });
-
-  it("gives every auth role exactly its own application's policy, and not Vault's default one", () => {
-    const byApplication = Object.fromEntries(APPLICATIONS.map((a) => [a.name, a.vaultRole]));
-    const approle = resources(json, "vault_approle_auth_backend_role");
-    const kubernetes = resources(json, "vault_kubernetes_auth_backend_role");
-
-    expect(approle.map((r) => r.role_name).sort()).toEqual(APPLICATIONS.map((a) => a.name).sort());
-    expect(kubernetes.map((r) => r.role_name).sort()).toEqual([...KUBERNETES].sort());
-    for (const role of [...approle, ...kubernetes]) {
-      expect(policiesOf(json, role), String(role.role_name)).toEqual([byApplication[String(role.role_name)]]);
-      expect(role.token_no_default_policy).toBe(true);
-    }
-  });
-
-  it("binds each application's pods by service account and namespace", () => {
-    expect(resources(json, "vault_kubernetes_auth_backend_role")).toEqual(
-      [...KUBERNETES].sort().map((name) =>
-        expect.objectContaining({
-          role_name: name,
-          bound_service_account_names: [name],
-          bound_service_account_namespaces: ["keybuzz"],
-          ...(name === "keybuzz-api" ? { audience: "vault" } : {}),
-        }),
-      ),
-    );
-    const chatwoot = resources(json, "vault_kubernetes_auth_backend_role").find((r) => r.role_name === "chatwoot");
-    expect(chatwoot).not.toHaveProperty("audience");
-  });
-
-  it("trusts the CA file read beside the config, and keeps no token-reviewer JWT", () => {
-    expect(resources(json, "vault_kubernetes_auth_backend_config")).toEqual([
-      expect.objectContaining({ kubernetes_host: "https://10.0.0.50:6443", kubernetes_ca_cert: CA_PEM, disable_local_ca_jwt: true }),
-    ]);
-    expect(JSON.stringify(json)).not.toContain("token_reviewer_jwt");
-  });
-
-  it("refuses a wildcard binding in prod even when the config checks are bypassed", () => {
-    // GIVEN local.json read as staging, with a wildcard service account (valid outside prod), then relabelled prod
-    const data = JSON.parse(readFileSync(join(CONFIG_DIR, "local.json"), "utf8")) as TfJson;
-    data.auth.kubernetes = {
-      host: "https://10.0.0.50:6443",
-      bindings: [{ application: "n8n", serviceAccounts: ["*"], namespaces: ["keybuzz"], workload: { serviceAccount: "n8n" } }],
-    };
-    const staging = parseEnvironment("staging", "config/staging.json", JSON.stringify(data));
-
-    // THEN
-    expect(() => new KeybuzzStack(testApp(), "keybuzz-staging", { config: staging })).not.toThrow();
-    expect(() => new KeybuzzStack(testApp(), "keybuzz-prod", { config: { ...staging, name: "prod" } })).toThrow(
-      'Kubernetes role "n8n": serviceAccounts must not be the wildcard "*" here',
-    );
-  });
-});
-
-describe("KeybuzzStack, verifying PostgreSQL against a CA file", () => {
-  // local.json with verify-full and the CA beside the config (tls/ca.pem), synthesized as main.ts does.
-  const config = tempDir("pg-ca-config");
-  const out = tempDir("pg-ca-out");
-  let json: TfJson;
-  const stackFolder = () => join(out.path, "stacks", "keybuzz-local");
-  beforeAll(() => {
-    const data = JSON.parse(readFileSync(join(CONFIG_DIR, "local.json"), "utf8")) as TfJson;
-    Object.assign(data.postgres, { sslmode: "verify-full", caCertFile: "tls/ca.pem" });
-    // where the hosts keep that CA: n8n's agent file needs it to use TLS at all.
-    data.agent = { postgresCaCertPath: "/etc/ssl/keybuzz/postgres-ca.pem" };
-    mkdirSync(join(config.path, "tls"));
-    writeFileSync(join(config.path, "local.json"), JSON.stringify(data));
-    writeFileSync(join(config.path, "tls", "ca.pem"), CA_PEM);
-    json = JSON.parse(synthEnvironments(config.path, out.path).local) as TfJson;
-  });
-  afterAll(() => {
-    config.remove();
-    out.remove();
-  });
-
-  it("gives Vault the CA's PEM as tls_ca, with sslmode verify-full in connection_url", () => {
-    expect(connectionBlock(json)).toMatchObject({
-      tls_ca: CA_PEM,
-      connection_url: expect.stringMatching(/\?sslmode=verify-full$/),
-    });
-  });
-
-  it("gives the postgresql provider the CA file's path relative to the stack's folder, where Terraform runs", () => {
-    const provider = json.provider.postgresql[0];
-
-    expect(provider).toMatchObject({ sslmode: "verify-full", sslrootcert: expect.stringMatching(/^\.\.\/.*\/tls\/ca\.pem$/) });
-    expect(isAbsolute(provider.sslrootcert)).toBe(false);
-    expect(resolve(stackFolder(), provider.sslrootcert)).toBe(join(config.path, "tls", "ca.pem"));
-    expect(readFileSync(resolve(stackFolder(), provider.sslrootcert), "utf8")).toBe(CA_PEM);
-  });
-
-  it("writes the same relative path with an outdir relative to the working directory, as main.ts's cdktf.out", () => {
-    // GIVEN
-    const [env] = loadEnvironments(config.path);
-    const app = new App({ outdir: relative(process.cwd(), out.path) });
-
-    // WHEN
-    const stack = new KeybuzzStack(app, stackName(env.name), { config: env });
-
-    // THEN
-    expect(JSON.parse(Testing.synth(stack)).provider.postgresql[0].sslrootcert).toBe(json.provider.postgresql[0].sslrootcert);
-  });
-
-  it("leaves sslrootcert and tls_ca out without a CA file", () => {
-    const { json: plain } = synthVariant((c) => {
-      c.postgres.sslmode = "verify-full";
-      c.agent = { postgresCaCertPath: "/etc/ssl/keybuzz/postgres-ca.pem" };
-    });
-
-    expect(plain.provider.postgresql[0]).not.toHaveProperty("sslrootcert");
-    expect(connectionBlock(plain)).not.toHaveProperty("tls_ca");
   });
 });
