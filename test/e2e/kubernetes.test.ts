@@ -28,6 +28,7 @@ import { LocalDeployment } from "../../harness/deployment";
 import { KubernetesApiServer, VaultInjector } from "../../harness/kubernetes";
 import { API_AUDIENCES, kubernetesAuth, podFromPatch, SANDBOX_NAMESPACE, VAULT_AUDIENCE } from "../../sandbox/sandbox";
 import { freePort, run, startProcess, waitFor, type Started } from "../../harness/processes";
+import type { KubernetesFigures } from "../../figures/contract";
 import { figureParts } from "./fixture/figures";
 import { VAULT_SERVERS } from "./fixture/servers";
 import { e2eToolchain } from "./fixture/toolchain";
@@ -55,15 +56,6 @@ function injectedConfig(container: Json): Json {
   return JSON.parse(Buffer.from(env.value, "base64").toString("utf8"));
 }
 
-type Figures = {
-  server: string;
-  deletedPodTokenAcceptedForS: number;
-  queries: number;
-  failed: number;
-  longestGapMs: number;
-  users: number;
-};
-
 describe.skipIf(!toolchain?.kubernetes)("Kubernetes: pods log in with their ServiceAccount tokens and get their credentials injected", () => {
   it.concurrent.each(VAULT_SERVERS.map((s) => ({ ...s, binary: toolchain?.[s.key] ?? "" })))(
     "$label: manifests, logins, refusals, the injector and a rotating application",
@@ -77,7 +69,7 @@ describe.skipIf(!toolchain?.kubernetes)("Kubernetes: pods log in with their Serv
       let env: LocalDeployment | undefined;
       let agent: Started | undefined;
       let app: Started | undefined;
-      let f: Figures | undefined;
+      let f: KubernetesFigures | undefined;
       try {
         // as a cluster that lets pods have tokens for Vault: its own audience, and "vault".
         api = await KubernetesApiServer.start({

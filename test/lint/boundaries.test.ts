@@ -23,6 +23,7 @@ const FILES: Record<string, string> = {
   "constructs/violation.ts": 'import { STACK } from "../stacks/stack";\n\nexport const V = STACK;\n',
   "sandbox/violation.ts": 'import { HELPER } from "../test/helpers";\n\nexport const V = HELPER;\n',
   "bench/violation.ts": 'import { HELPER } from "../test/helpers";\n\nexport const V = HELPER;\n',
+  "figures/violation.ts": 'import { HELPER } from "../test/helpers";\n\nexport const V = HELPER;\n',
   // the controls: imports each folder may make
   "constructs/control.ts": 'import { NAME } from "./names";\n\nexport const C = NAME;\n',
   "sandbox/control.ts": 'import { NAME } from "../constructs/names";\nimport { STACK } from "../stacks/stack";\n\nexport const C = [NAME, STACK];\n',
@@ -65,7 +66,12 @@ describe("biome.json's import boundaries", () => {
 
   it("reports the violations, each naming its file and the rule, and nothing else", () => {
     const found = result.diagnostics.map((d) => `${d.location.path}:${d.location.start.line} ${d.category}`).sort();
-    expect(found, result.stderr).toEqual([`bench/violation.ts:1 ${RULE}`, `constructs/violation.ts:1 ${RULE}`, `sandbox/violation.ts:1 ${RULE}`]);
+    expect(found, result.stderr).toEqual([
+      `bench/violation.ts:1 ${RULE}`,
+      `constructs/violation.ts:1 ${RULE}`,
+      `figures/violation.ts:1 ${RULE}`,
+      `sandbox/violation.ts:1 ${RULE}`,
+    ]);
     expect(result.status).toBe(1);
   });
 
@@ -74,6 +80,7 @@ describe("biome.json's import boundaries", () => {
     expect(message("constructs/violation.ts")).toMatch(/constructs\/ must not import from stacks\//);
     expect(message("sandbox/violation.ts")).toMatch(/Only files in test\/ may import from test\//);
     expect(message("bench/violation.ts")).toMatch(/Only files in test\/ may import from test\//);
+    expect(message("figures/violation.ts")).toMatch(/Only files in test\/ may import from test\//);
   });
 
   it("leaves the controls clean", () => {
