@@ -18,7 +18,32 @@ import { ENCRYPTING_SSLMODES, HOST_PATH, VAULT_NAME, VERIFYING_SSLMODES } from "
  * @see https://developers.chatwoot.com/self-hosted/configuration/environment-variables
  * @see https://docs.n8n.io/hosting/configuration/environment-variables/database/
  */
-export type CredentialsFormat = "libpq" | "chatwoot" | "n8n";
+/** The formats the agent renders credentials in. */
+export const CREDENTIALS_FORMATS = ["libpq", "chatwoot", "n8n"] as const;
+export type CredentialsFormat = (typeof CREDENTIALS_FORMATS)[number];
+
+/**
+ * Why credentials in `format` would travel in clear, or undefined: n8n turns TLS on only when given a CA,
+ * whatever the sslmode, so an encrypting sslmode needs one. `names` are the fields the message points to.
+ */
+export function n8nTlsProblem(
+  format: CredentialsFormat,
+  sslmode: string,
+  caCertPath: string | undefined,
+  names: { readonly sslmode: string; readonly caCertPath: string },
+): string | undefined {
+  return format === "n8n" && ENCRYPTING_SSLMODES.has(sslmode) && !caCertPath
+    ? `n8n uses TLS only when given a CA: with ${names.sslmode} "${sslmode}" set ${names.caCertPath}, or n8n would connect in clear`
+    : undefined;
+}
+
+/** What {@link AgentConfig} writes when its props say nothing; the config's defaults are these. */
+export const AGENT_CONFIG_DEFAULTS = {
+  format: "libpq" as CredentialsFormat,
+  configDirectory: "/etc/vault-agent",
+  runDirectory: "/run/vault-agent",
+  binary: "/usr/bin/vault",
+} as const;
 
 /** The file each format renders, in the agent's run folder or the pod's `/vault/secrets`. */
 const CREDENTIALS_FILE: Readonly<Record<CredentialsFormat, string>> = {
@@ -67,9 +92,9 @@ export interface AgentConfigProps {
   readonly kubernetes?: { readonly loginPath: string; readonly roleName: string };
   /** More injector annotations (`vault.hashicorp.com/...`), e.g. resources or TLS. @default - none */
   readonly annotations?: Readonly<Record<string, string>>;
-  /** Holds `<application>/agent.hcl`, `role-id` and `secret-id` on the host. @default "/etc/keybuzz-agent" */
+  /** Holds `<application>/agent.hcl`, `role-id` and `secret-id` on the host. @default "/etc/vault-agent" */
   readonly configDirectory?: string;
-  /** Holds `<application>/` with the token and the rendered credentials (tmpfs). @default "/run/keybuzz-agent" */
+  /** Holds `<application>/` with the token and the rendered credentials (tmpfs). @default "/run/vault-agent" */
   readonly runDirectory?: string;
   /** The agent program: `vault` or OpenBao's `bao`. @default "/usr/bin/vault" */
   readonly binary?: string;
@@ -290,9 +315,9 @@ export class AgentConfig extends Construct {
     const what = `agent of "${props.application}"`;
     if (!VAULT_NAME.test(props.application)) throw new Error(`${what}: application must be a Vault path segment`);
     const paths = {
-      configDirectory: props.configDirectory ?? "/etc/keybuzz-agent",
-      runDirectory: props.runDirectory ?? "/run/keybuzz-agent",
-      binary: props.binary ?? "/usr/bin/vault",
+      configDirectory: props.configDirectory ?? AGENT_CONFIG_DEFAULTS.configDirectory,
+      runDirectory: props.runDirectory ?? AGENT_CONFIG_DEFAULTS.runDirectory,
+      binary: props.binary ?? AGENT_CONFIG_DEFAULTS.binary,
       vaultCaCertPath: props.vaultCaCertPath,
       "postgres.caCertPath": props.postgres.caCertPath,
     };
@@ -301,15 +326,16 @@ export class AgentConfig extends Construct {
         throw new Error(`${what}: ${field} must be an absolute path of letters, digits and ._/-, got "${value}"`);
       }
     }
-    const format = props.format ?? "libpq";
+    const format = props.format ?? AGENT_CONFIG_DEFAULTS.format;
     if (!props.approle && !props.kubernetes) throw new Error(`${what}: needs an AppRole or a Kubernetes login to render anything`);
     const command = [...(props.command ?? [])];
     if (command.some((arg) => arg === "" || /[\n\r]/.test(arg))) throw new Error(`${what}: command arguments must be non-empty single lines`);
 
-    if (format === "n8n" && ENCRYPTING_SSLMODES.has(props.postgres.sslmode) && !props.postgres.caCertPath) {
-      // n8n turns TLS on only when given a CA: without one it would connect in clear whatever sslmode says.
-      throw new Error(`${what}: n8n uses TLS only with a CA file: sslmode "${props.postgres.sslmode}" needs postgres.caCertPath`);
-    }
+    const clear = n8nTlsProblem(format, props.postgres.sslmode, props.postgres.caCertPath, {
+      sslmode: "postgres.sslmode",
+      caCertPath: "postgres.caCertPath",
+    });
+    if (clear) throw new Error(`${what}: ${clear}`);
     const role = props.policy.role;
     this.application = props.application;
     this.credentialsPath = role.credentialsPath;

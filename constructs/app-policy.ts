@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { Token } from "cdktf";
 import { Policy } from "@cdktf/provider-vault/lib/policy";
 import type { DynamicRole } from "./dynamic-role";
-import { VAULT_NAME } from "./vocabulary";
+import { exceedsProblem, tokenCutsLeasesProblem, VAULT_NAME } from "./vocabulary";
 
 /** Props of {@link AppPolicy}. */
 export interface AppPolicyProps {
@@ -110,7 +110,7 @@ export class AppPolicy extends Construct {
   public tokenTtls(what: string, ttl?: number, maxTtl?: number): { ttl: number; maxTtl: number } {
     const credentialsMax = this.role.maxTtlSeconds;
     const m = maxTtl ?? credentialsMax;
-    if ([m, ttl ?? 0, credentialsMax, this.role.defaultTtlSeconds].some((v) => Token.isUnresolved(v))) {
+    if ([m, credentialsMax, this.role.defaultTtlSeconds, ...(ttl === undefined ? [] : [ttl])].some((v) => Token.isUnresolved(v))) {
       return { ttl: ttl ?? this.role.defaultTtlSeconds, maxTtl: m };
     }
     // a default TTL never exceeds the max TTL it is given with.
@@ -120,17 +120,13 @@ export class AppPolicy extends Construct {
       ["tokenTtlSeconds", t],
     ] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new Error(`${what}: ${field} must be positive whole seconds, got ${v}`);
-      if (v > credentialsMax) {
-        throw new Error(`${what}: ${field} must not exceed the credentials' max TTL (${credentialsMax}s), got ${v}s`);
-      }
+      const tooLong = exceedsProblem(v, credentialsMax, "the credentials' max TTL");
+      if (tooLong) throw new Error(`${what}: ${field} ${tooLong}`);
     }
-    if (t > m) throw new Error(`${what}: tokenTtlSeconds must not exceed tokenMaxTtlSeconds, got ${t} > ${m}`);
-    if (m < this.role.defaultTtlSeconds) {
-      // Vault revokes a credential with the token that read it: such a token cuts every lease short.
-      throw new Error(
-        `${what}: tokenMaxTtlSeconds must be at least the credentials' default TTL (${this.role.defaultTtlSeconds}s), since Vault revokes credentials with the token that read them, got ${m}s`,
-      );
-    }
+    const order = exceedsProblem(t, m, "tokenMaxTtlSeconds");
+    if (order) throw new Error(`${what}: tokenTtlSeconds ${order}`);
+    const cuts = tokenCutsLeasesProblem(m, this.role.defaultTtlSeconds, "the credentials' default TTL");
+    if (cuts) throw new Error(`${what}: tokenMaxTtlSeconds ${cuts}`);
     return { ttl: t, maxTtl: m };
   }
 }

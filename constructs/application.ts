@@ -1,5 +1,4 @@
-import { Construct, type Node } from "constructs";
-import { Lazy, TerraformStack, type TerraformResource } from "cdktf";
+import { Construct } from "constructs";
 import { AgentConfig, type AgentConfigProps } from "./agent-config";
 import { AppPolicy } from "./app-policy";
 import type { AppRoleAuth, AppRoleOptions } from "./approle-auth";
@@ -68,10 +67,6 @@ export interface ApplicationProps {
  * only its credentials, its logins (an AppRole and/or a Kubernetes role, in the auth methods the stack
  * mounts once) and its agent's files, with typed {@link ApplicationOutputs}. The construct ID is the
  * application's name: renaming it replaces its resources.
- *
- * The role and the policy lived directly under the stack (`DynamicRoles/<name>`, `Policies/<name>`) before
- * this construct existed; each carries a `moved` block from that address, so a plan after the upgrade moves
- * them in state and changes nothing. The blocks can go once every environment has been applied since.
  */
 export class Application extends Construct {
   /** The application's name (its construct ID). */
@@ -97,8 +92,6 @@ export class Application extends Construct {
       connectionLimit: props.connectionLimit,
     });
     this.policy = new AppPolicy(this, "Policy", { role: this.role });
-    movedFrom(this.role.resource, ["DynamicRoles", id, "Resource"]);
-    movedFrom(this.policy.resource, ["Policies", id, "Resource"]);
 
     const auth: { approle?: ApplicationLogin; kubernetes?: ApplicationLogin } = {};
     let kubernetesRole: KubernetesRoleRef | undefined;
@@ -138,29 +131,4 @@ export class Application extends Construct {
       auth,
     };
   }
-}
-
-/** The moved blocks of each stack, written as one `moved` list (see {@link movedFrom}). */
-const MOVES = new WeakMap<TerraformStack, (() => { from: string; to: string })[]>();
-
-/**
- * Adds a `moved` block to `resource`'s stack, from the address the resource had at construct path `from`
- * (relative to its stack) as the stack's own naming scheme computes it: the address an earlier version of
- * this code gave it. Written as plain `moved` blocks rather than with cdktf's `moveFromId`, which makes
- * every synth run `terraform version` once per stack (to check for 1.5, when the stack's ephemeral variable
- * already needs 1.11), failing on a machine with OpenTofu and no `terraform`, and costing 50 ms a stack.
- */
-function movedFrom(resource: TerraformResource, from: readonly string[]): void {
-  const stack = TerraformStack.of(resource);
-  let moves = MOVES.get(stack);
-  if (!moves) {
-    const list: (() => { from: string; to: string })[] = [];
-    stack.addOverride("moved", Lazy.anyValue({ produce: () => list.map((move) => move()) }));
-    MOVES.set(stack, list);
-    moves = list;
-  }
-  // getLogicalId (the naming scheme, allocateLogicalId) reads only the node's scopes and their IDs.
-  const scopes = [stack, ...from.map((id) => ({ node: { id } }))];
-  const previous = `${resource.terraformResourceType}.${stack.getLogicalId({ scopes } as unknown as Node)}`;
-  moves.push(() => ({ from: previous, to: `${resource.terraformResourceType}.${resource.friendlyUniqueId}` }));
 }

@@ -4,10 +4,20 @@ import { AuthBackend } from "@cdktf/provider-vault/lib/auth-backend";
 import type { AppPolicy } from "./app-policy";
 import { isCidr, VAULT_NAME } from "./vocabulary";
 
+/** What {@link AppRoleAuth} gives when its props say nothing; the config's defaults are these. */
+export const APPROLE_AUTH_DEFAULTS = {
+  path: "approle",
+  description: "Applications outside Kubernetes",
+  /** A day. */
+  secretIdTtlSeconds: 86400,
+} as const;
+
 /** Props of {@link AppRoleAuth}. */
 export interface AppRoleAuthProps {
   /** Where the method is mounted; applications log in at `auth/<path>/login`. @default "approle" */
   readonly path?: string;
+  /** What Vault shows for the method. @default "Applications outside Kubernetes" */
+  readonly description?: string;
 }
 
 /** One application's AppRole. */
@@ -50,9 +60,13 @@ export class AppRoleAuth extends Construct {
 
   constructor(scope: Construct, id: string, props: AppRoleAuthProps = {}) {
     super(scope, id);
-    this.path = props.path ?? "approle";
+    this.path = props.path ?? APPROLE_AUTH_DEFAULTS.path;
     if (!VAULT_NAME.test(this.path)) throw new Error(`path must be a Vault path segment, got "${this.path}"`);
-    this.resource = new AuthBackend(this, "Resource", { type: "approle", path: this.path, description: "KeyBuzz applications outside Kubernetes" });
+    this.resource = new AuthBackend(this, "Resource", {
+      type: "approle",
+      path: this.path,
+      description: props.description ?? APPROLE_AUTH_DEFAULTS.description,
+    });
     this.rolesScope = new Construct(this, "Roles");
     this.node.addValidation({ validate: () => (this.roles.size ? [] : [`AppRole auth at "${this.path}" has no role: call addRole()`]) });
   }
@@ -63,7 +77,7 @@ export class AppRoleAuth extends Construct {
     if (!VAULT_NAME.test(options.name)) throw new Error(`${what}: name must be a Vault path segment`);
     if (this.roles.has(options.name)) throw new Error(`${what} is defined twice`);
     const { ttl, maxTtl } = options.policy.tokenTtls(what, options.tokenTtlSeconds, options.tokenMaxTtlSeconds);
-    const secretIdTtl = options.secretIdTtlSeconds ?? 86400;
+    const secretIdTtl = options.secretIdTtlSeconds ?? APPROLE_AUTH_DEFAULTS.secretIdTtlSeconds;
     if (!Number.isInteger(secretIdTtl) || secretIdTtl <= 0) throw new Error(`${what}: secretIdTtlSeconds must be positive, got ${secretIdTtl}`);
     const cidrs = [...(options.cidrs ?? [])];
     const bad = cidrs.find((c) => !isCidr(c));

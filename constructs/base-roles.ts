@@ -5,7 +5,7 @@ import { DefaultPrivileges } from "@cdktf/provider-postgresql/lib/default-privil
 import { Grant } from "@cdktf/provider-postgresql/lib/grant";
 import { Role } from "@cdktf/provider-postgresql/lib/role";
 import { Schema } from "@cdktf/provider-postgresql/lib/schema";
-import { pgIdentifierProblem, type SequencePrivilege, type TablePrivilege } from "./vocabulary";
+import { closedDatabaseProblem, pgIdentifierProblem, type SequencePrivilege, type TablePrivilege } from "./vocabulary";
 
 /** What a base role may do in one schema. */
 export interface SchemaAccess {
@@ -53,8 +53,8 @@ export interface BaseRoleOptions {
 export interface BaseRolesProps {
   /** The group roles, one per application; at least one. */
   readonly roles: readonly BaseRoleOptions[];
-  /** The application database, created by this construct. @default "keybuzz" */
-  readonly databaseName?: string;
+  /** The application database, created by this construct. */
+  readonly databaseName: string;
   /**
    * Keep Terraform from ever dropping the application's data: the database and every owned schema get
    * `prevent_destroy`, so a plan that would destroy or replace one fails, naming it, before anything is
@@ -73,6 +73,15 @@ export interface BaseRolesProps {
    */
   readonly closeDatabases?: readonly string[];
 }
+
+/** What {@link BaseRoles} does when its props say nothing; the config's defaults are these. */
+export const BASE_ROLES_DEFAULTS = {
+  protectData: true,
+  /** USAGE on a schema the role does not own. */
+  schemaUsage: true,
+  /** The databases every cluster has besides the application's (template0 accepts no connection). */
+  closeDatabases: ["postgres", "template1"] as readonly string[],
+} as const;
 
 /** A base role created by {@link BaseRoles}: what dynamic roles and the Vault admin need of it. */
 export interface BaseRole {
@@ -122,11 +131,11 @@ export class BaseRoles extends Construct {
 
   constructor(scope: Construct, id: string, props: BaseRolesProps) {
     super(scope, id);
-    this.databaseName = props.databaseName ?? "keybuzz";
+    this.databaseName = props.databaseName;
     assertIdentifier("databaseName", this.databaseName);
     if (props.roles.length === 0) throw new Error("roles must name at least one base role, got none");
 
-    this.protectData = props.protectData ?? true;
+    this.protectData = props.protectData ?? BASE_ROLES_DEFAULTS.protectData;
     const lifecycle = { preventDestroy: this.protectData };
 
     this.database = new Database(this, "Database", { name: this.databaseName, lifecycle });
@@ -139,9 +148,10 @@ export class BaseRoles extends Construct {
     });
 
     const closed = new Construct(this, "ClosedDatabases");
-    this.closedDatabases = (props.closeDatabases ?? ["postgres", "template1"]).map((name) => {
+    this.closedDatabases = (props.closeDatabases ?? BASE_ROLES_DEFAULTS.closeDatabases).map((name, i) => {
       if (pgIdentifierProblem(name)) throw new Error(`closeDatabases must hold database names, got "${name}"`);
-      if (name === this.databaseName) throw new Error(`closeDatabases must not name the application database "${name}"`);
+      const open = closedDatabaseProblem(name, this.databaseName, "databaseName");
+      if (open) throw new Error(`closeDatabases[${i}] ${open}`);
       return new Grant(closed, name, { database: name, role: "public", objectType: "database", privileges: [] });
     });
 
@@ -216,7 +226,7 @@ export class BaseRoles extends Construct {
       }
       const schemasScope = scope.node.tryFindChild("Schemas") ?? new Construct(scope, "Schemas");
       const s = new Construct(schemasScope, schemaName);
-      const schemaPrivileges = [...((access.usage ?? true) ? ["USAGE"] : []), ...(access.create ? ["CREATE"] : [])];
+      const schemaPrivileges = [...((access.usage ?? BASE_ROLES_DEFAULTS.schemaUsage) ? ["USAGE"] : []), ...(access.create ? ["CREATE"] : [])];
       if (schemaPrivileges.length === 0 && !access.tables?.length && !access.sequences?.length) {
         // an empty grant would revoke everything instead: refuse rather than surprise.
         throw new Error(`schema "${schemaName}" of role "${options.name}" grants nothing; remove it to give no access`);

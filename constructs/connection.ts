@@ -2,7 +2,18 @@ import { Construct } from "constructs";
 import { Lazy, Token, type ITerraformDependable } from "cdktf";
 import type { SecretsMount } from "./secrets-mount";
 import type { VaultAdmin } from "./vault-admin";
-import { holdsPrivateKey, isPemCertificate, type SslMode, VAULT_NAME, VERIFYING_SSLMODES } from "./vocabulary";
+import { caWithSslmodeProblem, holdsPrivateKey, idlePoolProblem, isPemCertificate, type SslMode, VAULT_NAME } from "./vocabulary";
+
+/** What a {@link Connection} gives when its props say nothing; the config's defaults are these. */
+export const CONNECTION_DEFAULTS = {
+  name: "postgres",
+  sslmode: "verify-full" as SslMode,
+  /** Vault's own default: its PostgreSQL plugin creates users one at a time, so more buys nothing. */
+  maxOpenConnections: 4,
+  maxIdleConnections: 4,
+  /** Five minutes. */
+  maxConnectionLifetimeSeconds: 300,
+} as const;
 
 /** Props of {@link Connection}. */
 export interface ConnectionProps {
@@ -13,7 +24,7 @@ export interface ConnectionProps {
    * it, and the mount waits for everything it depends on ({@link VaultAdmin.dependables}).
    */
   readonly admin: VaultAdmin;
-  /** PostgreSQL endpoint as Vault reaches it (the HAProxy address in KeyBuzz). */
+  /** PostgreSQL endpoint as Vault reaches it (a proxy such as HAProxy in front of a cluster). */
   readonly host: string;
   readonly port: number;
   /** The database Vault connects to; revocation reassigns objects inside it. */
@@ -28,7 +39,7 @@ export interface ConnectionProps {
    * @default - Vault's system trust store
    */
   readonly caCertificate?: string;
-  /** Vault connection name. @default "keybuzz-postgres" */
+  /** Vault connection name. @default "postgres" */
   readonly name?: string;
   /**
    * Pool size. Vault's PostgreSQL plugin creates and revokes users one at a time (one lock per plugin), so
@@ -70,10 +81,11 @@ export class Connection extends Construct {
 
   constructor(scope: Construct, id: string, props: ConnectionProps) {
     super(scope, id);
-    this.connectionName = props.name ?? "keybuzz-postgres";
-    const sslmode = props.sslmode ?? "verify-full";
-    const maxOpen = props.maxOpenConnections ?? 4;
-    const maxIdle = props.maxIdleConnections ?? 4;
+    const d = CONNECTION_DEFAULTS;
+    this.connectionName = props.name ?? d.name;
+    const sslmode = props.sslmode ?? d.sslmode;
+    const maxOpen = props.maxOpenConnections ?? d.maxOpenConnections;
+    const maxIdle = props.maxIdleConnections ?? d.maxIdleConnections;
     if (!VAULT_NAME.test(this.connectionName)) {
       throw new Error(`name must be a Vault path segment, got "${this.connectionName}"`);
     }
@@ -81,7 +93,8 @@ export class Connection extends Construct {
     if (!Number.isInteger(props.port) || props.port < 1 || props.port > 65535) {
       throw new Error(`port must be between 1 and 65535, got ${props.port}`);
     }
-    if (maxIdle > maxOpen) throw new Error(`maxIdleConnections must not exceed maxOpenConnections, got ${maxIdle} > ${maxOpen}`);
+    const pool = idlePoolProblem(maxIdle, maxOpen);
+    if (pool) throw new Error(`maxIdleConnections ${pool}, got ${maxIdle}`);
     const ca = props.caCertificate;
     if (ca !== undefined && !Token.isUnresolved(ca)) {
       if (!isPemCertificate(ca)) {
@@ -91,9 +104,8 @@ export class Connection extends Construct {
       }
       if (holdsPrivateKey(ca)) throw new Error("caCertificate must not hold a private key, got one beside the certificate");
     }
-    if (ca !== undefined && !VERIFYING_SSLMODES.has(sslmode)) {
-      throw new Error(`caCertificate needs sslmode "verify-full" or "verify-ca", which check the server against it, got "${sslmode}"`);
-    }
+    const pointless = ca === undefined ? undefined : caWithSslmodeProblem(sslmode);
+    if (pointless) throw new Error(`caCertificate ${pointless}`);
 
     this.mount = props.mount;
     this.mountPath = props.mount.mountPath;
@@ -114,7 +126,7 @@ export class Connection extends Construct {
         passwordAuthentication: "scram-sha-256",
         maxOpenConnections: maxOpen,
         maxIdleConnections: maxIdle,
-        maxConnectionLifetime: props.maxConnectionLifetimeSeconds ?? 300,
+        maxConnectionLifetime: props.maxConnectionLifetimeSeconds ?? d.maxConnectionLifetimeSeconds,
         tlsCa: ca,
       },
       this.dependables,

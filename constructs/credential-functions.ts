@@ -7,7 +7,7 @@ import type { BaseRole, BaseRoles } from "./base-roles";
 import { ISSUED_USER_PREFIX, pgIdentifierProblem } from "./vocabulary";
 
 /** The schema of the functions unless {@link CredentialFunctionsProps.schemaName} says otherwise. */
-export const DEFAULT_FUNCTIONS_SCHEMA = "keybuzz_vault";
+export const DEFAULT_FUNCTIONS_SCHEMA = "vault_credentials";
 
 /** Seconds an expiration may lie beyond now() + max TTL: the clocks of Vault and PostgreSQL may differ. */
 const CLOCK_SKEW_SECONDS = 300;
@@ -19,7 +19,7 @@ const LOCK_TIMEOUT = "5s";
 export interface CredentialFunctionsProps {
   /** The application database and its base roles: the functions live in that database. */
   readonly baseRoles: BaseRoles;
-  /** The schema that holds the functions, created here. @default "keybuzz_vault" */
+  /** The schema that holds the functions, created here. @default "vault_credentials" */
   readonly schemaName?: string;
 }
 
@@ -43,6 +43,43 @@ export interface CredentialStatements {
 }
 
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** One row of the functions' table, as read back from their SQL by {@link issuedUserTable}. */
+export interface IssuedUserRow {
+  /** The base roles each user gets, the login role first. */
+  readonly roles: readonly string[];
+  readonly connectionLimit: number;
+  readonly maxTtlSeconds: number;
+}
+
+/** The text of one row of the table: what {@link CredentialFunctions} writes and {@link issuedUserTable} reads. */
+function tableRow(spec: { vaultRole: string; roles: readonly string[]; connectionLimit: number; maxTtlSeconds: number }): string {
+  const roles = spec.roles.map(sqlString);
+  return `      (${sqlString(spec.vaultRole)}, ${roles[0]}, ARRAY[${roles.join(", ")}]::pg_catalog.text[], ${spec.connectionLimit}, ${spec.maxTtlSeconds})`;
+}
+
+const TABLE_ROW = /\('((?:[^']|'')+)', '(?:[^']|'')+', ARRAY\[([^\]]*)\]::pg_catalog\.text\[\], (\d+), (\d+)\)/g;
+const TABLE = /\(VALUES[\s\S]*?\) AS app\(/;
+const unquote = (s: string) => s.slice(1, -1).replace(/''/g, "'");
+
+/**
+ * The table of Vault roles inside a function body this construct wrote (a plan's before or after of
+ * `create_user`, `renew_user` or `drop_user`), by Vault role: the parser of what {@link CredentialFunctions}
+ * writes, for a reader such as the review that has only the SQL. Empty for any other text.
+ */
+export function issuedUserTable(body: string): Map<string, IssuedUserRow> {
+  const rows = new Map<string, IssuedUserRow>();
+  for (const m of body.matchAll(TABLE_ROW)) {
+    const roles = m[2].split(", ").filter(Boolean).map(unquote);
+    rows.set(m[1].replace(/''/g, "'"), { roles, connectionLimit: Number(m[3]), maxTtlSeconds: Number(m[4]) });
+  }
+  return rows;
+}
+
+/** A function body this construct wrote, without its table of Vault roles: what changed besides the rows. */
+export function withoutIssuedUserTable(body: string): string {
+  return body.replace(TABLE, "(VALUES) AS app(");
+}
 
 /**
  * The only way Vault's admin acts on PostgreSQL: three `SECURITY DEFINER` functions that create, renew and
@@ -176,10 +213,7 @@ export class CredentialFunctions extends Construct {
    * one line each, so that a review shows which application's row changed.
    */
   private applications(): string {
-    const rows = [...this.specs.values()].map((a) => {
-      const roles = a.baseRoles.map((r) => sqlString(r.name));
-      return `      (${sqlString(a.vaultRole)}, ${roles[0]}, ARRAY[${roles.join(", ")}]::pg_catalog.text[], ${a.connectionLimit}, ${a.maxTtlSeconds})`;
-    });
+    const rows = [...this.specs.values()].map((a) => tableRow({ ...a, roles: a.baseRoles.map((r) => r.name) }));
     return `(VALUES\n${rows.join(",\n")}\n    ) AS app(vault_role, base_role, roles, connection_limit, max_ttl)`;
   }
 

@@ -4,7 +4,17 @@ import { DatabaseSecretBackendRole } from "@cdktf/provider-vault/lib/database-se
 import type { BaseRole } from "./base-roles";
 import type { Connection } from "./connection";
 import type { CredentialFunctions } from "./credential-functions";
-import { VAULT_NAME } from "./vocabulary";
+import { exceedsProblem, VAULT_NAME } from "./vocabulary";
+
+/** What a {@link DynamicRole} gives when its props say nothing; the config's defaults are these. */
+export const DYNAMIC_ROLE_DEFAULTS = {
+  /** An hour: the lease of an issued credential. */
+  defaultTtlSeconds: 3600,
+  /** A day: the longest a credential lives, renewals included. */
+  maxTtlSeconds: 86400,
+  /** Sessions one issued user may hold at once. */
+  connectionLimit: 20,
+} as const;
 
 /** Props of {@link DynamicRole}. */
 export interface DynamicRoleProps {
@@ -21,7 +31,11 @@ export interface DynamicRoleProps {
   readonly baseRoles: readonly BaseRole[];
   /** Lease of an issued credential, in seconds. @default 3600 */
   readonly defaultTtlSeconds?: number;
-  /** Longest life of a credential, renewals included, in seconds. @default 86400 */
+  /**
+   * Longest life of a credential, renewals included, in seconds; at most the mount's
+   * {@link SecretsMount.maxLeaseTtlSeconds}, which Vault would silently apply instead.
+   * @default 86400
+   */
   readonly maxTtlSeconds?: number;
   /**
    * Sessions one issued user may hold at once (its `CONNECTION LIMIT`): one leaked credential cannot take
@@ -58,8 +72,8 @@ export class DynamicRole extends Construct {
 
   constructor(scope: Construct, id: string, props: DynamicRoleProps) {
     super(scope, id);
-    const defaultTtl = props.defaultTtlSeconds ?? 3600;
-    const maxTtl = props.maxTtlSeconds ?? 86400;
+    const defaultTtl = props.defaultTtlSeconds ?? DYNAMIC_ROLE_DEFAULTS.defaultTtlSeconds;
+    const maxTtl = props.maxTtlSeconds ?? DYNAMIC_ROLE_DEFAULTS.maxTtlSeconds;
     if (!VAULT_NAME.test(props.name)) {
       throw new Error(`name must be a Vault path segment (a-z, 0-9, -), got "${props.name}"`);
     }
@@ -71,9 +85,11 @@ export class DynamicRole extends Construct {
     ] as const) {
       if (known(ttl) && (!Number.isInteger(ttl) || ttl <= 0)) throw new Error(`${what} must be positive whole seconds, got ${ttl}`);
     }
-    if (known(defaultTtl) && known(maxTtl) && defaultTtl > maxTtl) {
-      throw new Error(`default_ttl must not exceed max_ttl, got ${defaultTtl} > ${maxTtl}`);
-    }
+    const tooLong = known(defaultTtl) && known(maxTtl) && exceedsProblem(defaultTtl, maxTtl, "maxTtlSeconds");
+    if (tooLong) throw new Error(`defaultTtlSeconds ${tooLong}`);
+    const mountMax = props.connection.mount.maxLeaseTtlSeconds;
+    const beyondMount = known(maxTtl) && known(mountMax) && exceedsProblem(maxTtl, mountMax, `the mount's maxLeaseTtlSeconds`);
+    if (beyondMount) throw new Error(`maxTtlSeconds ${beyondMount}`);
 
     this.roleName = props.name;
     this.defaultTtlSeconds = defaultTtl;
@@ -84,7 +100,7 @@ export class DynamicRole extends Construct {
     const sql = props.functions.addApplication({
       vaultRole: props.name,
       baseRoles: props.baseRoles,
-      connectionLimit: props.connectionLimit ?? 20,
+      connectionLimit: props.connectionLimit ?? DYNAMIC_ROLE_DEFAULTS.connectionLimit,
       maxTtlSeconds: maxTtl,
     });
     this.resource = new DatabaseSecretBackendRole(this, "Resource", {

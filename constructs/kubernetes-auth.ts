@@ -5,6 +5,12 @@ import { KubernetesAuthBackendRole } from "@cdktf/provider-vault/lib/kubernetes-
 import type { AppPolicy } from "./app-policy";
 import { isPemCertificate, KUBERNETES_HOST, VAULT_NAME, WILDCARD, wildcardBindingProblem } from "./vocabulary";
 
+/** What {@link KubernetesAuth} gives when its props say nothing; the config's defaults are these. */
+export const KUBERNETES_AUTH_DEFAULTS = {
+  path: "kubernetes",
+  description: "Kubernetes pods",
+} as const;
+
 /** Props of {@link KubernetesAuth}. */
 export interface KubernetesAuthProps {
   /** The cluster's API server, e.g. `https://10.0.0.50:6443`. */
@@ -13,6 +19,8 @@ export interface KubernetesAuthProps {
   readonly kubernetesCaCert?: string;
   /** Where the method is mounted; pods log in at `auth/<path>/login`. @default "kubernetes" */
   readonly path?: string;
+  /** What Vault shows for the method. @default "Kubernetes pods" */
+  readonly description?: string;
   /**
    * Refuse `*` as a service account or namespace (prod).
    * @default false
@@ -74,7 +82,7 @@ export class KubernetesAuth extends Construct {
 
   constructor(scope: Construct, id: string, props: KubernetesAuthProps) {
     super(scope, id);
-    this.path = props.path ?? "kubernetes";
+    this.path = props.path ?? KUBERNETES_AUTH_DEFAULTS.path;
     this.forbidWildcards = props.forbidWildcards ?? false;
     if (!VAULT_NAME.test(this.path)) throw new Error(`path must be a Vault path segment, got "${this.path}"`);
     if (!KUBERNETES_HOST.test(props.kubernetesHost)) {
@@ -83,7 +91,11 @@ export class KubernetesAuth extends Construct {
     if (props.kubernetesCaCert !== undefined && !isPemCertificate(props.kubernetesCaCert)) {
       throw new Error("kubernetesCaCert must be a PEM certificate (-----BEGIN CERTIFICATE-----)");
     }
-    this.resource = new AuthBackend(this, "Resource", { type: "kubernetes", path: this.path, description: "KeyBuzz pods" });
+    this.resource = new AuthBackend(this, "Resource", {
+      type: "kubernetes",
+      path: this.path,
+      description: props.description ?? KUBERNETES_AUTH_DEFAULTS.description,
+    });
     this.config = new KubernetesAuthBackendConfig(this, "Config", {
       backend: this.resource.path,
       kubernetesHost: props.kubernetesHost,

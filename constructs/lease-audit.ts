@@ -12,32 +12,63 @@ import { DynamicRole } from "./dynamic-role";
 import type { VaultAdmin } from "./vault-admin";
 
 /**
- * The names the lease audit uses, in Vault and in PostgreSQL: an application may not take one of them
- * (the config refuses it).
+ * The names the lease audit uses, in Vault and in PostgreSQL, from one prefix (`<prefix>_leases_audit`,
+ * `<prefix>-leases-audit`…): an application may not take one of them (the config refuses it).
  */
-export const LEASE_AUDIT_NAMES = {
-  /** Vault role of the end-to-end probe: issues a user in a base role with no privilege at all. */
-  probeRole: "leases-probe",
-  /** Vault role whose users read the catalog and the sessions of dropped roles for the audit. */
-  auditRole: "leases-audit",
-  /** Vault role whose users may also run the revocation function, for `--fix --apply`. */
-  fixRole: "leases-fix",
-  probeBaseRole: "keybuzz_leases_probe",
-  auditBaseRole: "keybuzz_leases_audit",
-  fixBaseRole: "keybuzz_leases_fix",
-  /** The schema of {@link LEASE_AUDIT_NAMES.orphanSessionsFunction}, in the application database. */
-  sessionsSchema: "keybuzz_leases",
-  /**
-   * `<sessionsSchema>.orphan_sessions()`: the client sessions whose role no longer exists, as jsonb (pid, database,
-   * role_oid, backend_start) and nothing else of them; the one thing the audit reads that `pg_stat_activity` hides
-   * from a role without `pg_read_all_stats`.
-   */
-  orphanSessionsFunction: "orphan_sessions",
-  /** What `npm run leases` needs: read lease metadata of the mount, run the probe, log in to read. */
-  auditPolicy: "keybuzz-leases-audit",
-  /** The audit's policy and what `--fix --apply` needs on top: revoke this mount's leases, log in to drop. */
-  fixPolicy: "keybuzz-leases-fix",
-} as const;
+export function leaseAuditNames(prefix: string) {
+  if (!/^[a-z][a-z0-9]*$/.test(prefix)) {
+    throw new Error(`the lease audit's prefix must be lower-case letters and digits, starting with a letter, got "${prefix}"`);
+  }
+  return {
+    /** Vault role of the end-to-end probe: issues a user in a base role with no privilege at all. */
+    probeRole: "leases-probe",
+    /** Vault role whose users read the catalog and the sessions of dropped roles for the audit. */
+    auditRole: "leases-audit",
+    /** Vault role whose users may also run the revocation function, for `--fix --apply`. */
+    fixRole: "leases-fix",
+    probeBaseRole: `${prefix}_leases_probe`,
+    auditBaseRole: `${prefix}_leases_audit`,
+    fixBaseRole: `${prefix}_leases_fix`,
+    /** The schema of `orphanSessionsFunction`, in the application database. */
+    sessionsSchema: `${prefix}_leases`,
+    /**
+     * `<sessionsSchema>.orphan_sessions()`: the client sessions whose role no longer exists, as jsonb (pid, database,
+     * role_oid, backend_start) and nothing else of them; the one thing the audit reads that `pg_stat_activity` hides
+     * from a role without `pg_read_all_stats`.
+     */
+    orphanSessionsFunction: "orphan_sessions",
+    /** What `npm run leases` needs: read lease metadata of the mount, run the probe, log in to read. */
+    auditPolicy: `${prefix}-leases-audit`,
+    /** The audit's policy and what `--fix --apply` needs on top: revoke this mount's leases, log in to drop. */
+    fixPolicy: `${prefix}-leases-fix`,
+  } as const;
+}
+
+/** The names of one lease audit (see {@link leaseAuditNames}). */
+export type LeaseAuditNames = ReturnType<typeof leaseAuditNames>;
+
+/** One of the audit's Vault roles: its job, the base roles its users get (the login role first), its lease. */
+export interface LeaseAuditRole {
+  readonly job: "probe" | "audit" | "fix";
+  readonly vaultRole: string;
+  readonly baseRoles: readonly string[];
+  readonly defaultTtlSeconds: number;
+}
+
+/**
+ * The audit's three Vault roles and the base roles their users get: what {@link LeaseAudit} creates, and what
+ * `npm run leases` expects each of their users to hold. The fix role's users read what the audit's read.
+ */
+export function leaseAuditRoles(n: LeaseAuditNames): readonly LeaseAuditRole[] {
+  return [
+    { job: "probe", vaultRole: n.probeRole, baseRoles: [n.probeBaseRole], defaultTtlSeconds: 60 },
+    { job: "audit", vaultRole: n.auditRole, baseRoles: [n.auditBaseRole], defaultTtlSeconds: 600 },
+    { job: "fix", vaultRole: n.fixRole, baseRoles: [n.fixBaseRole, n.auditBaseRole], defaultTtlSeconds: 600 },
+  ];
+}
+
+/** The prefix of the audit's names unless {@link LeaseAuditProps.names} says otherwise. */
+export const DEFAULT_LEASE_AUDIT_PREFIX = "vault";
 
 /** Props of {@link LeaseAudit}. */
 export interface LeaseAuditProps {
@@ -49,6 +80,8 @@ export interface LeaseAuditProps {
   readonly baseRoles: BaseRoles;
   /** Vault's admin: the fix role's grants on the functions come after its own (two at once fail). */
   readonly admin: VaultAdmin;
+  /** Its names in Vault and PostgreSQL. @default - leaseAuditNames("vault") */
+  readonly names?: LeaseAuditNames;
 }
 
 /**
@@ -63,8 +96,7 @@ export interface LeaseAuditProps {
  * @see https://developer.hashicorp.com/vault/api-docs/system/leases
  * @see https://developer.hashicorp.com/vault/docs/concepts/policies#parameter-constraints
  */
-export function leaseAuditPolicyDocument(mountPath: string, fix: boolean): string {
-  const n = LEASE_AUDIT_NAMES;
+export function leaseAuditPolicyDocument(mountPath: string, fix: boolean, n: LeaseAuditNames): string {
   const creds = `${mountPath}/creds`;
   const ownRoles = fix ? [n.probeRole, n.auditRole, n.fixRole] : [n.probeRole, n.auditRole];
   const lines = [
@@ -115,22 +147,26 @@ export function leaseAuditPolicyDocument(mountPath: string, fix: boolean): strin
  * What `npm run leases` needs, and nothing more: three Vault roles with their own NOLOGIN base roles, and
  * two policies.
  *
- * - `leases-probe` issues a user in `keybuzz_leases_probe`, a role with no privilege (not even CONNECT):
+ * With the names of {@link leaseAuditNames} (prefix `p`):
+ *
+ * - `leases-probe` issues a user in `p_leases_probe`, a role with no privilege (not even CONNECT):
  *   issuing and revoking one proves that Vault reaches PostgreSQL right now, and the user can do nothing.
- * - `leases-audit` issues a user in `keybuzz_leases_audit`: CONNECT on the application database and EXECUTE on
- *   `keybuzz_leases.orphan_sessions()`, a `SECURITY DEFINER` function that returns the client sessions of roles that
+ * - `leases-audit` issues a user in `p_leases_audit`: CONNECT on the application database and EXECUTE on
+ *   `p_leases.orphan_sessions()`, a `SECURITY DEFINER` function that returns the client sessions of roles that
  *   no longer exist (pid, database, role, start) and nothing else; the catalog it reads, and which role each session
  *   belongs to, are readable by any role. Not `pg_read_all_stats`: that would show it the statement every
  *   application's session is running, its data. The audit logs in with it: no password of its own, none of
  *   `vault_admin`'s.
- * - `leases-fix` issues a user in `keybuzz_leases_fix`: the audit's rights and EXECUTE on
- *   `keybuzz_vault.drop_user`, the revocation function itself, so `--fix --apply` drops an orphan with
+ * - `leases-fix` issues a user in `p_leases_fix`: the audit's rights and EXECUTE on
+ *   the credential functions' `drop_user`, the revocation function itself, so `--fix --apply` drops an orphan with
  *   exactly the SQL Vault would have run; and nothing else.
  *
- * Policies: `keybuzz-leases-audit` ({@link leaseAuditPolicyDocument}) reads this mount's lease metadata and
- * runs the probe; `keybuzz-leases-fix` adds revocation of this mount's leases.
+ * Policies: `p-leases-audit` ({@link leaseAuditPolicyDocument}) reads this mount's lease metadata and
+ * runs the probe; `p-leases-fix` adds revocation of this mount's leases.
  */
 export class LeaseAudit extends Construct {
+  /** Its names in Vault and PostgreSQL. */
+  public readonly names: LeaseAuditNames;
   /** The three Vault roles, by job. */
   public readonly roles: Readonly<Record<"probe" | "audit" | "fix", DynamicRole>>;
   /** The audit's policy name. */
@@ -140,7 +176,8 @@ export class LeaseAudit extends Construct {
 
   constructor(scope: Construct, id: string, props: LeaseAuditProps) {
     super(scope, id);
-    const n = LEASE_AUDIT_NAMES;
+    const n = props.names ?? leaseAuditNames(DEFAULT_LEASE_AUDIT_PREFIX);
+    this.names = n;
     const database = props.baseRoles.database.name;
     const after = [...props.admin.dependables];
 
@@ -153,7 +190,7 @@ export class LeaseAudit extends Construct {
     const connect = (role: Role, s: Construct) => [
       new Grant(s, "Connect", { database, role: role.name, objectType: "database", privileges: ["CONNECT"], dependsOn: after }),
     ];
-    const sessions = this.orphanSessions(database, after);
+    const sessions = this.orphanSessions(n, database, after);
     const audit = baseRole("AuditBaseRole", n.auditBaseRole, [], (role, s) => {
       const on = { database, role: role.name, schema: sessions.schema.name };
       const usage = new Grant(s, "SessionsSchema", { ...on, objectType: "schema", privileges: ["USAGE"], dependsOn: after });
@@ -183,31 +220,32 @@ export class LeaseAudit extends Construct {
     // the revocations Vault runs when the mount goes need these roles: they go after it.
     props.connection.mount.waitFor([...sessions.resources, ...[probe, audit, fix].flatMap((r) => [r.resource, ...r.grants])]);
 
-    // the fix role reads what the audit reads: its users hold both roles.
     const roles = new Construct(this, "Roles");
-    const role = (name: string, baseRoles: BaseRole[], defaultTtlSeconds: number) =>
-      new DynamicRole(roles, name, {
-        connection: props.connection,
-        functions: props.functions,
-        name,
-        baseRoles,
-        defaultTtlSeconds,
-        maxTtlSeconds: 3600,
-        connectionLimit: 2,
-      });
-    this.roles = {
-      probe: role(n.probeRole, [probe], 60),
-      audit: role(n.auditRole, [audit], 600),
-      fix: role(n.fixRole, [fix, audit], 600),
-    };
+    const byName = new Map([probe, audit, fix].map((r) => [r.name, r]));
+    const built = leaseAuditRoles(n).map(
+      (r) =>
+        [
+          r.job,
+          new DynamicRole(roles, r.vaultRole, {
+            connection: props.connection,
+            functions: props.functions,
+            name: r.vaultRole,
+            baseRoles: r.baseRoles.map((name) => byName.get(name) as BaseRole),
+            defaultTtlSeconds: r.defaultTtlSeconds,
+            maxTtlSeconds: 3600,
+            connectionLimit: 2,
+          }),
+        ] as const,
+    );
+    this.roles = Object.fromEntries(built) as LeaseAudit["roles"];
 
     // the path as written in config: the policy text reads the same in review as in Vault.
     const mountPath = props.connection.mount.path;
     this.auditPolicyName = n.auditPolicy;
     this.fixPolicyName = n.fixPolicy;
     const policies = new Construct(this, "Policies");
-    new Policy(policies, "Audit", { name: n.auditPolicy, policy: leaseAuditPolicyDocument(mountPath, false) });
-    new Policy(policies, "Fix", { name: n.fixPolicy, policy: leaseAuditPolicyDocument(mountPath, true) });
+    new Policy(policies, "Audit", { name: n.auditPolicy, policy: leaseAuditPolicyDocument(mountPath, false, n) });
+    new Policy(policies, "Fix", { name: n.fixPolicy, policy: leaseAuditPolicyDocument(mountPath, true, n) });
   }
 
   /**
@@ -216,8 +254,7 @@ export class LeaseAudit extends Construct {
    * functions): inside it `pg_stat_activity` shows every session; it returns four columns of the orphaned ones only.
    * Its body pins `search_path` first, as the credential functions' do.
    */
-  private orphanSessions(database: string, after: TerraformResource[]): { schema: Schema; resources: TerraformResource[] } {
-    const n = LEASE_AUDIT_NAMES;
+  private orphanSessions(n: LeaseAuditNames, database: string, after: TerraformResource[]): { schema: Schema; resources: TerraformResource[] } {
     const s = new Construct(this, "OrphanSessions");
     const schema = new Schema(s, "Schema", { name: n.sessionsSchema, database, dropCascade: true, dependsOn: after });
     const fn = new PgFunction(s, "Function", {

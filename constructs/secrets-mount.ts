@@ -1,7 +1,17 @@
 import { Construct } from "constructs";
 import { Token, dependable, type ITerraformDependable } from "cdktf";
 import { DatabaseSecretsMount, type DatabaseSecretsMountPostgresql } from "@cdktf/provider-vault/lib/database-secrets-mount";
-import { VAULT_PATH } from "./vocabulary";
+import { exceedsProblem, VAULT_PATH } from "./vocabulary";
+
+/** What a {@link SecretsMount} gives when its props say nothing; the config's defaults are these. */
+export const SECRETS_MOUNT_DEFAULTS = {
+  path: "database",
+  /** An hour. */
+  defaultLeaseTtlSeconds: 3600,
+  /** A day. */
+  maxLeaseTtlSeconds: 86400,
+  description: "Dynamic PostgreSQL credentials",
+} as const;
 
 /** Props of {@link SecretsMount}. */
 export interface SecretsMountProps {
@@ -11,7 +21,7 @@ export interface SecretsMountProps {
   readonly defaultLeaseTtlSeconds?: number;
   /** Longest lease any role on this mount may give, in seconds. @default 86400 */
   readonly maxLeaseTtlSeconds?: number;
-  /** @default "KeyBuzz dynamic PostgreSQL credentials" */
+  /** What Vault shows for the mount. @default "Dynamic PostgreSQL credentials" */
   readonly description?: string;
 }
 
@@ -34,6 +44,8 @@ export class SecretsMount extends Construct {
   public readonly mountPath: string;
   /** The mount path as written in config, for names and outputs. */
   public readonly path: string;
+  /** Longest lease any role on this mount may give, in seconds: a {@link DynamicRole} is held to it. */
+  public readonly maxLeaseTtlSeconds: number;
   /** The vault_database_secrets_mount resource. */
   public readonly resource: DatabaseSecretsMount;
   private readonly connections: DatabaseSecretsMountPostgresql[] = [];
@@ -42,9 +54,9 @@ export class SecretsMount extends Construct {
 
   constructor(scope: Construct, id: string, props: SecretsMountProps = {}) {
     super(scope, id);
-    this.path = props.path ?? "database";
-    const defaultTtl = props.defaultLeaseTtlSeconds ?? 3600;
-    const maxTtl = props.maxLeaseTtlSeconds ?? 86400;
+    this.path = props.path ?? SECRETS_MOUNT_DEFAULTS.path;
+    const defaultTtl = props.defaultLeaseTtlSeconds ?? SECRETS_MOUNT_DEFAULTS.defaultLeaseTtlSeconds;
+    const maxTtl = props.maxLeaseTtlSeconds ?? SECRETS_MOUNT_DEFAULTS.maxLeaseTtlSeconds;
     if (!VAULT_PATH.test(this.path)) {
       throw new Error(`path must be a Vault path without leading or trailing slash, got "${this.path}"`);
     }
@@ -53,12 +65,12 @@ export class SecretsMount extends Construct {
     if ((known(defaultTtl) && !(defaultTtl > 0)) || (known(maxTtl) && !(maxTtl > 0))) {
       throw new Error(`lease TTLs must be positive, got default ${defaultTtl}s, max ${maxTtl}s`);
     }
-    if (known(defaultTtl) && known(maxTtl) && defaultTtl > maxTtl) {
-      throw new Error(`defaultLeaseTtlSeconds must not exceed maxLeaseTtlSeconds, got ${defaultTtl} > ${maxTtl}`);
-    }
+    const tooLong = known(defaultTtl) && known(maxTtl) && exceedsProblem(defaultTtl, maxTtl, "maxLeaseTtlSeconds");
+    if (tooLong) throw new Error(`defaultLeaseTtlSeconds ${tooLong}`);
+    this.maxLeaseTtlSeconds = maxTtl;
     this.resource = new DatabaseSecretsMount(this, "Resource", {
       path: this.path,
-      description: props.description ?? "KeyBuzz dynamic PostgreSQL credentials",
+      description: props.description ?? SECRETS_MOUNT_DEFAULTS.description,
       defaultLeaseTtlSeconds: defaultTtl,
       maxLeaseTtlSeconds: maxTtl,
     });

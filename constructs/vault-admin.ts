@@ -7,6 +7,15 @@ import type { BaseRoles } from "./base-roles";
 import type { CredentialFunctions } from "./credential-functions";
 import { pgIdentifierProblem } from "./vocabulary";
 
+/** What {@link VaultAdmin} gives when its props say nothing; the config's defaults are these. */
+export const VAULT_ADMIN_DEFAULTS = {
+  username: "vault_admin",
+  passwordVersion: 1,
+  /** Least privilege: only EXECUTE on the credential functions. */
+  superuser: false,
+  reservedConnections: false,
+} as const;
+
 /** Props of {@link VaultAdmin}. */
 export interface VaultAdminProps {
   /** The base roles Vault will grant to the users it creates. */
@@ -70,10 +79,11 @@ export class VaultAdmin extends Construct {
 
   constructor(scope: Construct, id: string, props: VaultAdminProps) {
     super(scope, id);
-    this.username = props.username ?? "vault_admin";
+    const d = VAULT_ADMIN_DEFAULTS;
+    this.username = props.username ?? d.username;
     this.password = props.password;
-    this.passwordVersion = props.passwordVersion ?? 1;
-    this.superuser = props.superuser ?? false;
+    this.passwordVersion = props.passwordVersion ?? d.passwordVersion;
+    this.superuser = props.superuser ?? d.superuser;
     if (pgIdentifierProblem(this.username)) {
       throw new Error(`username must be a lower-case PostgreSQL identifier, got "${this.username}"`);
     }

@@ -147,3 +147,37 @@ export function isCidr(value: string): boolean {
 
 /** An absolute path on an application's host: letters, digits and `._/-` (it goes into HCL and unit files). */
 export const HOST_PATH = /^\/[A-Za-z0-9._/-]*$/;
+
+// ---------------------------------------------------------------------------------------------- lifetimes
+// Each rule below is checked by the construct that owns the thing (against its props) and by the config's
+// rules (against its fields): the caller names the fields, the rule says what is wrong, once.
+
+/** Why `value` seconds breaks its ceiling `limit`, which the message calls `limitName`, or undefined. */
+export function exceedsProblem(value: number, limit: number, limitName: string): string | undefined {
+  return value > limit ? `must not exceed ${limitName}: ${value}s > ${limit}s` : undefined;
+}
+
+/**
+ * Why a token living at most `tokenMaxTtl` seconds would cut short the leases it reads (`leaseTtl`, which the
+ * message calls `leaseName`), or undefined: Vault revokes a credential with the token that read it.
+ */
+export function tokenCutsLeasesProblem(tokenMaxTtl: number, leaseTtl: number, leaseName: string): string | undefined {
+  return tokenMaxTtl < leaseTtl
+    ? `must be at least ${leaseName} (${leaseTtl}s): Vault revokes credentials with the token that read them, so the token would cut every lease short`
+    : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------- pools and databases
+
+/** Why a pool keeping `maxIdle` idle connections of at most `maxOpen` is refused, or undefined. */
+export function idlePoolProblem(maxIdle: number, maxOpen: number): string | undefined {
+  return maxIdle > maxOpen ? `must not exceed maxOpenConnections (${maxOpen})` : undefined;
+}
+
+/**
+ * Why `name` may not be among the databases closed to PUBLIC, or undefined: issued users log in to the
+ * application database (`database`, which the message calls `databaseName`).
+ */
+export function closedDatabaseProblem(name: string, database: string, databaseName: string): string | undefined {
+  return name === database ? `must not name the application database (${databaseName} "${name}"), which issued users log in to` : undefined;
+}

@@ -4,6 +4,7 @@
  * with a reason in plain words.
  */
 import type { AttributeChange, Finding, ResourceChange, StackDiff } from "./model";
+import { issuedUserTable, withoutIssuedUserTable } from "../constructs/credential-functions";
 import { SSL_MODES } from "../constructs/vocabulary";
 
 /** Resource types whose every change is about who may do what. */
@@ -40,25 +41,11 @@ const STATEMENT_ATTRIBUTES: Readonly<Record<string, string>> = {
 /** The resource type that holds Vault's connection to PostgreSQL (a `postgresql` block of the mount). */
 const CONNECTION_TYPE = "vault_database_secrets_mount";
 
-/** One row of the credential functions' table: what a Vault role's users get (see constructs/credential-functions.ts). */
-interface IssuedUserRow {
-  readonly roles: string;
-  readonly connectionLimit: number;
-  readonly maxTtl: number;
-}
-
-const ROW = /\('([^']+)', '[^']+', ARRAY\[([^\]]*)\]::pg_catalog\.text\[\], (\d+), (\d+)\)/g;
-
-function issuedUserRows(body: unknown): Map<string, IssuedUserRow> {
-  const rows = new Map<string, IssuedUserRow>();
-  for (const m of String(body ?? "").matchAll(ROW)) {
-    rows.set(m[1], { roles: m[2].replace(/'/g, ""), connectionLimit: Number(m[3]), maxTtl: Number(m[4]) });
-  }
-  return rows;
-}
+/** The table of a credential function's SQL, read with the parser of the construct that writes it. */
+const issuedUserRows = (body: unknown) => issuedUserTable(String(body ?? ""));
 
 /** The function's SQL apart from its table of Vault roles. */
-const rowless = (body: unknown) => String(body ?? "").replace(/\(VALUES[\s\S]*?\) AS app\(/, "(VALUES) AS app(");
+const rowless = (body: unknown) => withoutIssuedUserTable(String(body ?? ""));
 
 /**
  * What a change of `create_user` widens: a Vault role that may create users, the roles they get, their
@@ -70,14 +57,17 @@ function credentialFunctionFindings(a: AttributeChange): string[] {
   for (const [role, now] of after) {
     const was = before.get(role);
     if (!was) {
-      reasons.push(`Vault's admin may now create users for Vault role "${role}", in ${now.roles}`);
+      reasons.push(`Vault's admin may now create users for Vault role "${role}", in ${now.roles.join(", ")}`);
       continue;
     }
-    if (was.roles !== now.roles) reasons.push(`users of "${role}" get other roles: ${was.roles} → ${now.roles}`);
+    const [wasRoles, nowRoles] = [was.roles.join(", "), now.roles.join(", ")];
+    if (wasRoles !== nowRoles) reasons.push(`users of "${role}" get other roles: ${wasRoles} → ${nowRoles}`);
     if (now.connectionLimit > was.connectionLimit) {
       reasons.push(`connection limit of each "${role}" user raised: ${was.connectionLimit} → ${now.connectionLimit}`);
     }
-    if (now.maxTtl > was.maxTtl) reasons.push(`longest VALID UNTIL of "${role}" users raised: ${was.maxTtl}s → ${now.maxTtl}s`);
+    if (now.maxTtlSeconds > was.maxTtlSeconds) {
+      reasons.push(`longest VALID UNTIL of "${role}" users raised: ${was.maxTtlSeconds}s → ${now.maxTtlSeconds}s`);
+    }
   }
   return reasons;
 }
@@ -182,7 +172,7 @@ export function resourceFindings(stack: string, r: ResourceChange): Finding[] {
     if (r.renamedFrom) {
       reasons.push(
         `would be destroyed and recreated because ${r.replaceReason}; keep the old construct ID, ` +
-          `or tell Terraform it moved: in the construct, \`resource.moveFromId("${r.renamedFrom.address}")\` (cdktf's move support, a \`moved\` block)`,
+          `or tell Terraform it moved: in the stack, \`movedFrom(resource, <its old construct path>)\` (stacks/moved.ts) writes a \`moved\` block from ${r.renamedFrom.address}`,
       );
     } else {
       reasons.push(`would be destroyed and recreated: ${r.replaceReason ?? "the provider recreates it"}`);

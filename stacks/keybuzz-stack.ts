@@ -14,6 +14,8 @@ import { SecretsMount } from "../constructs/secrets-mount";
 import { VaultAdmin } from "../constructs/vault-admin";
 import { MIN_ENGINE_VERSION } from "../constructs/vocabulary";
 import { isProduction, type EnvironmentConfig } from "./environment";
+import { FUNCTIONS_SCHEMA, KEYBUZZ_LABELS, LEASE_AUDIT_NAMES } from "./keybuzz-names";
+import { movedFrom } from "./moved";
 
 /** Props of {@link KeybuzzStack}. */
 export interface KeybuzzStackProps {
@@ -77,7 +79,7 @@ export class KeybuzzStack extends TerraformStack {
         defaultPrivileges: app.defaultPrivileges,
       })),
     });
-    const functions = new CredentialFunctions(this, "CredentialFunctions", { baseRoles });
+    const functions = new CredentialFunctions(this, "CredentialFunctions", { baseRoles, schemaName: FUNCTIONS_SCHEMA });
     const admin = new VaultAdmin(this, "VaultAdmin", {
       baseRoles,
       functions,
@@ -91,6 +93,7 @@ export class KeybuzzStack extends TerraformStack {
       path: config.vault.mountPath,
       defaultLeaseTtlSeconds: config.vault.defaultLeaseTtl,
       maxLeaseTtlSeconds: config.vault.maxLeaseTtl,
+      description: KEYBUZZ_LABELS.mountDescription,
     });
     const connection = new Connection(this, "Connection", {
       mount,
@@ -106,13 +109,16 @@ export class KeybuzzStack extends TerraformStack {
       maxConnectionLifetimeSeconds: config.connection.maxConnectionLifetime,
     });
 
-    const approle = config.auth.approle ? new AppRoleAuth(this, "AppRoleAuth", { path: config.auth.approle.path }) : undefined;
+    const approle = config.auth.approle
+      ? new AppRoleAuth(this, "AppRoleAuth", { path: config.auth.approle.path, description: KEYBUZZ_LABELS.approleDescription })
+      : undefined;
     const kubernetes = config.auth.kubernetes
       ? new KubernetesAuth(this, "KubernetesAuth", {
           path: config.auth.kubernetes.path,
           kubernetesHost: config.auth.kubernetes.host,
           kubernetesCaCert: config.kubernetesCaCert,
           forbidWildcards: isProduction(config.name),
+          description: KEYBUZZ_LABELS.kubernetesDescription,
         })
       : undefined;
     const applicationsScope = new Construct(this, "Applications");
@@ -150,6 +156,7 @@ export class KeybuzzStack extends TerraformStack {
               serviceAccount: k8sBinding.workload.serviceAccount,
               audience: k8sBinding.workload.audience,
               tokenExpirationSeconds: k8sBinding.workload.tokenExpiration,
+              managedBy: KEYBUZZ_LABELS.managedBy,
             },
           },
         agent: {
@@ -175,10 +182,13 @@ export class KeybuzzStack extends TerraformStack {
         },
       });
       applications[app.name] = application.outputs;
+      // the role and the policy lived directly under the stack before Application existed (see moved.ts).
+      movedFrom(application.role.resource, ["DynamicRoles", app.name, "Resource"]);
+      movedFrom(application.policy.resource, ["Policies", app.name, "Resource"]);
     }
 
     // what `npm run leases` uses: its own Vault roles and policies, no password.
-    const audit = new LeaseAudit(this, "LeaseAudit", { connection, functions, baseRoles, admin });
+    const audit = new LeaseAudit(this, "LeaseAudit", { connection, functions, baseRoles, admin, names: LEASE_AUDIT_NAMES });
 
     new TerraformOutput(this, "mount_path", { value: mount.path, description: "Path of the database secrets engine." });
     new TerraformOutput(this, "connection_name", { value: connection.connectionName, description: "Vault connection name." });

@@ -125,13 +125,13 @@ export interface Fixture {
 /** Builds the base roles (`app` unless given), `vault_admin` and the `database` mount. */
 export function fixture(
   scope: Construct,
-  options: { roles?: readonly BaseRoleOptions[]; admin?: Partial<VaultAdminProps>; mountPath?: string } = {},
+  options: { roles?: readonly BaseRoleOptions[]; admin?: Partial<VaultAdminProps>; mountPath?: string; mountMaxLeaseTtlSeconds?: number } = {},
 ): Fixture {
   const password = passwordVariable(scope).stringValue;
-  const baseRoles = new BaseRoles(scope, "BaseRoles", { roles: options.roles ?? [{ name: "app" }] });
+  const baseRoles = new BaseRoles(scope, "BaseRoles", { roles: options.roles ?? [{ name: "app" }], databaseName: "keybuzz" });
   const functions = new CredentialFunctions(scope, "CredentialFunctions", { baseRoles });
   const admin = new VaultAdmin(scope, "VaultAdmin", { baseRoles, functions, password, ...options.admin });
-  const mount = new SecretsMount(scope, "Mount", { path: options.mountPath });
+  const mount = new SecretsMount(scope, "Mount", { path: options.mountPath, maxLeaseTtlSeconds: options.mountMaxLeaseTtlSeconds });
   return { baseRoles, functions, admin, mount, password };
 }
 

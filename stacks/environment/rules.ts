@@ -3,10 +3,18 @@
  * protects and returns its problems, each at the path of the field to change. `CROSS_FIELD_RULES` hold for
  * every environment (the schema applies them); `PRODUCTION_RULES` only for `prod` and `prod-<anything>`.
  */
-import { annotationProblem, templateProblem, templateReads } from "../../constructs/agent-config";
+import { annotationProblem, n8nTlsProblem, templateProblem, templateReads } from "../../constructs/agent-config";
 import { workloadProblems } from "../../constructs/kubernetes-workload";
-import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
-import { caWithSslmodeProblem, ENCRYPTING_SSLMODES, VERIFYING_SSLMODES, WILDCARD } from "../../constructs/vocabulary";
+import { LEASE_AUDIT_NAMES } from "../keybuzz-names";
+import {
+  caWithSslmodeProblem,
+  closedDatabaseProblem,
+  exceedsProblem,
+  idlePoolProblem,
+  tokenCutsLeasesProblem,
+  VERIFYING_SSLMODES,
+  WILDCARD,
+} from "../../constructs/vocabulary";
 import type { EnvironmentConfig, ParsedEnvironment } from "./schema";
 
 /** One problem: the path of the field to change, what is wrong, and (when the value alone would mislead) what was found. */
@@ -46,16 +54,10 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
   {
     protects: "issued users can log in: the application database is not among the databases closed to PUBLIC",
     check: (env) =>
-      env.postgres.closeDatabases.flatMap((name, index) =>
-        name === env.postgres.database
-          ? [
-              {
-                path: ["postgres", "closeDatabases", index],
-                message: `must not name the application database (postgres.database "${name}"), which issued users log in to`,
-              },
-            ]
-          : [],
-      ),
+      env.postgres.closeDatabases.flatMap((name, index) => {
+        const problem = closedDatabaseProblem(name, env.postgres.database, "postgres.database");
+        return problem ? [{ path: ["postgres", "closeDatabases", index], message: problem }] : [];
+      }),
   },
   {
     protects: "one application per name, base role and Vault role",
@@ -82,24 +84,16 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
   },
   {
     protects: "lease durations: defaultTtl ≤ maxTtl ≤ vault.maxLeaseTtl, and the mount's default ≤ its maximum",
-    check: (env) => [
-      ...apps(env).flatMap(({ app, at }) => [
-        ...(app.defaultTtl > app.maxTtl
-          ? [{ path: [...at, "defaultTtl"], message: `must not exceed maxTtl: ${app.defaultTtl}s > ${app.maxTtl}s` }]
-          : []),
-        ...(app.maxTtl > env.vault.maxLeaseTtl
-          ? [{ path: [...at, "maxTtl"], message: `must not exceed vault.maxLeaseTtl: ${app.maxTtl}s > ${env.vault.maxLeaseTtl}s` }]
-          : []),
-      ]),
-      ...(env.vault.defaultLeaseTtl > env.vault.maxLeaseTtl
-        ? [
-            {
-              path: ["vault", "defaultLeaseTtl"],
-              message: `must not exceed vault.maxLeaseTtl: ${env.vault.defaultLeaseTtl}s > ${env.vault.maxLeaseTtl}s`,
-            },
-          ]
-        : []),
-    ],
+    check: (env) => {
+      const problem = (path: (string | number)[], message: string | undefined): Problem[] => (message ? [{ path, message }] : []);
+      return [
+        ...apps(env).flatMap(({ app, at }) => [
+          ...problem([...at, "defaultTtl"], exceedsProblem(app.defaultTtl, app.maxTtl, "maxTtl")),
+          ...problem([...at, "maxTtl"], exceedsProblem(app.maxTtl, env.vault.maxLeaseTtl, "vault.maxLeaseTtl")),
+        ]),
+        ...problem(["vault", "defaultLeaseTtl"], exceedsProblem(env.vault.defaultLeaseTtl, env.vault.maxLeaseTtl, "vault.maxLeaseTtl")),
+      ];
+    },
   },
   {
     protects: "additional base roles and default-privilege owners are base roles of this file",
@@ -141,19 +135,14 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
           seen.add(b.application);
           for (const field of ["tokenTtl", "tokenMaxTtl"] as const) {
             const v = b[field];
-            if (v !== undefined && v > app.maxTtl) {
-              problems.push({ path: [...at, field], message: `must not exceed the credentials' maxTtl of ${b.application}: ${v}s > ${app.maxTtl}s` });
-            }
+            const message = v === undefined ? undefined : exceedsProblem(v, app.maxTtl, `the credentials' maxTtl of ${b.application}`);
+            if (message) problems.push({ path: [...at, field], message });
           }
-          if (b.tokenTtl !== undefined && b.tokenMaxTtl !== undefined && b.tokenTtl > b.tokenMaxTtl) {
-            problems.push({ path: [...at, "tokenTtl"], message: `must not exceed tokenMaxTtl: ${b.tokenTtl}s > ${b.tokenMaxTtl}s` });
-          }
-          if (b.tokenMaxTtl !== undefined && b.tokenMaxTtl < app.defaultTtl) {
-            problems.push({
-              path: [...at, "tokenMaxTtl"],
-              message: `must be at least the credentials' defaultTtl of ${b.application} (${app.defaultTtl}s): Vault revokes credentials with the token that read them, so the agent's token would cut every lease short`,
-            });
-          }
+          const ttlOrder = b.tokenTtl !== undefined && b.tokenMaxTtl !== undefined && exceedsProblem(b.tokenTtl, b.tokenMaxTtl, "tokenMaxTtl");
+          if (ttlOrder) problems.push({ path: [...at, "tokenTtl"], message: ttlOrder });
+          const cuts =
+            b.tokenMaxTtl !== undefined && tokenCutsLeasesProblem(b.tokenMaxTtl, app.defaultTtl, `the credentials' defaultTtl of ${b.application}`);
+          if (cuts) problems.push({ path: [...at, "tokenMaxTtl"], message: cuts });
           return problems;
         });
       }),
@@ -174,12 +163,11 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
         }
         const kubernetes = env.auth.kubernetes?.bindings.some((b) => b.application === app.name);
         const bound = kubernetes || env.auth.approle?.bindings.some((b) => b.application === app.name);
-        if (bound && app.agent.format === "n8n" && ENCRYPTING_SSLMODES.has(env.postgres.sslmode) && !env.agent.postgresCaCertPath) {
-          problems.push({
-            path: [...at, "format"],
-            message: `n8n uses TLS only when given a CA: with postgres.sslmode "${env.postgres.sslmode}" set agent.postgresCaCertPath, or n8n would connect in clear`,
-          });
-        }
+        const clear = n8nTlsProblem(app.agent.format, env.postgres.sslmode, env.agent.postgresCaCertPath, {
+          sslmode: "postgres.sslmode",
+          caCertPath: "agent.postgresCaCertPath",
+        });
+        if (bound && clear) problems.push({ path: [...at, "format"], message: clear });
         for (const [key, value] of Object.entries(app.agent.annotations)) {
           const refused = kubernetes
             ? annotationProblem(key, value, credentialsPath)
@@ -210,9 +198,9 @@ export const CROSS_FIELD_RULES: readonly Rule<ParsedEnvironment>[] = [
   {
     protects: "Vault's pool keeps no more idle connections than it may open",
     check: (env) =>
-      env.connection.maxIdleConnections > env.connection.maxOpenConnections
-        ? [{ path: ["connection", "maxIdleConnections"], message: `must not exceed maxOpenConnections (${env.connection.maxOpenConnections})` }]
-        : [],
+      [idlePoolProblem(env.connection.maxIdleConnections, env.connection.maxOpenConnections)].flatMap((message) =>
+        message ? [{ path: ["connection", "maxIdleConnections"], message }] : [],
+      ),
   },
 ];
 

@@ -3,15 +3,27 @@
  * `npm run schema` writes to config/schema.json), then the cross-field rules of rules.ts.
  */
 import { z } from "zod";
+import { AGENT_CONFIG_DEFAULTS, CREDENTIALS_FORMATS } from "../../constructs/agent-config";
 import { KUBERNETES_HOST, SSL_MODES, wildcardBindingProblem } from "../../constructs/vocabulary";
-import { DEFAULT_TOKEN_EXPIRATION_SECONDS } from "../../constructs/kubernetes-workload";
+import { APPROLE_AUTH_DEFAULTS } from "../../constructs/approle-auth";
+import { BASE_ROLES_DEFAULTS } from "../../constructs/base-roles";
+import { CONNECTION_DEFAULTS } from "../../constructs/connection";
+import { DYNAMIC_ROLE_DEFAULTS } from "../../constructs/dynamic-role";
+import { KUBERNETES_AUTH_DEFAULTS } from "../../constructs/kubernetes-auth";
+import { KUBERNETES_WORKLOAD_DEFAULTS } from "../../constructs/kubernetes-workload";
+import { SECRETS_MOUNT_DEFAULTS } from "../../constructs/secrets-mount";
+import { VAULT_ADMIN_DEFAULTS } from "../../constructs/vault-admin";
+import { KEYBUZZ_DEFAULTS } from "../keybuzz-names";
+
+/** `3600` as `1h`, `300` as `5m`: a default in a field's description, written from the value itself. */
+const span = (seconds: number) => (seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`);
 import { cidr, duration, hostPath, k8sName, pgIdentifier, sequencePrivilege, tablePrivilege, vaultName } from "./fields";
 import { crossFieldProblems } from "./rules";
 
 const schemaAccess = z
   .strictObject({
     owned: z.boolean().default(false).describe("Create this schema, owned by the application's base role (which then holds every right on it)."),
-    usage: z.boolean().default(true).describe("Grant USAGE on the schema (ignored when owned)."),
+    usage: z.boolean().default(BASE_ROLES_DEFAULTS.schemaUsage).describe("Grant USAGE on the schema (ignored when owned)."),
     create: z.boolean().default(false).describe("Grant CREATE on the schema (ignored when owned)."),
     tables: z.array(tablePrivilege).default([]).describe("Privileges on every table that exists in the schema at apply time (ignored when owned)."),
     sequences: z
@@ -37,10 +49,10 @@ const defaultPrivilege = z
 const applicationAgent = z
   .strictObject({
     format: z
-      .enum(["libpq", "chatwoot", "n8n"])
-      .default("libpq")
+      .enum(CREDENTIALS_FORMATS)
+      .default(AGENT_CONFIG_DEFAULTS.format)
       .describe(
-        "How the credentials are rendered: libpq (pg_service.conf, section named after the application; PGSERVICEFILE + PGSERVICE), chatwoot (env file with POSTGRES_*), n8n (env file with DB_POSTGRESDB_*). Default libpq.",
+        `How the credentials are rendered: libpq (pg_service.conf, section named after the application; PGSERVICEFILE + PGSERVICE), chatwoot (env file with POSTGRES_*), n8n (env file with DB_POSTGRESDB_*). Default ${AGENT_CONFIG_DEFAULTS.format}.`,
       ),
     template: z
       .string()
@@ -75,14 +87,20 @@ const application = z
     name: vaultName.describe("Application name, e.g. keybuzz-api. Also the stable ID of its resources: renaming it replaces them."),
     baseRole: pgIdentifier.describe("The NOLOGIN group role that holds this application's privileges."),
     vaultRole: vaultName.describe("The Vault dynamic role; credentials are read at <mount>/creds/<vaultRole>."),
-    defaultTtl: duration.default(3600).describe("Lease duration of an issued credential. Default 1h."),
-    maxTtl: duration.default(86400).describe("Longest a credential may live, renewals included. Default 24h."),
+    defaultTtl: duration
+      .default(DYNAMIC_ROLE_DEFAULTS.defaultTtlSeconds)
+      .describe(`Lease duration of an issued credential. Default ${span(DYNAMIC_ROLE_DEFAULTS.defaultTtlSeconds)}.`),
+    maxTtl: duration
+      .default(DYNAMIC_ROLE_DEFAULTS.maxTtlSeconds)
+      .describe(`Longest a credential may live, renewals included. Default ${span(DYNAMIC_ROLE_DEFAULTS.maxTtlSeconds)}.`),
     connectionLimit: z
       .number()
       .int()
       .min(1, "must be at least 1 (an issued user with no connection is useless)")
-      .default(20)
-      .describe("Sessions one issued user may hold at once (CONNECTION LIMIT), so that one leaked credential cannot take every slot. Default 20."),
+      .default(DYNAMIC_ROLE_DEFAULTS.connectionLimit)
+      .describe(
+        `Sessions one issued user may hold at once (CONNECTION LIMIT), so that one leaked credential cannot take every slot. Default ${DYNAMIC_ROLE_DEFAULTS.connectionLimit}.`,
+      ),
     additionalBaseRoles: z
       .array(pgIdentifier)
       .default([])
@@ -94,7 +112,7 @@ const application = z
       .optional()
       .describe("Per-schema privileges of the base role. Default: one schema named after the base role, owned by it."),
     defaultPrivileges: z.array(defaultPrivilege).default([]).describe("Rights on objects other base roles create later."),
-    agent: applicationAgent.default({ format: "libpq", command: [], annotations: {} }),
+    agent: applicationAgent.prefault({}),
   })
   .describe("One application: its base role, its Vault dynamic role and its privileges.");
 
@@ -144,7 +162,9 @@ const approleBinding = z
   .strictObject({
     application: vaultName.describe("The application (applications[].name) this AppRole logs in as; also the role name."),
     ...tokenTtls,
-    secretIdTtl: duration.default(86400).describe("Lifetime of a secret ID. Default 24h."),
+    secretIdTtl: duration
+      .default(APPROLE_AUTH_DEFAULTS.secretIdTtlSeconds)
+      .describe(`Lifetime of a secret ID. Default ${span(APPROLE_AUTH_DEFAULTS.secretIdTtlSeconds)}.`),
     cidrs: z.array(cidr).default([]).describe("Addresses allowed to log in and use the token. Default: any."),
   })
   .describe("One application's AppRole.");
@@ -178,10 +198,10 @@ const kubernetesBinding = z
           .optional()
           .describe("Audience of the pods' projected token; must be the binding's audience. Default: that audience."),
         tokenExpiration: duration
-          .default(DEFAULT_TOKEN_EXPIRATION_SECONDS)
-          .describe("Lifetime of the pods' projected token (at least 10m). Default 1h."),
+          .default(KUBERNETES_WORKLOAD_DEFAULTS.tokenExpirationSeconds)
+          .describe(`Lifetime of the pods' projected token (at least 10m). Default ${span(KUBERNETES_WORKLOAD_DEFAULTS.tokenExpirationSeconds)}.`),
       })
-      .default({ tokenExpiration: DEFAULT_TOKEN_EXPIRATION_SECONDS })
+      .prefault({})
       .describe("The pods of the manifests written with the stack (agent/<application>/kubernetes.yaml, deployment-patch.yaml, job-patch.yaml)."),
   })
   .superRefine((b, ctx) => {
@@ -194,14 +214,16 @@ const auth = z
   .strictObject({
     approle: z
       .strictObject({
-        path: vaultName.default("approle").describe("Mount path of the AppRole method. Default approle."),
+        path: vaultName.default(APPROLE_AUTH_DEFAULTS.path).describe(`Mount path of the AppRole method. Default ${APPROLE_AUTH_DEFAULTS.path}.`),
         bindings: z.array(approleBinding).min(1, "must bind at least one application"),
       })
       .optional()
       .describe("AppRole, for the workers and anything outside Kubernetes."),
     kubernetes: z
       .strictObject({
-        path: vaultName.default("kubernetes").describe("Mount path of the Kubernetes method. Default kubernetes."),
+        path: vaultName
+          .default(KUBERNETES_AUTH_DEFAULTS.path)
+          .describe(`Mount path of the Kubernetes method. Default ${KUBERNETES_AUTH_DEFAULTS.path}.`),
         host: z
           .string()
           .regex(KUBERNETES_HOST, "must be the https URL of the Kubernetes API server, without a path (https://10.0.0.50:6443)")
@@ -226,15 +248,24 @@ export const environmentFields = z.strictObject({
     address: z
       .url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://vault.example.com:8200" })
       .describe("Vault (or OpenBao) API address. The token comes from VAULT_TOKEN, never from config."),
-    mountPath: vaultName.default("database").describe("Path of the database secrets engine. Default database."),
-    defaultLeaseTtl: duration.default(3600).describe("Mount-wide default lease. Default 1h."),
-    maxLeaseTtl: duration.default(86400).describe("Mount-wide maximum lease. Default 24h."),
+    mountPath: vaultName
+      .default(SECRETS_MOUNT_DEFAULTS.path)
+      .describe(`Path of the database secrets engine. Default ${SECRETS_MOUNT_DEFAULTS.path}.`),
+    defaultLeaseTtl: duration
+      .default(SECRETS_MOUNT_DEFAULTS.defaultLeaseTtlSeconds)
+      .describe(`Mount-wide default lease. Default ${span(SECRETS_MOUNT_DEFAULTS.defaultLeaseTtlSeconds)}.`),
+    maxLeaseTtl: duration
+      .default(SECRETS_MOUNT_DEFAULTS.maxLeaseTtlSeconds)
+      .describe(`Mount-wide maximum lease. Default ${span(SECRETS_MOUNT_DEFAULTS.maxLeaseTtlSeconds)}.`),
   }),
   postgres: z.strictObject({
     host: z.string().min(1, "must not be empty").describe("PostgreSQL endpoint (HAProxy) that Vault and Terraform connect to."),
     port: z.number().int().min(1).max(65535).describe("Port of that endpoint."),
-    database: pgIdentifier.default("keybuzz").describe("The application database. Default keybuzz."),
-    sslmode: z.enum(SSL_MODES).default("verify-full").describe("libpq sslmode for every connection. Default verify-full."),
+    database: pgIdentifier.default(KEYBUZZ_DEFAULTS.database).describe(`The application database. Default ${KEYBUZZ_DEFAULTS.database}.`),
+    sslmode: z
+      .enum(SSL_MODES)
+      .default(CONNECTION_DEFAULTS.sslmode)
+      .describe(`libpq sslmode for every connection. Default ${CONNECTION_DEFAULTS.sslmode}.`),
     caCertFile: z
       .string()
       .min(1, "must not be empty (remove the field to trust the system store)")
@@ -249,13 +280,13 @@ export const environmentFields = z.strictObject({
       .describe("Role Terraform connects as to manage roles. Its password comes from PGPASSWORD, never from config."),
     closeDatabases: z
       .array(pgIdentifier)
-      .default(["postgres", "template1"])
+      .default([...BASE_ROLES_DEFAULTS.closeDatabases])
       .describe(
-        'Other databases of the cluster that PUBLIC loses CONNECT on, so that issued users stay in the application database (elsewhere they could own something their revocation cannot drop). Roles that need one get CONNECT there explicitly. Default ["postgres", "template1"].',
+        `Other databases of the cluster that PUBLIC loses CONNECT on, so that issued users stay in the application database (elsewhere they could own something their revocation cannot drop). Roles that need one get CONNECT there explicitly. Default ${JSON.stringify(BASE_ROLES_DEFAULTS.closeDatabases).replace(/,/g, ", ")}.`,
       ),
     protectData: z
       .boolean()
-      .default(true)
+      .default(BASE_ROLES_DEFAULTS.protectData)
       .describe(
         "Keep Terraform from dropping the application database and its schemas (prevent_destroy): a destroy, or a change that would replace one, fails before anything is touched. Set false only where the data may go (local, or to tear an environment down on purpose); then a destroy drops the schemas with their tables. Default true.",
       ),
@@ -264,14 +295,16 @@ export const environmentFields = z.strictObject({
     .strictObject({
       reservedConnections: z
         .boolean()
-        .default(false)
+        .default(VAULT_ADMIN_DEFAULTS.reservedConnections)
         .describe(
           "PostgreSQL 16 and later, with reserved_connections set in postgresql.conf: make vault_admin a member of pg_use_reserved_connections, so Vault still connects, and revokes, when issued users hold every other slot. Leave false on PostgreSQL 15, which has no such role. Default false.",
         ),
-      username: pgIdentifier.default("vault_admin").describe("The LOGIN role Vault connects as. Default vault_admin."),
+      username: pgIdentifier
+        .default(VAULT_ADMIN_DEFAULTS.username)
+        .describe(`The LOGIN role Vault connects as. Default ${VAULT_ADMIN_DEFAULTS.username}.`),
       superuser: z
         .boolean()
-        .default(false)
+        .default(VAULT_ADMIN_DEFAULTS.superuser)
         .describe(
           "Reproduce the runbook: vault_admin as SUPERUSER. Default false: no role attribute, only EXECUTE on the functions that create, renew and drop issued users.",
         ),
@@ -280,44 +313,53 @@ export const environmentFields = z.strictObject({
         .number()
         .int()
         .positive()
-        .default(1)
+        .default(VAULT_ADMIN_DEFAULTS.passwordVersion)
         .describe("Bump to push a new vault_admin_password to PostgreSQL and Vault (write-only attributes)."),
     })
-    .default({ username: "vault_admin", superuser: false, acknowledgeSuperuserInProd: false, passwordVersion: 1, reservedConnections: false }),
+    .prefault({}),
   connection: z
     .strictObject({
-      name: vaultName.default("keybuzz-postgres").describe("Vault connection name. Default keybuzz-postgres."),
+      name: vaultName.default(KEYBUZZ_DEFAULTS.connectionName).describe(`Vault connection name. Default ${KEYBUZZ_DEFAULTS.connectionName}.`),
       maxOpenConnections: z
         .number()
         .int()
         .positive()
-        .default(4)
+        .default(CONNECTION_DEFAULTS.maxOpenConnections)
         .describe(
-          "Vault's pool size. Default 4, as Vault's: its PostgreSQL plugin creates users one at a time, so more buys nothing (BENCHMARKS.md).",
+          `Vault's pool size. Default ${CONNECTION_DEFAULTS.maxOpenConnections}, as Vault's: its PostgreSQL plugin creates users one at a time, so more buys nothing (BENCHMARKS.md).`,
         ),
-      maxIdleConnections: z.number().int().nonnegative().default(4).describe("Idle connections kept. Default 4."),
-      maxConnectionLifetime: duration.default(300).describe("Recycle pooled connections after this. Default 5m."),
+      maxIdleConnections: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(CONNECTION_DEFAULTS.maxIdleConnections)
+        .describe(`Idle connections kept. Default ${CONNECTION_DEFAULTS.maxIdleConnections}.`),
+      maxConnectionLifetime: duration
+        .default(CONNECTION_DEFAULTS.maxConnectionLifetimeSeconds)
+        .describe(`Recycle pooled connections after this. Default ${span(CONNECTION_DEFAULTS.maxConnectionLifetimeSeconds)}.`),
     })
-    .default({ name: "keybuzz-postgres", maxOpenConnections: 4, maxIdleConnections: 4, maxConnectionLifetime: 300 }),
+    .prefault({}),
   backend,
   auth,
   agent: z
     .strictObject({
       configDirectory: hostPath
-        .default("/etc/keybuzz-agent")
-        .describe("On each host: <dir>/<application>/ holds agent.hcl, role-id and secret-id. Default /etc/keybuzz-agent."),
+        .default(KEYBUZZ_DEFAULTS.agentConfigDirectory)
+        .describe(`On each host: <dir>/<application>/ holds agent.hcl, role-id and secret-id. Default ${KEYBUZZ_DEFAULTS.agentConfigDirectory}.`),
       runDirectory: hostPath
-        .default("/run/keybuzz-agent")
+        .default(KEYBUZZ_DEFAULTS.agentRunDirectory)
         .describe(
-          "On each host: <dir>/<application>/ holds the agent's token and the rendered credentials; keep it on tmpfs. Default /run/keybuzz-agent.",
+          `On each host: <dir>/<application>/ holds the agent's token and the rendered credentials; keep it on tmpfs. Default ${KEYBUZZ_DEFAULTS.agentRunDirectory}.`,
         ),
-      binary: hostPath.default("/usr/bin/vault").describe("The agent program (vault, or OpenBao's bao). Default /usr/bin/vault."),
+      binary: hostPath
+        .default(AGENT_CONFIG_DEFAULTS.binary)
+        .describe(`The agent program (vault, or OpenBao's bao). Default ${AGENT_CONFIG_DEFAULTS.binary}.`),
       vaultCaCertPath: hostPath.optional().describe("On each host: the CA that signed Vault's certificate. Default: the system trust store."),
       postgresCaCertPath: hostPath
         .optional()
         .describe("On each host: the CA that signed PostgreSQL's certificate (sslrootcert). Default: libpq's ~/.postgresql/root.crt."),
     })
-    .default({ configDirectory: "/etc/keybuzz-agent", runDirectory: "/run/keybuzz-agent", binary: "/usr/bin/vault" })
+    .prefault({})
     .describe("Where Vault Agent runs on the application hosts; see docs/applications.md."),
   applications: z.array(application).min(1, "must define at least one application").describe("The applications. Adding one is one entry here."),
 });

@@ -105,7 +105,7 @@ describe("AgentConfig", () => {
     ]) {
       expect(hcl).toContain(`\n${line}\n`);
     }
-    expect(hcl).toContain('destination          = "/run/keybuzz-agent/api/chatwoot.env"');
+    expect(hcl).toContain('destination          = "/run/vault-agent/api/chatwoot.env"');
   });
 
   it("renders n8n's DB_POSTGRESDB_* variables with its schema, and TLS verified with the CA", () => {
@@ -129,8 +129,8 @@ describe("AgentConfig", () => {
     const hcl = agentOf({ command: ["/bin/kill", "-HUP", "1"] }).files["agent.hcl"];
 
     expect(hcl).toContain('mount_path = "auth/approle"');
-    expect(hcl).toContain('role_id_file_path                   = "/etc/keybuzz-agent/api/role-id"');
-    expect(hcl).toContain('path = "/run/keybuzz-agent/api/.vault-token"');
+    expect(hcl).toContain('role_id_file_path                   = "/etc/vault-agent/api/role-id"');
+    expect(hcl).toContain('path = "/run/vault-agent/api/.vault-token"');
     expect(hcl).toContain("mode = 384 # 0600");
     expect(hcl).toContain("exit_on_retry_failure = true");
     expect(hcl).toContain('perms                = "0600"');
@@ -140,12 +140,12 @@ describe("AgentConfig", () => {
   it("revokes the agent's token after the service stops, with the agent binary and Vault's address", () => {
     const unit = agentOf({ binary: "/usr/local/bin/bao", vaultCaCertPath: "/etc/ssl/vault-ca.pem" }).files["vault-agent-api.service"];
 
-    expect(unit).toContain("ExecStart=/usr/local/bin/bao agent -config=/etc/keybuzz-agent/api/agent.hcl");
+    expect(unit).toContain("ExecStart=/usr/local/bin/bao agent -config=/etc/vault-agent/api/agent.hcl");
     expect(unit).toContain(
       "ExecStopPost=-/usr/local/bin/bao token revoke -address=https://vault.keybuzz.io:8200 -ca-cert=/etc/ssl/vault-ca.pem -self",
     );
-    expect(unit).toContain("Environment=HOME=/run/keybuzz-agent/api");
-    expect(unit).toContain("RuntimeDirectory=keybuzz-agent/api\nRuntimeDirectoryMode=0700");
+    expect(unit).toContain("Environment=HOME=/run/vault-agent/api");
+    expect(unit).toContain("RuntimeDirectory=vault-agent/api\nRuntimeDirectoryMode=0700");
     expect(unit).toContain("User=api");
   });
 
@@ -251,7 +251,7 @@ describe("AgentConfig", () => {
 
   it("fails when n8n would connect in clear: an encrypting sslmode needs a CA file for it", () => {
     expect(() => agentOf({ format: "n8n" })).toThrow(
-      'agent of "api": n8n uses TLS only with a CA file: sslmode "verify-full" needs postgres.caCertPath',
+      'agent of "api": n8n uses TLS only when given a CA: with postgres.sslmode "verify-full" set postgres.caCertPath, or n8n would connect in clear',
     );
   });
 });

@@ -161,7 +161,7 @@ describe("AppPolicy.tokenTtls", () => {
 
   it("fails when the max TTL is under the credentials' default TTL, which would cut every lease short", () => {
     expect(() => policyOf().tokenTtls("token", undefined, 1800)).toThrow(
-      "token: tokenMaxTtlSeconds must be at least the credentials' default TTL (3600s), since Vault revokes credentials with the token that read them, got 1800s",
+      "token: tokenMaxTtlSeconds must be at least the credentials' default TTL (3600s): Vault revokes credentials with the token that read them, so the token would cut every lease short",
     );
   });
 
@@ -184,18 +184,16 @@ describe("AppPolicy.tokenTtls", () => {
   });
 
   it("fails when the TTL exceeds the credentials' max TTL", () => {
-    expect(() => policyOf().tokenTtls("token", 86401)).toThrow(
-      "token: tokenTtlSeconds must not exceed the credentials' max TTL (86400s), got 86401s",
-    );
+    expect(() => policyOf().tokenTtls("token", 86401)).toThrow("token: tokenTtlSeconds must not exceed the credentials' max TTL: 86401s > 86400s");
   });
 
   it("fails when the max TTL exceeds the credentials' max TTL", () => {
     expect(() => policyOf(7200).tokenTtls("token", 3600, 7201)).toThrow(
-      "token: tokenMaxTtlSeconds must not exceed the credentials' max TTL (7200s), got 7201s",
+      "token: tokenMaxTtlSeconds must not exceed the credentials' max TTL: 7201s > 7200s",
     );
   });
 
   it("fails when the TTL exceeds the max TTL", () => {
-    expect(() => policyOf().tokenTtls("token", 7200, 3600)).toThrow("token: tokenTtlSeconds must not exceed tokenMaxTtlSeconds, got 7200 > 3600");
+    expect(() => policyOf().tokenTtls("token", 7200, 3600)).toThrow("token: tokenTtlSeconds must not exceed tokenMaxTtlSeconds: 7200s > 3600s");
   });
 });

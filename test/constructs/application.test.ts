@@ -1,12 +1,10 @@
 import { Construct } from "constructs";
 import { describe, expect, it } from "vitest";
-import { AppPolicy } from "../../constructs/app-policy";
-import { DynamicRole } from "../../constructs/dynamic-role";
 import { Application, type ApplicationProps } from "../../constructs/application";
 import { AppRoleAuth } from "../../constructs/approle-auth";
 import { Connection } from "../../constructs/connection";
 import { KubernetesAuth } from "../../constructs/kubernetes-auth";
-import { dependency, fixture, onlyResource, ref, resources, synthStack } from "../helpers";
+import { fixture, onlyResource, ref, resources, synthStack } from "../helpers";
 
 const AGENT = {
   vaultAddress: "https://vault.example:8200",
@@ -43,26 +41,8 @@ describe("Application", () => {
     expect(app.agent).toBeUndefined();
   });
 
-  it("moves its role and policy from the addresses they had before it existed (DynamicRoles/<name>, Policies/<name>)", () => {
-    const { json, built: app } = synthApp();
-    // the layout before: the stack put each application's role and policy in these two scopes.
-    const before = synthStack((stack) => {
-      const f = fixture(stack);
-      const connection = new Connection(stack, "Connection", { mount: f.mount, admin: f.admin, host: "10.0.0.11", port: 5432, database: "keybuzz" });
-      const role = new DynamicRole(new Construct(stack, "DynamicRoles"), "api", {
-        connection,
-        functions: f.functions,
-        name: "api-db",
-        baseRoles: [f.baseRoles.role("app")],
-      });
-      return { role, policy: new AppPolicy(new Construct(stack, "Policies"), "api", { role }) };
-    }).built;
-
-    expect(json.moved).toEqual([
-      { from: dependency(before.role.resource), to: dependency(app.role.resource) },
-      { from: dependency(before.policy.resource), to: dependency(app.policy.resource) },
-    ]);
-    expect(dependency(before.role.resource)).toBe("vault_database_secret_backend_role.DynamicRoles_api_9E090397");
+  it("writes no moved block: an address history belongs to the stack that had it (stacks/moved.ts)", () => {
+    expect(synthApp().json.moved).toBeUndefined();
   });
 
   it("adds its logins to the stack's auth methods, named after it and bound to its policy, and says where they are", () => {
@@ -87,7 +67,7 @@ describe("Application", () => {
 
     expect(without.agent).toBeUndefined();
     expect(withLogin.agent?.application).toBe("api");
-    expect(withLogin.agent?.files["agent.hcl"]).toMatch(/role_id_file_path += "\/etc\/keybuzz-agent\/api\/role-id"/);
+    expect(withLogin.agent?.files["agent.hcl"]).toMatch(/role_id_file_path += "\/etc\/vault-agent\/api\/role-id"/);
   });
 
   it("grants each issued user its own base role first, then the additional ones", () => {

@@ -35,7 +35,7 @@ describe("AppRoleAuth", () => {
     expect(onlyResource(json, "vault_auth_backend")).toEqual({
       type: "approle",
       path: "approle",
-      description: "KeyBuzz applications outside Kubernetes",
+      description: "Applications outside Kubernetes",
     });
     expect(auth.path).toBe("approle");
   });
@@ -163,8 +163,8 @@ describe("AppRoleAuth", () => {
 
   it.each([
     [{ tokenTtlSeconds: 0 }, "tokenTtlSeconds must be positive whole seconds, got 0"],
-    [{ tokenMaxTtlSeconds: 90000 }, "tokenMaxTtlSeconds must not exceed the credentials' max TTL (86400s), got 90000s"],
-    [{ tokenTtlSeconds: 7200, tokenMaxTtlSeconds: 3600 }, "tokenTtlSeconds must not exceed tokenMaxTtlSeconds, got 7200 > 3600"],
+    [{ tokenMaxTtlSeconds: 90000 }, "tokenMaxTtlSeconds must not exceed the credentials' max TTL: 90000s > 86400s"],
+    [{ tokenTtlSeconds: 7200, tokenMaxTtlSeconds: 3600 }, "tokenTtlSeconds must not exceed tokenMaxTtlSeconds: 7200s > 3600s"],
   ])("fails with the role's name when its TTLs are wrong (%j)", (ttls, message) => {
     expect(() => synthAppRole(ttls)).toThrow(`AppRole "app": ${message}`);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { BaseRoles, type BaseRoleOptions } from "../../constructs/base-roles";
 import { dependency, onlyResource, ref, resources, synthStack } from "../helpers";
 
-function synthRoles(roles: readonly BaseRoleOptions[], databaseName?: string, protectData?: boolean) {
+function synthRoles(roles: readonly BaseRoleOptions[], databaseName = "keybuzz", protectData?: boolean) {
   const { json, built } = synthStack((stack) => new BaseRoles(stack, "BaseRoles", { roles, databaseName, protectData }));
   return { json, baseRoles: built };
 }
@@ -261,16 +261,18 @@ describe("BaseRoles", () => {
     );
     expect(baseRoles.closedDatabases).toHaveLength(2);
 
-    const other = synthStack((s) => new BaseRoles(s, "BaseRoles", { roles: [{ name: "app" }], closeDatabases: ["legacy"] }));
+    const other = synthStack((s) => new BaseRoles(s, "BaseRoles", { roles: [{ name: "app" }], databaseName: "keybuzz", closeDatabases: ["legacy"] }));
     expect(resources(other.json, "postgresql_grant").filter((g) => g.database === "legacy")).toHaveLength(1);
     expect(resources(other.json, "postgresql_grant").filter((g) => g.database === "postgres")).toHaveLength(0);
   });
 
   it.each([
-    [["keybuzz"], 'closeDatabases must not name the application database "keybuzz"'],
+    [["keybuzz"], 'closeDatabases[0] must not name the application database (databaseName "keybuzz"), which issued users log in to'],
     [["Bad-Name"], 'closeDatabases must hold database names, got "Bad-Name"'],
   ])("fails when closeDatabases is %j", (closeDatabases, message) => {
-    expect(() => synthStack((s) => new BaseRoles(s, "BaseRoles", { roles: [{ name: "app" }], closeDatabases }))).toThrow(message);
+    expect(() => synthStack((s) => new BaseRoles(s, "BaseRoles", { roles: [{ name: "app" }], databaseName: "keybuzz", closeDatabases }))).toThrow(
+      message,
+    );
   });
 
   it("scopes each role's resources under its name, so the IDs do not depend on the order", () => {

@@ -38,12 +38,12 @@ describe("Connection", () => {
     expect(json).toMatchSnapshot();
   });
 
-  it("is named keybuzz-postgres by default and lives in the mount", () => {
+  it("is named postgres by default and lives in the mount", () => {
     const { json, mountResource, mount, connection } = synthConnection();
 
-    expect(mountResource.postgresql).toEqual([expect.objectContaining({ name: "keybuzz-postgres" })]);
-    expect(mount.connectionNames).toEqual(["keybuzz-postgres"]);
-    expect(connection.connectionName).toBe("keybuzz-postgres");
+    expect(mountResource.postgresql).toEqual([expect.objectContaining({ name: "postgres" })]);
+    expect(mount.connectionNames).toEqual(["postgres"]);
+    expect(connection.connectionName).toBe("postgres");
     // a block of the mount, never a resource of its own: the mount goes, leases revoked, with it.
     expect(resources(json, "vault_database_secret_backend_connection")).toEqual([]);
   });
@@ -195,7 +195,7 @@ describe("Connection", () => {
     };
 
     expect(() => synthStack(withProviders, { runValidations: true })).toThrow(
-      'connection "keybuzz-postgres" has no dynamic role: allowed_roles would be empty',
+      'connection "postgres" has no dynamic role: allowed_roles would be empty',
     );
   });
 
@@ -214,11 +214,11 @@ describe("Connection", () => {
         const { mount, admin } = build(s);
         return new Connection(s, "Other", { mount, admin, host: "10.0.0.12", port: 5432, database: "keybuzz" });
       }),
-    ).toThrow('connection "keybuzz-postgres" is already in mount "database"');
+    ).toThrow('connection "postgres" is already in mount "database"');
   });
 
   it("fails when a role is attached twice", () => {
-    expect(() => synthConnection({ roles: ["app-db", "app-db"] })).toThrow('role "app-db" is already attached to connection "keybuzz-postgres"');
+    expect(() => synthConnection({ roles: ["app-db", "app-db"] })).toThrow('role "app-db" is already attached to connection "postgres"');
   });
 
   it.each(["Keybuzz", "keybuzz_postgres", "-pg", "pg/main"])("fails when the name is %j", (name) => {
@@ -237,7 +237,7 @@ describe("Connection", () => {
     "fails when a CA certificate comes with sslmode %s, which would not check the server",
     (sslmode) => {
       expect(() => synthConnection({ sslmode, caCertificate: CA_PEM })).toThrow(
-        `caCertificate needs sslmode "verify-full" or "verify-ca", which check the server against it, got "${sslmode}"`,
+        `caCertificate is used only with sslmode "verify-full" or "verify-ca"; with sslmode "${sslmode}" nothing would check the server against it`,
       );
     },
   );
@@ -256,7 +256,7 @@ describe("Connection", () => {
 
   it("fails when more idle than open connections are kept", () => {
     expect(() => synthConnection({ maxOpenConnections: 2, maxIdleConnections: 3 })).toThrow(
-      "maxIdleConnections must not exceed maxOpenConnections, got 3 > 2",
+      "maxIdleConnections must not exceed maxOpenConnections (2), got 3",
     );
   });
 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { TerraformStack } from "cdktf";
 import { BaseRoles } from "../../constructs/base-roles";
-import { CredentialFunctions, type CredentialFunctionsProps } from "../../constructs/credential-functions";
+import { CredentialFunctions, type CredentialFunctionsProps, issuedUserTable, withoutIssuedUserTable } from "../../constructs/credential-functions";
 import { dependency, ref, resources, synthStack } from "../helpers";
 
 function build(stack: TerraformStack, props: Partial<CredentialFunctionsProps> = {}) {
-  const baseRoles = new BaseRoles(stack, "BaseRoles", { roles: [{ name: "app" }, { name: "user" }] });
+  const baseRoles = new BaseRoles(stack, "BaseRoles", { roles: [{ name: "app" }, { name: "user" }], databaseName: "keybuzz" });
   const functions = new CredentialFunctions(stack, "CredentialFunctions", { baseRoles, ...props });
   const statements = functions.addApplication({
     vaultRole: "app-db",
@@ -21,6 +21,45 @@ function synthFunctions(props: Partial<CredentialFunctionsProps> = {}) {
   const byName = Object.fromEntries(resources(json, "postgresql_function").map((f) => [f.name as string, f]));
   return { json, byName, ...built };
 }
+
+describe("issuedUserTable", () => {
+  it("reads back the table the functions were written with, in every one of the three, quotes included", () => {
+    // GIVEN two applications, one with a quote in its Vault role's name and two base roles.
+    const { json } = synthStack((s) => {
+      const baseRoles = new BaseRoles(s, "BaseRoles", { roles: [{ name: "app" }, { name: "user" }], databaseName: "keybuzz" });
+      const functions = new CredentialFunctions(s, "CredentialFunctions", { baseRoles });
+      functions.addApplication({
+        vaultRole: "app-db",
+        baseRoles: [baseRoles.role("app"), baseRoles.role("user")],
+        connectionLimit: 7,
+        maxTtlSeconds: 3600,
+      });
+      functions.addApplication({ vaultRole: "o'brien", baseRoles: [baseRoles.role("user")], connectionLimit: 1, maxTtlSeconds: 60 });
+    });
+    // WHEN each function's SQL is read back
+    for (const fn of resources(json, "postgresql_function")) {
+      // THEN it holds exactly what was written
+      expect(issuedUserTable(String(fn.body))).toEqual(
+        new Map([
+          ["app-db", { roles: ["app", "user"], connectionLimit: 7, maxTtlSeconds: 3600 }],
+          ["o'brien", { roles: ["user"], connectionLimit: 1, maxTtlSeconds: 60 }],
+        ]),
+      );
+    }
+  });
+
+  it("finds nothing in text the construct did not write, and strips only the table", () => {
+    expect(issuedUserTable("SELECT 1")).toEqual(new Map());
+    const { byName } = synthFunctions();
+    const body = String(byName.create_user.body);
+    const rowless = withoutIssuedUserTable(body);
+    expect(rowless).toContain("(VALUES) AS app(");
+    expect(rowless).not.toContain("'app-db'");
+    expect(issuedUserTable(rowless)).toEqual(new Map());
+    // the rest of the body is untouched.
+    expect(rowless.split("(VALUES) AS app(")[0]).toBe(body.split("(VALUES\n")[0]);
+  });
+});
 
 describe("CredentialFunctions", () => {
   it("synthesizes a minimal definition", () => {
@@ -48,9 +87,9 @@ describe("CredentialFunctions", () => {
     const { statements } = synthFunctions();
 
     expect(statements).toEqual({
-      creation: [`SELECT keybuzz_vault.create_user('{{name}}', '{{password}}', '{{expiration}}', 'app-db');`],
-      renew: [`SELECT keybuzz_vault.renew_user('{{name}}', '{{expiration}}');`],
-      revocation: [`SELECT keybuzz_vault.drop_user('{{name}}', 'app-db');`],
+      creation: [`SELECT vault_credentials.create_user('{{name}}', '{{password}}', '{{expiration}}', 'app-db');`],
+      renew: [`SELECT vault_credentials.renew_user('{{name}}', '{{expiration}}');`],
+      revocation: [`SELECT vault_credentials.drop_user('{{name}}', 'app-db');`],
     });
   });
 
@@ -121,7 +160,10 @@ describe("CredentialFunctions", () => {
   it("fails validation when no application uses it", () => {
     expect(() =>
       synthStack(
-        (s) => new CredentialFunctions(s, "CredentialFunctions", { baseRoles: new BaseRoles(s, "BaseRoles", { roles: [{ name: "app" }] }) }),
+        (s) =>
+          new CredentialFunctions(s, "CredentialFunctions", {
+            baseRoles: new BaseRoles(s, "BaseRoles", { roles: [{ name: "app" }], databaseName: "keybuzz" }),
+          }),
         { runValidations: true },
       ),
     ).toThrow("no application uses the credential functions: add a DynamicRole");

@@ -8,11 +8,12 @@ type Options = Partial<Omit<DynamicRoleProps, "baseRoles" | "connection" | "func
   /** Names of the base roles to grant, from those created by the fixture. */
   grant?: readonly string[];
   mountPath?: string;
+  mountMaxLeaseTtlSeconds?: number;
 };
 
 /** A dynamic role `app-db` over base roles `app` and `worker`, granting `app` unless told otherwise. */
-function build(stack: TerraformStack, { grant = ["app"], mountPath, ...props }: Options = {}) {
-  const f = fixture(stack, { roles: [{ name: "app" }, { name: "worker" }], mountPath });
+function build(stack: TerraformStack, { grant = ["app"], mountPath, mountMaxLeaseTtlSeconds, ...props }: Options = {}) {
+  const f = fixture(stack, { roles: [{ name: "app" }, { name: "worker" }], mountPath, mountMaxLeaseTtlSeconds });
   const connection = new Connection(stack, "Connection", {
     mount: f.mount,
     admin: f.admin,
@@ -56,9 +57,9 @@ describe("DynamicRole", () => {
     const { resource } = synthRole();
 
     // no identifier in Vault's SQL: the base roles and limits are fixed in the functions, by Vault role.
-    expect(resource.creation_statements).toEqual([`SELECT keybuzz_vault.create_user('{{name}}', '{{password}}', '{{expiration}}', 'app-db');`]);
-    expect(resource.renew_statements).toEqual([`SELECT keybuzz_vault.renew_user('{{name}}', '{{expiration}}');`]);
-    expect(resource.revocation_statements).toEqual([`SELECT keybuzz_vault.drop_user('{{name}}', 'app-db');`]);
+    expect(resource.creation_statements).toEqual([`SELECT vault_credentials.create_user('{{name}}', '{{password}}', '{{expiration}}', 'app-db');`]);
+    expect(resource.renew_statements).toEqual([`SELECT vault_credentials.renew_user('{{name}}', '{{expiration}}');`]);
+    expect(resource.revocation_statements).toEqual([`SELECT vault_credentials.drop_user('{{name}}', 'app-db');`]);
   });
 
   it("registers its base roles, connection limit and max TTL with the functions", () => {
@@ -103,7 +104,7 @@ describe("DynamicRole", () => {
   it("joins the connection's allowed_roles", () => {
     const { json, connection } = synthRole();
 
-    expect(connectionBlock(json, "keybuzz-postgres").allowed_roles).toEqual(["app-db"]);
+    expect(connectionBlock(json, "postgres").allowed_roles).toEqual(["app-db"]);
     expect(connection.allowedRoles).toEqual(["app-db"]);
   });
 
@@ -116,11 +117,20 @@ describe("DynamicRole", () => {
   });
 
   it("fails when the default TTL exceeds the maximum", () => {
-    expect(() => synthRole({ defaultTtlSeconds: 7200, maxTtlSeconds: 3600 })).toThrow("default_ttl must not exceed max_ttl, got 7200 > 3600");
+    expect(() => synthRole({ defaultTtlSeconds: 7200, maxTtlSeconds: 3600 })).toThrow(
+      "defaultTtlSeconds must not exceed maxTtlSeconds: 7200s > 3600s",
+    );
+  });
+
+  it("fails when the max TTL exceeds the mount's, which Vault would silently apply instead (as the config refuses it)", () => {
+    expect(() => synthRole({ mountMaxLeaseTtlSeconds: 7200 })).toThrow(
+      "maxTtlSeconds must not exceed the mount's maxLeaseTtlSeconds: 86400s > 7200s",
+    );
+    expect(() => synthRole({ mountMaxLeaseTtlSeconds: 7200, defaultTtlSeconds: 600, maxTtlSeconds: 7200 })).not.toThrow();
   });
 
   it("fails when the default TTL exceeds the default maximum", () => {
-    expect(() => synthRole({ defaultTtlSeconds: 86401 })).toThrow("default_ttl must not exceed max_ttl, got 86401 > 86400");
+    expect(() => synthRole({ defaultTtlSeconds: 86401 })).toThrow("defaultTtlSeconds must not exceed maxTtlSeconds: 86401s > 86400s");
   });
 
   it.each([
@@ -157,6 +167,6 @@ describe("DynamicRole", () => {
         const { connection, baseRoles, functions } = build(s);
         new DynamicRole(s, "Again", { connection, functions, name: "app-db", baseRoles: [baseRoles.role("app")] });
       }),
-    ).toThrow('role "app-db" is already attached to connection "keybuzz-postgres"');
+    ).toThrow('role "app-db" is already attached to connection "postgres"');
   });
 });

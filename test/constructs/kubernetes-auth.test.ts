@@ -34,7 +34,7 @@ describe("KubernetesAuth", () => {
   it("mounts the Kubernetes method at kubernetes by default", () => {
     const { json, auth } = synthKubernetes();
 
-    expect(onlyResource(json, "vault_auth_backend")).toEqual({ type: "kubernetes", path: "kubernetes", description: "KeyBuzz pods" });
+    expect(onlyResource(json, "vault_auth_backend")).toEqual({ type: "kubernetes", path: "kubernetes", description: "Kubernetes pods" });
     expect(auth.path).toBe("kubernetes");
   });
 
@@ -218,8 +218,8 @@ describe("KubernetesAuth", () => {
 
   it.each([
     [{ tokenTtlSeconds: -1 }, "tokenTtlSeconds must be positive whole seconds, got -1"],
-    [{ tokenTtlSeconds: 90000 }, "tokenTtlSeconds must not exceed the credentials' max TTL (86400s), got 90000s"],
-    [{ tokenTtlSeconds: 7200, tokenMaxTtlSeconds: 3600 }, "tokenTtlSeconds must not exceed tokenMaxTtlSeconds, got 7200 > 3600"],
+    [{ tokenTtlSeconds: 90000 }, "tokenTtlSeconds must not exceed the credentials' max TTL: 90000s > 86400s"],
+    [{ tokenTtlSeconds: 7200, tokenMaxTtlSeconds: 3600 }, "tokenTtlSeconds must not exceed tokenMaxTtlSeconds: 7200s > 3600s"],
   ])("fails with the role's name when its TTLs are wrong (%j)", (ttls, message) => {
     expect(() => synthKubernetes(ttls)).toThrow(`Kubernetes role "app": ${message}`);
   });

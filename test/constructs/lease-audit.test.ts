@@ -1,11 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { LEASE_AUDIT_NAMES, LeaseAudit, leaseAuditPolicyDocument } from "../../constructs/lease-audit";
+import {
+  DEFAULT_LEASE_AUDIT_PREFIX,
+  LeaseAudit,
+  type LeaseAuditNames,
+  leaseAuditNames,
+  leaseAuditPolicyDocument,
+  leaseAuditRoles,
+} from "../../constructs/lease-audit";
 import { dynamicRoles, resources, synthStack } from "../helpers";
 
-function synthAudit(mountPath?: string) {
+/** The names a LeaseAudit without `names` uses. */
+const LEASE_AUDIT_NAMES = leaseAuditNames(DEFAULT_LEASE_AUDIT_PREFIX);
+
+function synthAudit(mountPath?: string, names?: LeaseAuditNames) {
   const { json, built } = synthStack((s) => {
     const f = dynamicRoles(s, [{ name: "app-db" }], { mountPath });
-    return new LeaseAudit(s, "LeaseAudit", { connection: f.connection, functions: f.functions, baseRoles: f.baseRoles, admin: f.admin });
+    return new LeaseAudit(s, "LeaseAudit", { connection: f.connection, functions: f.functions, baseRoles: f.baseRoles, admin: f.admin, names });
   });
   return { json, audit: built };
 }
@@ -85,14 +95,47 @@ describe("LeaseAudit", () => {
   it("adds three Vault roles whose users join only the audit's base roles, with short leases", () => {
     const { audit } = synthAudit();
     expect(Object.values(audit.roles).map((r) => [r.roleName, r.baseRole, r.defaultTtlSeconds, r.maxTtlSeconds])).toEqual([
-      ["leases-probe", "keybuzz_leases_probe", 60, 3600],
-      ["leases-audit", "keybuzz_leases_audit", 600, 3600],
-      ["leases-fix", "keybuzz_leases_fix", 600, 3600],
+      ["leases-probe", "vault_leases_probe", 60, 3600],
+      ["leases-audit", "vault_leases_audit", 600, 3600],
+      ["leases-fix", "vault_leases_fix", 600, 3600],
     ]);
   });
 
+  it("builds exactly the roles leaseAuditRoles() lists, which npm run leases reads: each Vault role's base roles in the creation statements' table", () => {
+    const { audit, json } = synthAudit();
+    const listed = leaseAuditRoles(LEASE_AUDIT_NAMES);
+    expect(Object.keys(audit.roles)).toEqual(listed.map((r) => r.job));
+    expect(listed.map((r) => [r.vaultRole, r.defaultTtlSeconds])).toEqual(Object.values(audit.roles).map((r) => [r.roleName, r.defaultTtlSeconds]));
+    const body = String(resources(json, "postgresql_function").find((f) => f.name === "create_user")?.body);
+    for (const r of listed) expect(body).toContain(`ARRAY[${r.baseRoles.map((b) => `'${b}'`).join(", ")}]`);
+  });
+
+  it("takes its names from a prefix, in PostgreSQL and in Vault's policies", () => {
+    const names = leaseAuditNames("acme");
+    expect(names).toMatchObject({
+      probeBaseRole: "acme_leases_probe",
+      auditBaseRole: "acme_leases_audit",
+      fixBaseRole: "acme_leases_fix",
+      sessionsSchema: "acme_leases",
+      auditPolicy: "acme-leases-audit",
+      fixPolicy: "acme-leases-fix",
+    });
+    const { json } = synthAudit(undefined, names);
+    expect(resources(json, "postgresql_role").map((r) => r.name)).toEqual(
+      expect.arrayContaining(["acme_leases_probe", "acme_leases_audit", "acme_leases_fix"]),
+    );
+    expect(resources(json, "postgresql_schema").map((r) => r.name)).toContain("acme_leases");
+    expect(resources(json, "vault_policy").map((p) => p.name)).toEqual(["acme-leases-audit", "acme-leases-fix"]);
+  });
+
+  it.each(["", "Acme", "1acme", "ac-me", "ac_me"])("fails when the prefix is %j", (prefix) => {
+    expect(() => leaseAuditNames(prefix)).toThrow(
+      `the lease audit's prefix must be lower-case letters and digits, starting with a letter, got "${prefix}"`,
+    );
+  });
+
   it("audit policy: this mount's lease metadata (lease_id limited to its credentials), irrevocable leases, its own credentials; no revocation of others' leases", () => {
-    const b = blocks(leaseAuditPolicyDocument("database", false));
+    const b = blocks(leaseAuditPolicyDocument("database", false, LEASE_AUDIT_NAMES));
     expect(b).toEqual({
       "sys/leases/lookup/database/creds/*": 'capabilities = ["list", "sudo"]',
       "sys/leases/lookup": 'capabilities = ["update"] allowed_parameters = { "lease_id" = ["database/creds/*"] }',
@@ -105,8 +148,8 @@ describe("LeaseAudit", () => {
   });
 
   it("fix policy: the audit's, its own credentials, and revocation of this mount's leases by ID in the path", () => {
-    const audit = blocks(leaseAuditPolicyDocument("kv/db", false));
-    const fix = blocks(leaseAuditPolicyDocument("kv/db", true));
+    const audit = blocks(leaseAuditPolicyDocument("kv/db", false, LEASE_AUDIT_NAMES));
+    const fix = blocks(leaseAuditPolicyDocument("kv/db", true, LEASE_AUDIT_NAMES));
     const added = Object.fromEntries(Object.entries(fix).filter(([p]) => !(p in audit)));
     expect(added).toEqual({
       "kv/db/creds/leases-fix": 'capabilities = ["read"]',
@@ -119,7 +162,7 @@ describe("LeaseAudit", () => {
   it("writes both policies with the mount path as configured", () => {
     const { json } = synthAudit("secrets/pg");
     const policies = Object.fromEntries(resources(json, "vault_policy").map((p) => [p.name, p.policy]));
-    expect(policies["keybuzz-leases-audit"]).toBe(leaseAuditPolicyDocument("secrets/pg", false));
-    expect(policies["keybuzz-leases-fix"]).toBe(leaseAuditPolicyDocument("secrets/pg", true));
+    expect(policies["vault-leases-audit"]).toBe(leaseAuditPolicyDocument("secrets/pg", false, LEASE_AUDIT_NAMES));
+    expect(policies["vault-leases-fix"]).toBe(leaseAuditPolicyDocument("secrets/pg", true, LEASE_AUDIT_NAMES));
   });
 });

@@ -35,7 +35,7 @@ describe("SecretsMount", () => {
 
     expect(resource).toEqual({
       path: "database",
-      description: "KeyBuzz dynamic PostgreSQL credentials",
+      description: "Dynamic PostgreSQL credentials",
       default_lease_ttl_seconds: 3600,
       max_lease_ttl_seconds: 86400,
     });
@@ -164,7 +164,7 @@ describe("SecretsMount", () => {
 
   it("fails when the default lease exceeds the maximum", () => {
     expect(() => synthMount({ defaultLeaseTtlSeconds: 7200, maxLeaseTtlSeconds: 3600 })).toThrow(
-      "defaultLeaseTtlSeconds must not exceed maxLeaseTtlSeconds, got 7200 > 3600",
+      "defaultLeaseTtlSeconds must not exceed maxLeaseTtlSeconds: 7200s > 3600s",
     );
   });
 });

@@ -6,7 +6,7 @@ import { VaultAdmin, type VaultAdminProps } from "../../constructs/vault-admin";
 import { dependency, passwordVariable, ref, resources, synthStack } from "../helpers";
 
 function build(stack: TerraformStack, props: Partial<VaultAdminProps> = {}, roles = ["app"]) {
-  const baseRoles = new BaseRoles(stack, "BaseRoles", { roles: roles.map((name) => ({ name })) });
+  const baseRoles = new BaseRoles(stack, "BaseRoles", { roles: roles.map((name) => ({ name })), databaseName: "keybuzz" });
   const functions = new CredentialFunctions(stack, "CredentialFunctions", { baseRoles });
   // what a DynamicRole does: one application for the functions to serve.
   functions.addApplication({ vaultRole: "app-db", baseRoles: [baseRoles.role(roles[0])], connectionLimit: 20, maxTtlSeconds: 86400 });

@@ -3,6 +3,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   caWithSslmodeProblem,
+  closedDatabaseProblem,
+  exceedsProblem,
+  idlePoolProblem,
+  tokenCutsLeasesProblem,
   ENCRYPTING_SSLMODES,
   holdsPrivateKey,
   isCidr,
@@ -68,6 +72,38 @@ describe("vocabulary", () => {
     ["10.0.0.0", false],
   ])("isCidr(%j) is %s", (value, ok) => {
     expect(isCidr(value)).toBe(ok);
+  });
+
+  it("holds a lifetime to its ceiling, and a token to the leases it reads, naming the fields it is given", () => {
+    expect(exceedsProblem(3600, 3600, "maxTtl")).toBeUndefined();
+    expect(exceedsProblem(3601, 3600, "maxTtl")).toBe("must not exceed maxTtl: 3601s > 3600s");
+    expect(tokenCutsLeasesProblem(3600, 3600, "the lease")).toBeUndefined();
+    expect(tokenCutsLeasesProblem(1800, 3600, "the lease")).toBe(
+      "must be at least the lease (3600s): Vault revokes credentials with the token that read them, so the token would cut every lease short",
+    );
+  });
+
+  it("keeps a pool's idle connections within its open ones, and the application database open", () => {
+    expect(idlePoolProblem(4, 4)).toBeUndefined();
+    expect(idlePoolProblem(5, 4)).toBe("must not exceed maxOpenConnections (4)");
+    expect(closedDatabaseProblem("postgres", "keybuzz", "databaseName")).toBeUndefined();
+    expect(closedDatabaseProblem("keybuzz", "keybuzz", "databaseName")).toBe(
+      'must not name the application database (databaseName "keybuzz"), which issued users log in to',
+    );
+  });
+
+  // a construct's default written inline is one a config or a reader cannot import: each lives in the
+  // construct's exported XXX_DEFAULTS object (and the config schema takes it from there).
+  it("has every construct's default values in its DEFAULTS object, none inline", () => {
+    const inline = readdirSync(join(ROOT, "constructs"))
+      .filter((f) => f.endsWith(".ts"))
+      .flatMap((file) =>
+        readFileSync(join(ROOT, "constructs", file), "utf8")
+          .split("\n")
+          .filter((line) => /\?\? (?:-?\d|"|true\b)/.test(line))
+          .map((line) => `${file}: ${line.trim()}`),
+      );
+    expect(inline).toEqual([]);
   });
 
   // the point of one vocabulary: a rule written out again elsewhere drifts. These are the literals the

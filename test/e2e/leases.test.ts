@@ -25,7 +25,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "pg";
-import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
+import { LEASE_AUDIT_NAMES } from "../../stacks/keybuzz-names";
 import { LocalDeployment, type Catalog, type Creds } from "../../harness/deployment";
 import { figureParts } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";

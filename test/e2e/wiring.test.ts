@@ -18,7 +18,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "pg";
-import { LEASE_AUDIT_NAMES } from "../../constructs/lease-audit";
+import { LEASE_AUDIT_NAMES } from "../../stacks/keybuzz-names";
 import { LocalDeployment, type Catalog, type Creds } from "../../harness/deployment";
 import type { PostgresServer } from "../../harness/toolchain";
 import { apartFromClosedDatabases, closedDatabaseAcls } from "./fixture/catalog";

@@ -260,11 +260,13 @@ describe("compare", () => {
       expect(dev.resources.filter((r) => r.kind === "removed" || r.kind === "added")).toEqual([]);
     });
 
-    it("says which rename caused it and how to avoid it with cdktf's move support", () => {
+    it("says which rename caused it and how to keep the resource with a moved block written by the stack", () => {
       const reason = findings.find((f) => f.resource?.label === "n8n-db")!.reason;
 
       expect(reason).toContain("its construct ID changed (Applications/n8n/DynamicRole/Resource → Applications/n8n-automation/DynamicRole/Resource)");
-      expect(reason).toMatch(/moveFromId\("vault_database_secret_backend_role\.Applications_n8n_DynamicRole_[0-9A-F]+"\)/);
+      expect(reason).toMatch(
+        /in the stack, `movedFrom\(resource, <its old construct path>\)` \(stacks\/moved\.ts\) writes a `moved` block from vault_database_secret_backend_role\.Applications_n8n_DynamicRole_[0-9A-F]+$/,
+      );
       expect(report).toContain("was `vault_database_secret_backend_role.Applications_n8n_DynamicRole_");
     });
   });

@@ -54,13 +54,16 @@ describe("scripts/app.mjs (the app in cdktf.json)", () => {
     });
 
     it("picks up an edited source file without a manual step, and says which", async () => {
-      writeFileSync(mount, readFileSync(mount, "utf8").replace('?? "KeyBuzz dynamic PostgreSQL credentials"', '?? "edited description"'));
+      const names = join(copy, "stacks", "keybuzz-names.ts");
+      const edited = readFileSync(names, "utf8").replace('"KeyBuzz dynamic PostgreSQL credentials"', '"edited description"');
+      expect(edited).toContain('"edited description"');
+      writeFileSync(names, edited);
       const out = dir("app-edited");
 
       const run = await synth(out);
 
       expect(run.code, run.stderr).toBe(0);
-      expect(run.stdout).toBe("[app] bundling main.ts (changed: constructs/secrets-mount.ts)\n");
+      expect(run.stdout).toBe("[app] bundling main.ts (changed: stacks/keybuzz-names.ts)\n");
       expect(localStack(out)).toContain('"description": "edited description"');
     });
 
