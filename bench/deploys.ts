@@ -23,6 +23,7 @@ export interface DeployRun {
 
 /** The three deploys of each repeat, in this order. */
 export const DEPLOY_KINDS = ["cold", "after destroy", "no changes"] as const;
+/** A kind of deploy: cold, after a destroy, or with nothing to change. */
 export type DeployKind = (typeof DEPLOY_KINDS)[number];
 
 /** What section 3 measured. */

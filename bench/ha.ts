@@ -12,6 +12,7 @@ import { type NotRun, progress } from "./measure";
 
 /** The events of each repeat, in this order: a `patronictl switchover`, then a crash of the leader. */
 export const HA_EVENTS = ["switchover", "crash"] as const;
+/** What happens to the Patroni leader. */
 export type HaEvent = (typeof HA_EVENTS)[number];
 
 /** One row of section 4: a server, a replication mode, an event, and what the churn saw each time. */

@@ -16,6 +16,7 @@ import { measureSynth } from "./synth";
 
 /** The parts BENCH_ONLY can name, in the report's order (sections 1 to 6). */
 export const BENCH_PARTS = ["synth", "creds", "deploy", "ha", "leases", "raft"] as const;
+/** A part BENCH_ONLY can name. */
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
 /** How a run measures: the counts of each section (BENCH_* in scripts/bench.ts), and which part alone, if one. */

@@ -254,7 +254,9 @@ export interface PartedSuites {
   kubernetes: KubernetesParts;
 }
 
+/** A suite that records its figures whole. */
 export type WholeSuite = keyof WholeSuites;
+/** A suite that records its figures in parts. */
 export type PartedSuite = keyof PartedSuites;
 /** A file name under test-results/figures/ (without `.json`). */
 export type SuiteName = WholeSuite | PartedSuite;

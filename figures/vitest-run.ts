@@ -27,6 +27,7 @@ interface VitestReport {
   }[];
 }
 
+/** A vitest project of vitest.config.ts. */
 export type Project = "unit" | "integration" | "e2e";
 
 /** One test file of the run. */

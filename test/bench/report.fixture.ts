@@ -12,6 +12,7 @@ import type { SynthResult } from "../../bench/synth";
 import type { OpKind, Recovery } from "../../harness/failover";
 
 const MB = 1024;
+/** Runs of a command: wall seconds and peak RSS in MB, one each per run. */
 export const timedRuns = (walls: number[], rssMb: number[]) => walls.map((wallS, i) => ({ wallS, rssKb: rssMb[i] * MB }));
 
 /** Section 1 as BENCHMARKS.md measured it on 2026-11-29. */
@@ -128,6 +129,7 @@ export const CREDENTIALS: CredentialsResult = {
   ],
 };
 
+/** Section 3: three cold deploys, one of each other kind. */
 export const DEPLOYS: DeploysResult = {
   label: "OpenBao 2.6.2, PostgreSQL 15.20",
   repeats: 3,
@@ -151,6 +153,7 @@ function recovery(event: string, backMs: number, gapMs: number, healthyMs: numbe
   return { event, issuanceBackMs: backMs, longestGapMs: gapMs, healthyAfterMs: healthyMs, failed: byKind(failed), made: byKind(made), errors: [] };
 }
 
+/** Section 4: OpenBao with asynchronous replication, as BENCHMARKS.md measured it. */
 export const HA: HaResult = {
   measuredAt: "2026-11-29T12:54:22.908Z",
   postgresMajor: 15,
@@ -180,6 +183,7 @@ export const HA: HaResult = {
   ],
 };
 
+/** Section 5: OpenBao at 10,000 leases. */
 export const AUDIT: LeaseAuditResult = {
   measuredAt: "2026-11-29T21:23:26.478Z",
   postgresMajor: 15,
@@ -200,6 +204,7 @@ export const AUDIT: LeaseAuditResult = {
   ],
 };
 
+/** Section 6: two runs of two events on OpenBao. */
 export const RAFT: RaftResult = {
   measuredAt: "2026-12-06T07:02:16.911Z",
   postgresMajor: 15,
@@ -228,6 +233,7 @@ export const RAFT: RaftResult = {
   ],
 };
 
+/** The machine of BENCHMARKS.md's header. */
 export const MACHINE: Machine = {
   date: "2026-12-07T10:00:00.000Z",
   cpu: "AMD EPYC",
