@@ -30,6 +30,8 @@ export default defineConfig({
           include: ["test/**/*.test.ts"],
           exclude: ["test/e2e/**", "test/**/*.integration.test.ts"],
           testTimeout: 60_000,
+          // setups that run main.ts or synthesize every stack take seconds; under a loaded machine, more than vitest's 10 s.
+          hookTimeout: 60_000,
         },
       },
       {
@@ -39,6 +41,7 @@ export default defineConfig({
           include: ["test/**/*.integration.test.ts"],
           exclude: ["test/e2e/**"],
           testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
       {

@@ -2,6 +2,7 @@
  * Where the lease audit looks, from one environment's config: its Vault mount, its PostgreSQL database,
  * and the applications (with the audit's own three Vault roles) whose leases and users it holds together.
  */
+import { leaseAuditRoles } from "../constructs/lease-audit";
 import { FUNCTIONS_SCHEMA, LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
 import type { EnvironmentConfig } from "../stacks/environment";
 import type { AuditedApplication } from "./model";
@@ -26,14 +27,11 @@ export interface Target {
   readonly applications: readonly AuditedApplication[];
 }
 
-/** The applications of an environment as the audit sees them, and the audit's own three roles. */
+/** The applications of an environment as the audit sees them, and the audit's own three roles (as LeaseAudit builds them). */
 export function auditedApplications(config: EnvironmentConfig): AuditedApplication[] {
-  const n = LEASE_AUDIT_NAMES;
   return [
     ...config.applications.map((a) => ({ name: a.name, vaultRole: a.vaultRole, allowedRoles: [a.baseRole, ...a.additionalBaseRoles] })),
-    { name: "leases-audit", vaultRole: n.probeRole, allowedRoles: [n.probeBaseRole] },
-    { name: "leases-audit", vaultRole: n.auditRole, allowedRoles: [n.auditBaseRole] },
-    { name: "leases-audit", vaultRole: n.fixRole, allowedRoles: [n.fixBaseRole, n.auditBaseRole] },
+    ...leaseAuditRoles(LEASE_AUDIT_NAMES).map((r) => ({ name: "leases-audit", vaultRole: r.vaultRole, allowedRoles: [...r.baseRoles] })),
   ];
 }
 
