@@ -90,7 +90,11 @@ export interface KubernetesTools {
 
 /** The major version of the PostgreSQL server binaries in `binDir`, from `pg_ctl --version` (e.g. "pg_ctl (PostgreSQL) 15.20 ..."). */
 export function postgresMajor(binDir: string): number {
-  const out = execFileSync(resolve(binDir, "pg_ctl"), ["--version"]).toString();
+  return parsePostgresMajor(execFileSync(resolve(binDir, "pg_ctl"), ["--version"]).toString(), binDir);
+}
+
+/** The major version in `pg_ctl --version`'s output `out` ("pg_ctl (PostgreSQL) 15.20 ..." → 15); throws naming `binDir` when it has none. */
+export function parsePostgresMajor(out: string, binDir: string): number {
   const m = /\(PostgreSQL\) (\d+)/.exec(out);
   if (!m) throw new Error(`cannot tell the PostgreSQL version of ${binDir} from: ${out.trim()}`);
   return Number(m[1]);
@@ -156,14 +160,22 @@ export function buildTools(
         reject(new Error(`tools/build.sh ${names.join(" ")} was stopped`));
         return;
       }
-      const errors = stderr
-        .split("\n")
-        .filter((l) => l.includes("ERROR:"))
-        .join("\n");
-      const noGo = onPath("go") ? "" : "\n(Go is not on PATH: the tools are built with it unless they are in the tool cache)";
-      reject(new Error(`tools/build.sh ${names.join(" ")} failed (exit ${code}):\n${errors || stderr.trim()}${noGo}`));
+      reject(new Error(buildFailure(names, code, stderr, onPath("go") !== undefined)));
     });
   });
+}
+
+/**
+ * The message of a failed `tools/build.sh <names>`: its ERROR lines (all of stderr when it printed none),
+ * and a hint when Go, which builds the tools, is not on PATH.
+ */
+export function buildFailure(names: readonly string[], code: number | null, stderr: string, goOnPath: boolean): string {
+  const errors = stderr
+    .split("\n")
+    .filter((l) => l.includes("ERROR:"))
+    .join("\n");
+  const noGo = goOnPath ? "" : "\n(Go is not on PATH: the tools are built with it unless they are in the tool cache)";
+  return `tools/build.sh ${names.join(" ")} failed (exit ${code}):\n${errors || stderr.trim()}${noGo}`;
 }
 
 /**
@@ -194,7 +206,19 @@ export function toolchainFromManifest(
 ): { toolchain?: Toolchain; missing?: string } {
   const pgBinDir = postgresBinDir();
   if (!pgBinDir) return { missing: "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR" };
-  const postgres: PostgresServer[] = [{ major: postgresMajor(pgBinDir), binDir: pgBinDir }];
+  return toolchainWith(manifest, { major: postgresMajor(pgBinDir), binDir: pgBinDir }, options);
+}
+
+/**
+ * {@link toolchainFromManifest} once the machine's own PostgreSQL server is known: the toolchain from the
+ * manifest, or which of the asked-for programs the manifest lacks.
+ */
+export function toolchainWith(
+  manifest: BuildManifest,
+  machinePostgres: PostgresServer,
+  options: { postgres17?: boolean; ha?: boolean; vault?: boolean } = {},
+): { toolchain?: Toolchain; missing?: string } {
+  const postgres: PostgresServer[] = [machinePostgres];
   if (options.postgres17) {
     if (!manifest.postgres17Root || !manifest.postgres17BinDir) {
       return { missing: `PostgreSQL 17: tools/build.sh ${POSTGRES_17} gave no postgres17Root in its manifest: ${JSON.stringify(manifest)}` };
@@ -214,7 +238,7 @@ export function toolchainFromManifest(
   const { tofu, bao, vault = "", cliConfig } = manifest;
   const needsVault = options.vault !== false;
   if (!tofu || !bao || (needsVault && !vault) || !cliConfig) {
-    return { missing: `tools/build.sh gave no tofu, bao,${needsVault ? " vault" : ""} and cliConfig in its manifest: ${JSON.stringify(manifest)}` };
+    return { missing: `tools/build.sh gave no tofu, bao${needsVault ? ", vault" : ""} and cliConfig in its manifest: ${JSON.stringify(manifest)}` };
   }
   return { toolchain: { tofu, bao, vault, cliConfig, postgres, ha } };
 }
@@ -236,7 +260,7 @@ export async function prepareToolchain(options: { postgres17?: boolean; ha?: boo
   if (!postgresBinDir()) return { missing: "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR" };
   const pg17 = options.postgres17 ? postgres17Missing() : undefined;
   if (pg17) return { missing: pg17 };
-  const names = [...TOOLS, ...(options.postgres17 ? [POSTGRES_17] : []), ...(options.ha ? [HA_TOPOLOGY] : [])];
+  const names = toolchainBuildNames(options);
   const started = Date.now();
   let manifest: BuildManifest;
   try {
@@ -247,6 +271,11 @@ export async function prepareToolchain(options: { postgres17?: boolean; ha?: boo
   const result = toolchainFromManifest(manifest, options);
   if (result.toolchain) process.stderr.write(`[e2e] toolchain ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   return result;
+}
+
+/** The tools/build.sh names {@link prepareToolchain} builds: the Go tools, then PostgreSQL 17 and the HA programs when asked for. */
+export function toolchainBuildNames(options: { postgres17?: boolean; ha?: boolean } = {}): string[] {
+  return [...TOOLS, ...(options.postgres17 ? [POSTGRES_17] : []), ...(options.ha ? [HA_TOPOLOGY] : [])];
 }
 
 /**
@@ -284,12 +313,21 @@ const MIN_ENGINE = MIN_ENGINE_VERSION.split(".").slice(0, 2).map(Number) as [num
 /** `tofu version` / `terraform version` → [major, minor], or undefined when it cannot tell. */
 function engineVersion(binary: string): [number, number] | undefined {
   try {
-    const out = execFileSync(binary, ["version"], { env: { PATH: process.env.PATH, CHECKPOINT_DISABLE: "1" }, encoding: "utf8" });
-    const m = /^(?:OpenTofu|Terraform) v(\d+)\.(\d+)/m.exec(out);
-    return m ? [Number(m[1]), Number(m[2])] : undefined;
+    return parseEngineVersion(execFileSync(binary, ["version"], { env: { PATH: process.env.PATH, CHECKPOINT_DISABLE: "1" }, encoding: "utf8" }));
   } catch {
     return undefined;
   }
+}
+
+/** [major, minor] from `tofu version` / `terraform version` output ("OpenTofu v1.11.2" → [1, 11]), or undefined. */
+export function parseEngineVersion(out: string): [number, number] | undefined {
+  const m = /^(?:OpenTofu|Terraform) v(\d+)\.(\d+)/m.exec(out);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/** Whether an engine of `version` ([major, minor]) can deploy the stack: {@link MIN_ENGINE_VERSION} or later. */
+export function engineRecentEnough(version: readonly [number, number]): boolean {
+  return version[0] > MIN_ENGINE[0] || (version[0] === MIN_ENGINE[0] && version[1] >= MIN_ENGINE[1]);
 }
 
 /** What the sandbox runs with. */
@@ -329,7 +367,7 @@ export async function findTools(progress: (line: string) => void): Promise<Sandb
   for (const name of ["tofu", "terraform"]) {
     const found = onPath(name);
     const version = found && engineVersion(found);
-    if (found && version && (version[0] > MIN_ENGINE[0] || (version[0] === MIN_ENGINE[0] && version[1] >= MIN_ENGINE[1]))) {
+    if (found && version && engineRecentEnough(version)) {
       engine = found;
       origins.push(`engine: ${found} (${version.join(".")}, from PATH)`);
       break;
