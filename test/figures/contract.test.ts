@@ -5,28 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { type FiguresFile, type IrrevocableFigures, parseFiguresFile, SUITES, type SuiteFigures, type SuiteName } from "../../figures/contract";
+import { CHURN } from "./fixture";
 
 const FILE = "test-results/figures/x.json";
-
-const CHURN: SuiteFigures<"churn"> = {
-  postgres: "PostgreSQL 17.4",
-  server: "OpenBao 2.6.2",
-  cycles: 5000,
-  concurrency: 16,
-  seconds: 66.71,
-  cyclesPerSecond: 74.95,
-  cycleP50Ms: 208,
-  cycleP99Ms: 346,
-  sessions: 500,
-  sessionsEndedByRevocation: 500,
-  failedCycles: 0,
-  rolesLeft: 0,
-  leasesLeft: 0,
-  irrevocable: 0,
-  tablesCreated: 1000,
-  tablesOwnedByBaseRoles: 1000,
-  strayObjects: 0,
-};
 
 /** A file as recordFigures writes it. */
 function file<S extends SuiteName>(suite: S, figures: SuiteFigures<S>): FiguresFile<S> {

@@ -77,3 +77,24 @@ export function olderFigures(results: string, suite: string, recordedAt: number,
     JSON.stringify({ suite, recordedAt: new Date(recordedAt).toISOString(), node: "v20.0.0", platform: "linux 6.1 x64", cpus: 2, figures: f }),
   );
 }
+
+/** What the churn suite records in a typical run: the figures the tests of the contract and the page start from. */
+export const CHURN: SuiteFigures<"churn"> = {
+  postgres: "PostgreSQL 17.4",
+  server: "OpenBao 2.6.2",
+  cycles: 5000,
+  concurrency: 16,
+  seconds: 66.71,
+  cyclesPerSecond: 74.95,
+  cycleP50Ms: 208,
+  cycleP99Ms: 346,
+  sessions: 500,
+  sessionsEndedByRevocation: 500,
+  failedCycles: 0,
+  rolesLeft: 0,
+  leasesLeft: 0,
+  irrevocable: 0,
+  tablesCreated: 1000,
+  tablesOwnedByBaseRoles: 1000,
+  strayObjects: 0,
+};

@@ -7,29 +7,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { RestartFigures, SuiteFigures, WiringPairFigures } from "../../figures/contract";
 import { writeReliability } from "../../figures/reliability";
-import { at, figures, file, olderFigures, project, removeProjects, vitestJson } from "./fixture";
+import { at, CHURN, figures, file, olderFigures, project, removeProjects, vitestJson } from "./fixture";
 
 afterAll(removeProjects);
 
-const CHURN: SuiteFigures<"churn"> = {
-  postgres: "PostgreSQL 17.4",
-  server: "OpenBao 2.6.2",
-  cycles: 5000,
-  concurrency: 16,
-  seconds: 66.71,
-  cyclesPerSecond: 74.95,
-  cycleP50Ms: 208,
-  cycleP99Ms: 346,
-  sessions: 500,
-  sessionsEndedByRevocation: 500,
-  failedCycles: 0,
-  rolesLeft: 0,
-  leasesLeft: 0,
-  irrevocable: 0,
-  tablesCreated: 1000,
-  tablesOwnedByBaseRoles: 1000,
-  strayObjects: 0,
-};
 const RESTART: RestartFigures = {
   server: "OpenBao 2.6.2",
   outstanding: 100,

@@ -1,4 +1,5 @@
 import { Construct } from "constructs";
+import type { TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { AppPolicy } from "../../constructs/app-policy";
 import { Application } from "../../constructs/application";
@@ -7,11 +8,19 @@ import { DynamicRole } from "../../constructs/dynamic-role";
 import { movedFrom } from "../../stacks/moved";
 import { dependency, fixture, synthStack } from "../helpers";
 
+/** The fixture and a connection on it: what a dynamic role needs. */
+function connected(stack: TerraformStack) {
+  const f = fixture(stack);
+  return {
+    ...f,
+    connection: new Connection(stack, "Connection", { mount: f.mount, admin: f.admin, host: "10.0.0.11", port: 5432, database: "keybuzz" }),
+  };
+}
+
 /** An application `api` under `Applications/`, as KeybuzzStack builds it, with the stack's two moved blocks. */
 function synthMoved() {
   return synthStack((stack) => {
-    const f = fixture(stack);
-    const connection = new Connection(stack, "Connection", { mount: f.mount, admin: f.admin, host: "10.0.0.11", port: 5432, database: "keybuzz" });
+    const { connection, ...f } = connected(stack);
     const app = new Application(new Construct(stack, "Applications"), "api", {
       connection,
       functions: f.functions,
@@ -29,8 +38,7 @@ describe("movedFrom", () => {
     const { json, built: app } = synthMoved();
     // the layout before: the stack put each application's role and policy in these two scopes.
     const before = synthStack((stack) => {
-      const f = fixture(stack);
-      const connection = new Connection(stack, "Connection", { mount: f.mount, admin: f.admin, host: "10.0.0.11", port: 5432, database: "keybuzz" });
+      const { connection, ...f } = connected(stack);
       const role = new DynamicRole(new Construct(stack, "DynamicRoles"), "api", {
         connection,
         functions: f.functions,
