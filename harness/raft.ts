@@ -68,6 +68,63 @@ export interface RaftMember {
   readonly voter: boolean;
 }
 
+/**
+ * A node's server config: Raft storage in its folder, `retry_join` to every other node (verified with the
+ * CA), and a TLS listener on 127.0.0.1 with `cert`, its cluster port beside it.
+ */
+export function raftNodeConfig(
+  node: RaftNode,
+  nodes: readonly RaftNode[],
+  caFile: string,
+  cert: { readonly certFile: string; readonly keyFile: string },
+): string {
+  const q = JSON.stringify;
+  const joins = nodes
+    .filter((n) => n !== node)
+    .map((n) => `  retry_join {\n    leader_api_addr = ${q(n.address)}\n    leader_ca_cert_file = ${q(caFile)}\n  }`);
+  return [
+    `storage "raft" {`,
+    `  path = ${q(node.dir)}`,
+    `  node_id = ${q(node.name)}`,
+    `  performance_multiplier = ${RAFT_TIMING.performanceMultiplier}`,
+    ...joins,
+    "}",
+    `listener "tcp" {`,
+    `  address = "127.0.0.1:${node.port}"`,
+    `  cluster_address = "127.0.0.1:${node.clusterPort}"`,
+    `  tls_cert_file = ${q(cert.certFile)}`,
+    `  tls_key_file = ${q(cert.keyFile)}`,
+    "}",
+    `api_addr = ${q(node.address)}`,
+    `cluster_addr = "https://127.0.0.1:${node.clusterPort}"`,
+    "disable_mlock = true",
+    "",
+  ].join("\n");
+}
+
+/** HAProxy's config on 127.0.0.1:`port`: clients go to the node whose `sys/health`, checked over TLS verified with `caFile`, answers 200. */
+export function raftHaproxyConfig(port: number, caFile: string, nodes: readonly Pick<RaftNode, "name" | "port">[]): string {
+  const { checkInterMs, checkFall, checkRise } = RAFT_TIMING;
+  return tcpProxyConfig({
+    name: "vault",
+    port,
+    idleTimeoutSeconds: 120,
+    // 200: active; a standby answers 429, a sealed or uninitialized node 503/501.
+    check: ["option httpchk", "http-check send meth GET uri /v1/sys/health", "http-check expect status 200"],
+    defaultServer: `check check-ssl verify required ca-file ${caFile} inter ${checkInterMs} fall ${checkFall} rise ${checkRise} on-marked-down shutdown-sessions`,
+    servers: nodes.map((n) => `${n.name} 127.0.0.1:${n.port}`),
+  });
+}
+
+/**
+ * The active node's name when the nodes' `sys/health` statuses (in node order; 0 for no answer) show
+ * exactly one active node (200) and every other a standby (429); undefined otherwise.
+ */
+export function activeOfHealthy(nodes: readonly Pick<RaftNode, "name">[], statuses: readonly number[]): string | undefined {
+  if (statuses.filter((s) => s === 200).length !== 1 || statuses.filter((s) => s === 429).length !== nodes.length - 1) return undefined;
+  return nodes[statuses.indexOf(200)].name;
+}
+
 export class RaftCluster implements VaultEndpoint {
   /** HAProxy's address: the one clients use. */
   address = "";
@@ -145,31 +202,7 @@ export class RaftCluster implements VaultEndpoint {
   }
 
   private writeConfig(node: RaftNode, cert: { certFile: string; keyFile: string }): void {
-    const q = JSON.stringify;
-    const joins = this.nodes
-      .filter((n) => n !== node)
-      .map((n) => `  retry_join {\n    leader_api_addr = ${q(n.address)}\n    leader_ca_cert_file = ${q(this.caFile)}\n  }`);
-    writeFileSync(
-      join(this.dir, `${node.name}.hcl`),
-      [
-        `storage "raft" {`,
-        `  path = ${q(node.dir)}`,
-        `  node_id = ${q(node.name)}`,
-        `  performance_multiplier = ${RAFT_TIMING.performanceMultiplier}`,
-        ...joins,
-        "}",
-        `listener "tcp" {`,
-        `  address = "127.0.0.1:${node.port}"`,
-        `  cluster_address = "127.0.0.1:${node.clusterPort}"`,
-        `  tls_cert_file = ${q(cert.certFile)}`,
-        `  tls_key_file = ${q(cert.keyFile)}`,
-        "}",
-        `api_addr = ${q(node.address)}`,
-        `cluster_addr = "https://127.0.0.1:${node.clusterPort}"`,
-        "disable_mlock = true",
-        "",
-      ].join("\n"),
-    );
+    writeFileSync(join(this.dir, `${node.name}.hcl`), raftNodeConfig(node, this.nodes, this.caFile, cert));
   }
 
   private startNode(node: RaftNode): void {
@@ -198,16 +231,7 @@ export class RaftCluster implements VaultEndpoint {
   }
 
   private haproxyConfig(): string {
-    const { checkInterMs, checkFall, checkRise } = RAFT_TIMING;
-    return tcpProxyConfig({
-      name: "vault",
-      port: this.lbPort,
-      idleTimeoutSeconds: 120,
-      // 200: active; a standby answers 429, a sealed or uninitialized node 503/501.
-      check: ["option httpchk", "http-check send meth GET uri /v1/sys/health", "http-check expect status 200"],
-      defaultServer: `check check-ssl verify required ca-file ${this.caFile} inter ${checkInterMs} fall ${checkFall} rise ${checkRise} on-marked-down shutdown-sessions`,
-      servers: this.nodes.map((n) => `${n.name} 127.0.0.1:${n.port}`),
-    });
+    return raftHaproxyConfig(this.lbPort, this.caFile, this.nodes);
   }
 
   /** A node by name. */
@@ -280,8 +304,9 @@ export class RaftCluster implements VaultEndpoint {
             ),
           ),
         );
-        if (states.filter((s) => s === 200).length !== 1 || states.filter((s) => s === 429).length !== this.nodes.length - 1) return false;
-        active = this.nodes[states.indexOf(200)].name;
+        const one = activeOfHealthy(this.nodes, states);
+        if (!one) return false;
+        active = one;
         const members = await this.members();
         if (members.length !== this.nodes.length || !members.every((m) => m.voter)) return false;
         if (members.find((m) => m.leader)?.nodeId !== active) return false;
