@@ -178,6 +178,10 @@ export class LeaseAudit extends Construct {
     super(scope, id);
     const n = props.names ?? leaseAuditNames(DEFAULT_LEASE_AUDIT_PREFIX);
     this.names = n;
+    // the config refuses these names for an application; a stack composed without it is refused here.
+    const reserved: string[] = [n.probeBaseRole, n.auditBaseRole, n.fixBaseRole, n.sessionsSchema];
+    const taken = props.baseRoles.allRoles.find((r) => reserved.includes(r.name));
+    if (taken) throw new Error(`base role "${taken.name}" is reserved for the lease audit (${reserved.join(", ")})`);
     const database = props.baseRoles.database.name;
     const after = [...props.admin.dependables];
 

@@ -149,9 +149,9 @@ export interface RoleOptions {
 export function dynamicRoles(
   scope: Construct,
   roles: readonly RoleOptions[] = [{ name: "app-db" }],
-  options: { mountPath?: string } = {},
+  options: { mountPath?: string; baseRoles?: readonly BaseRoleOptions[] } = {},
 ): Fixture & { connection: Connection; roles: DynamicRole[] } {
-  const f = fixture(scope, { mountPath: options.mountPath });
+  const f = fixture(scope, { mountPath: options.mountPath, roles: options.baseRoles });
   const connection = new Connection(scope, "Connection", { mount: f.mount, admin: f.admin, host: "10.0.0.11", port: 5432, database: "keybuzz" });
   const built = roles.map((r) => new DynamicRole(scope, r.name, { connection, functions: f.functions, baseRoles: [f.baseRoles.role("app")], ...r }));
   return { ...f, connection, roles: built };

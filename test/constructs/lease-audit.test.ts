@@ -128,6 +128,17 @@ describe("LeaseAudit", () => {
     expect(resources(json, "vault_policy").map((p) => p.name)).toEqual(["acme-leases-audit", "acme-leases-fix"]);
   });
 
+  it("fails when an application's base role takes one of its names, as the config refuses it", () => {
+    expect(() =>
+      synthStack((s) => {
+        const f = dynamicRoles(s, [{ name: "app-db" }], { baseRoles: [{ name: "app" }, { name: "vault_leases_audit" }] });
+        return new LeaseAudit(s, "LeaseAudit", { connection: f.connection, functions: f.functions, baseRoles: f.baseRoles, admin: f.admin });
+      }),
+    ).toThrow(
+      'base role "vault_leases_audit" is reserved for the lease audit (vault_leases_probe, vault_leases_audit, vault_leases_fix, vault_leases)',
+    );
+  });
+
   it.each(["", "Acme", "1acme", "ac-me", "ac_me"])("fails when the prefix is %j", (prefix) => {
     expect(() => leaseAuditNames(prefix)).toThrow(
       `the lease audit's prefix must be lower-case letters and digits, starting with a letter, got "${prefix}"`,
