@@ -69,7 +69,8 @@ export interface Member {
   readonly lag?: number | string;
 }
 
-interface Node {
+/** One Patroni node: its PostgreSQL and REST API ports on 127.0.0.1, its folder and its config file. */
+export interface PatroniNode {
   readonly name: string;
   readonly pgPort: number;
   readonly restPort: number;
@@ -85,6 +86,105 @@ export const HAPROXY_CHECK = { inter: 1000, fall: 2, rise: 1 } as const;
 /** HAProxy's idle timeouts (`timeout client/server`) unless given: 30 min, above Vault's max_connection_lifetime (5 min). */
 export const HAPROXY_IDLE_TIMEOUT_S = 1800;
 
+/** What {@link patroniConfig} makes a node's config from. */
+export interface PatroniConfigInput {
+  /** Patroni's cluster name. */
+  readonly scope: string;
+  readonly node: PatroniNode;
+  readonly etcdPort: number;
+  readonly replication: ReplicationMode;
+  /** TLS on (the node's server.crt and server.key), and TCP logins over TLS only. */
+  readonly ssl: boolean;
+  readonly binDir: string;
+  readonly superuser: { readonly username: string; readonly password: string };
+  readonly replicationPassword: string;
+  /** Patroni's log level, e.g. WARNING. */
+  readonly logLevel: string;
+}
+
+/** A node's Patroni config (JSON, which Patroni reads as YAML): etcd, the bootstrap's DCS settings, PostgreSQL's listener and pg_hba. */
+export function patroniConfig(c: PatroniConfigInput): unknown {
+  const { node } = c;
+  const auth = "scram-sha-256";
+  const host = c.ssl ? "hostssl" : "host";
+  const ssl = c.ssl ? { ssl: "on", ssl_cert_file: join(node.dir, "server.crt"), ssl_key_file: join(node.dir, "server.key") } : {};
+  return {
+    scope: c.scope,
+    namespace: "/keybuzz-test/",
+    name: node.name,
+    log: { level: c.logLevel },
+    restapi: { listen: `127.0.0.1:${node.restPort}`, connect_address: `127.0.0.1:${node.restPort}` },
+    etcd3: { hosts: `127.0.0.1:${c.etcdPort}` },
+    bootstrap: {
+      dcs: {
+        ...PATRONI_TIMING,
+        maximum_lag_on_failover: 1048576,
+        // fail a crashed primary over at once rather than restart it in place (Patroni's default: 300 s).
+        primary_start_timeout: 0,
+        synchronous_mode: c.replication === "sync",
+        postgresql: {
+          use_pg_rewind: true,
+          use_slots: true,
+          parameters: {
+            wal_level: "replica",
+            hot_standby: "on",
+            wal_log_hints: "on",
+            max_wal_senders: 10,
+            max_replication_slots: 10,
+            max_connections: 200,
+            password_encryption: auth,
+          },
+        },
+      },
+      initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }],
+    },
+    postgresql: {
+      listen: `127.0.0.1:${node.pgPort}`,
+      connect_address: `127.0.0.1:${node.pgPort}`,
+      data_dir: join(node.dir, "data"),
+      bin_dir: c.binDir,
+      pgpass: join(node.dir, "pgpass"),
+      authentication: {
+        superuser: c.superuser,
+        replication: { username: "replicator", password: c.replicationPassword },
+      },
+      parameters: { unix_socket_directories: node.dir, fsync: "off", log_min_messages: "warning", ...ssl },
+      pg_hba: ["local all all trust", `${host} replication replicator 127.0.0.1/32 ${auth}`, `${host} all all 127.0.0.1/32 ${auth}`],
+    },
+  };
+}
+
+/** HAProxy's config on 127.0.0.1:`port`: connections go to the node whose Patroni REST API calls it the primary. */
+export function patroniHaproxyConfig(
+  port: number,
+  idleTimeoutSeconds: number,
+  nodes: readonly Pick<PatroniNode, "name" | "pgPort" | "restPort">[],
+): string {
+  const { inter, fall, rise } = HAPROXY_CHECK;
+  return tcpProxyConfig({
+    name: "primary",
+    port,
+    idleTimeoutSeconds,
+    check: ["option httpchk OPTIONS /primary", "http-check expect status 200"],
+    // a node that stops being the primary has its sessions cut, so no client keeps writing to a replica.
+    defaultServer: `inter ${inter} fall ${fall} rise ${rise} on-marked-down shutdown-sessions`,
+    servers: nodes.map((n) => `${n.name} 127.0.0.1:${n.pgPort} maxconn 200 check port ${n.restPort}`),
+  });
+}
+
+/** The member holding the leader key and running, if any. */
+export function runningLeader(members: readonly Member[]): Member | undefined {
+  return members.find((m) => m.role === "leader" && m.state === "running");
+}
+
+/**
+ * The parent's pid in a `/proc/<pid>/stat` line (`pid (comm) state ppid …`), read after the last `) `: a
+ * process name may hold spaces and parentheses.
+ */
+export function statParentPid(stat: string): string {
+  return stat.replace(/^.*\) /, "").split(" ")[1];
+}
+
 export class PatroniCluster {
   public readonly superuser = "postgres";
   public readonly superuserPassword = randomBytes(18).toString("base64url");
@@ -97,7 +197,7 @@ export class PatroniCluster {
   public readonly replication: ReplicationMode;
   public readonly scope = `keybuzz-${randomBytes(3).toString("hex")}`;
   private readonly dir: string;
-  private readonly nodes: Node[] = [];
+  private readonly nodes: PatroniNode[] = [];
   private etcd?: Started;
   private haproxy?: Started;
   private etcdPort = 0;
@@ -198,11 +298,11 @@ export class PatroniCluster {
     );
   }
 
-  private async prepareNode(name: string): Promise<Node> {
+  private async prepareNode(name: string): Promise<PatroniNode> {
     const dir = join(this.dir, name);
     mkdirSync(dir);
     this.own(dir, 0o700);
-    const node: Node = { name, pgPort: await freePort(), restPort: await freePort(), dir, configFile: join(dir, "patroni.yml") };
+    const node: PatroniNode = { name, pgPort: await freePort(), restPort: await freePort(), dir, configFile: join(dir, "patroni.yml") };
     if (this.options.ssl) {
       copyFileSync(this.options.ssl.certFile, join(dir, "server.crt"));
       copyFileSync(this.options.ssl.keyFile, join(dir, "server.key"));
@@ -215,70 +315,25 @@ export class PatroniCluster {
     return node;
   }
 
-  private patroniConfig(node: Node): unknown {
-    const auth = "scram-sha-256";
-    const host = this.options.ssl ? "hostssl" : "host";
-    const ssl = this.options.ssl ? { ssl: "on", ssl_cert_file: join(node.dir, "server.crt"), ssl_key_file: join(node.dir, "server.key") } : {};
-    return {
+  private patroniConfig(node: PatroniNode): unknown {
+    return patroniConfig({
       scope: this.scope,
-      namespace: "/keybuzz-test/",
-      name: node.name,
-      log: { level: process.env.KEYBUZZ_PATRONI_LOG ?? "WARNING" },
-      restapi: { listen: `127.0.0.1:${node.restPort}`, connect_address: `127.0.0.1:${node.restPort}` },
-      etcd3: { hosts: `127.0.0.1:${this.etcdPort}` },
-      bootstrap: {
-        dcs: {
-          ...PATRONI_TIMING,
-          maximum_lag_on_failover: 1048576,
-          // fail a crashed primary over at once rather than restart it in place (Patroni's default: 300 s).
-          primary_start_timeout: 0,
-          synchronous_mode: this.replication === "sync",
-          postgresql: {
-            use_pg_rewind: true,
-            use_slots: true,
-            parameters: {
-              wal_level: "replica",
-              hot_standby: "on",
-              wal_log_hints: "on",
-              max_wal_senders: 10,
-              max_replication_slots: 10,
-              max_connections: 200,
-              password_encryption: auth,
-            },
-          },
-        },
-        initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }],
-      },
-      postgresql: {
-        listen: `127.0.0.1:${node.pgPort}`,
-        connect_address: `127.0.0.1:${node.pgPort}`,
-        data_dir: join(node.dir, "data"),
-        bin_dir: this.options.binDir,
-        pgpass: join(node.dir, "pgpass"),
-        authentication: {
-          superuser: { username: this.superuser, password: this.superuserPassword },
-          replication: { username: "replicator", password: this.replicationPassword },
-        },
-        parameters: { unix_socket_directories: node.dir, fsync: "off", log_min_messages: "warning", ...ssl },
-        pg_hba: ["local all all trust", `${host} replication replicator 127.0.0.1/32 ${auth}`, `${host} all all 127.0.0.1/32 ${auth}`],
-      },
-    };
-  }
-
-  private haproxyConfig(): string {
-    const { inter, fall, rise } = HAPROXY_CHECK;
-    return tcpProxyConfig({
-      name: "primary",
-      port: this.port,
-      idleTimeoutSeconds: this.options.idleTimeoutSeconds ?? HAPROXY_IDLE_TIMEOUT_S,
-      check: ["option httpchk OPTIONS /primary", "http-check expect status 200"],
-      // a node that stops being the primary has its sessions cut, so no client keeps writing to a replica.
-      defaultServer: `inter ${inter} fall ${fall} rise ${rise} on-marked-down shutdown-sessions`,
-      servers: this.nodes.map((n) => `${n.name} 127.0.0.1:${n.pgPort} maxconn 200 check port ${n.restPort}`),
+      node,
+      etcdPort: this.etcdPort,
+      replication: this.replication,
+      ssl: Boolean(this.options.ssl),
+      binDir: this.options.binDir,
+      superuser: { username: this.superuser, password: this.superuserPassword },
+      replicationPassword: this.replicationPassword,
+      logLevel: process.env.KEYBUZZ_PATRONI_LOG ?? "WARNING",
     });
   }
 
-  private startNode(node: Node): void {
+  private haproxyConfig(): string {
+    return patroniHaproxyConfig(this.port, this.options.idleTimeoutSeconds ?? HAPROXY_IDLE_TIMEOUT_S, this.nodes);
+  }
+
+  private startNode(node: PatroniNode): void {
     node.process = startProcess(
       ...this.asOwner(this.options.programs.patroni, [node.configFile], { env: { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ""}` } }),
     );
@@ -300,8 +355,7 @@ export class PatroniCluster {
 
   /** The name of the member holding the leader key and running, if any. */
   async leader(): Promise<string | undefined> {
-    const members = await this.members().catch(() => []);
-    return members.find((m) => m.role === "leader" && m.state === "running")?.name;
+    return runningLeader(await this.members().catch(() => []))?.name;
   }
 
   /** The node names. */
@@ -319,7 +373,7 @@ export class PatroniCluster {
       "the Patroni cluster to have a leader, streaming replicas and HAProxy routing to the primary",
       async () => {
         const members = await this.members();
-        const l = members.find((m) => m.role === "leader" && m.state === "running");
+        const l = runningLeader(members);
         if (!l || members.length !== this.nodes.length) return false;
         if (!members.every((m) => m.state === "running")) return false;
         // Patroni 3.0 reports a replica as "running" whether or not it streams: ask the primary.
@@ -408,11 +462,7 @@ export class PatroniCluster {
       .filter((p) => /^\d+$/.test(p))
       .filter((p) => {
         try {
-          return (
-            readFileSync(`/proc/${p}/stat`, "utf8")
-              .replace(/^.*\) /, "")
-              .split(" ")[1] === String(postmaster)
-          );
+          return statParentPid(readFileSync(`/proc/${p}/stat`, "utf8")) === String(postmaster);
         } catch {
           return false;
         }
@@ -421,7 +471,7 @@ export class PatroniCluster {
     return [postmaster, ...children];
   }
 
-  private node(name: string): Node {
+  private node(name: string): PatroniNode {
     const node = this.nodes.find((n) => n.name === name);
     if (!node) throw new Error(`no node named ${name} (nodes: ${this.nodeNames.join(", ")})`);
     return node;
