@@ -76,7 +76,8 @@ const LIVE: RunIo = {
  * not reported); then plans the fixes of the confirmed findings, and applies them with `fix: "apply"`.
  *
  * Exit status ({@link EXIT}): 1 when it could not look (no report) or an applied action failed; with
- * `apply`, 2 when some finding is left for a person, else 0; otherwise 2 when anything was found, else 0.
+ * `apply`, 2 when some finding is left for a person; otherwise 2 when anything was found. Else 0, but 1 when
+ * PostgreSQL could not be read: with half the picture missing, "healthy" would be a guess.
  */
 export async function runAudit(target: Target, options: RunOptions, io: Partial<RunIo> = {}): Promise<AuditRun> {
   const { readInventory: read, applyFixes: apply, pause, clock, progress } = { ...LIVE, ...io };
@@ -118,9 +119,10 @@ export async function runAudit(target: Target, options: RunOptions, io: Partial<
     `${inventory.leases.length} lease(s), ${inventory.postgres?.users.length ?? "?"} issued user(s), ${report.findings.length} finding(s) in ${report.durationSeconds.toFixed(1)} s`,
   );
 
+  const clean = report.postgresChecked ? EXIT.healthy : EXIT.failed;
   const plan = options.fix ? planFixes(report.findings, target) : undefined;
-  if (!plan || options.fix !== "apply") return { looked: true, report, plan, exitCode: report.findings.length > 0 ? EXIT.found : EXIT.healthy };
+  if (!plan || options.fix !== "apply") return { looked: true, report, plan, exitCode: report.findings.length > 0 ? EXIT.found : clean };
   const applied = await apply(target, plan);
-  const exitCode = applied.some((a) => !a.ok) ? EXIT.failed : plan.skipped.length > 0 ? EXIT.found : EXIT.healthy;
+  const exitCode = applied.some((a) => !a.ok) ? EXIT.failed : plan.skipped.length > 0 ? EXIT.found : clean;
   return { looked: true, report, plan, applied, exitCode };
 }

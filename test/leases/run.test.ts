@@ -143,6 +143,15 @@ describe("runAudit, reading", () => {
     expect(run.report.postgresError).toBe("database/creds/leases-audit: 500 x");
   });
 
+  it("exits 1, not 0, when it found nothing but could not read PostgreSQL: half the picture is no all-clear", async () => {
+    const notRead = { postgres: null, postgresError: "connect ECONNREFUSED 127.0.0.1:5432" };
+    expect((await runAudit(TARGET, OPTIONS, fake([inventory([], notRead)]).io)).exitCode).toBe(EXIT.failed);
+    expect((await runAudit(TARGET, { ...OPTIONS, fix: "apply" }, fake([inventory([], notRead)]).io)).exitCode).toBe(EXIT.failed);
+    // what it did find still says so.
+    const probeDown = inventory([], { ...notRead, probe: { ok: false, ms: 5, error: "500" } });
+    expect((await runAudit(TARGET, OPTIONS, fake([probeDown, probeDown]).io)).exitCode).toBe(EXIT.found);
+  });
+
   it("exits 1 with the error and no report when the first reading fails", async () => {
     const { io, calls } = fake([new Error("cannot reach Vault at http://127.0.0.1:9: connect ECONNREFUSED")]);
     const run = await runAudit(TARGET, { ...OPTIONS, fix: "apply" }, io);
