@@ -221,6 +221,50 @@ export const SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/12";
 /** The admin identity of the static token file (its group is all-powerful, as a cluster's admin's is). */
 export const ADMIN_USER = { name: "keybuzz-admin", group: "system:masters" } as const;
 
+/** What {@link kubeApiserverArgs} builds kube-apiserver's command line from. */
+export interface KubeApiserverArgsInput {
+  readonly etcdUrl: string;
+  /** The secure port, on 127.0.0.1. */
+  readonly port: number;
+  /** The serving certificate and key. */
+  readonly serving: { readonly certFile: string; readonly keyFile: string };
+  readonly certDir: string;
+  /** The static token file (the admin's token). */
+  readonly tokenFile: string;
+  /** `--service-account-issuer`. */
+  readonly issuer: string;
+  /** The key ServiceAccount tokens are signed and checked with. */
+  readonly serviceAccountKey: string;
+  readonly apiAudiences: readonly string[];
+  readonly serviceClusterIpRange: string;
+  /** More flags, last. */
+  readonly extraArgs?: readonly string[];
+}
+
+/** kube-apiserver's flags: loopback only, TLS, RBAC, the static admin token, ServiceAccount tokens, no endpoint reconciler. */
+export function kubeApiserverArgs(o: KubeApiserverArgsInput): string[] {
+  return [
+    `--etcd-servers=${o.etcdUrl}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    `--secure-port=${o.port}`,
+    `--tls-cert-file=${o.serving.certFile}`,
+    `--tls-private-key-file=${o.serving.keyFile}`,
+    `--cert-dir=${o.certDir}`,
+    "--authorization-mode=RBAC",
+    `--token-auth-file=${o.tokenFile}`,
+    `--service-account-issuer=${o.issuer}`,
+    `--service-account-key-file=${o.serviceAccountKey}`,
+    `--service-account-signing-key-file=${o.serviceAccountKey}`,
+    `--api-audiences=${o.apiAudiences.join(",")}`,
+    `--service-cluster-ip-range=${o.serviceClusterIpRange}`,
+    // nothing writes 127.0.0.1 into the `kubernetes` Service's endpoints (a setting, as the CIDR is).
+    "--endpoint-reconciler-type=none",
+    "--profiling=false",
+    ...(o.extraArgs ?? []),
+  ];
+}
+
 /**
  * etcd and kube-apiserver on free 127.0.0.1 ports, serving TLS with a certificate for 127.0.0.1 from a
  * throwaway CA, RBAC authorization, a static admin token (group `system:masters`), ServiceAccount tokens
@@ -301,26 +345,18 @@ export class KubernetesApiServer {
     mkdirSync(certDir, { mode: 0o700 });
     this.process = startProcess(
       this.options.kubeApiserver,
-      [
-        `--etcd-servers=${this.etcd.clientUrl}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        `--secure-port=${this.port}`,
-        `--tls-cert-file=${serving.certFile}`,
-        `--tls-private-key-file=${serving.keyFile}`,
-        `--cert-dir=${certDir}`,
-        "--authorization-mode=RBAC",
-        `--token-auth-file=${tokens}`,
-        `--service-account-issuer=${this.serviceAccountIssuer}`,
-        `--service-account-key-file=${saKey}`,
-        `--service-account-signing-key-file=${saKey}`,
-        `--api-audiences=${this.apiAudiences.join(",")}`,
-        `--service-cluster-ip-range=${this.options.serviceClusterIpRange ?? SERVICE_CLUSTER_IP_RANGE}`,
-        // nothing writes 127.0.0.1 into the `kubernetes` Service's endpoints (a setting, as the CIDR is).
-        "--endpoint-reconciler-type=none",
-        "--profiling=false",
-        ...(this.options.extraArgs ?? []),
-      ],
+      kubeApiserverArgs({
+        etcdUrl: this.etcd.clientUrl,
+        port: this.port,
+        serving,
+        certDir,
+        tokenFile: tokens,
+        issuer: this.serviceAccountIssuer,
+        serviceAccountKey: saKey,
+        apiAudiences: this.apiAudiences,
+        serviceClusterIpRange: this.options.serviceClusterIpRange ?? SERVICE_CLUSTER_IP_RANGE,
+        extraArgs: this.options.extraArgs,
+      }),
       { cwd: this.dir, env: { PATH: process.env.PATH, HOME: this.dir } },
     );
     await Promise.race([
@@ -423,16 +459,7 @@ export class KubernetesApiServer {
    * of the object itself: `/api/v1/namespaces/ns/pods`, `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/name`.
    */
   async pathOf(object: Pick<KubeObject, "apiVersion" | "kind" | "metadata">): Promise<{ collection: string; item: string }> {
-    const resource = (await this.resources(object.apiVersion)).find((r) => r.kind === object.kind && !String(r.name).includes("/"));
-    if (!resource) throw new Error(`the API server serves no kind ${object.kind} in ${object.apiVersion}`);
-    const base = object.apiVersion === "v1" ? "/api/v1" : `/apis/${object.apiVersion}`;
-    let collection = `${base}/${resource.name}`;
-    if (resource.namespaced) {
-      const ns = object.metadata.namespace;
-      if (!ns) throw new Error(`${object.kind} ${object.metadata.name} is namespaced: metadata.namespace is missing`);
-      collection = `${base}/namespaces/${encodeURIComponent(ns)}/${resource.name}`;
-    }
-    return { collection, item: `${collection}/${encodeURIComponent(object.metadata.name ?? "")}` };
+    return resourcePaths(await this.resources(object.apiVersion), object);
   }
 
   /**
@@ -485,22 +512,7 @@ export class KubernetesApiServer {
 
   /** Creates a Pod (stored Pending: there is no kubelet) and returns it as admitted, mutating webhooks included. */
   async createPod(namespace: string, pod: PodOptions): Promise<KubeObject> {
-    return this.call<KubeObject>(
-      "POST",
-      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
-      {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: pod.name, namespace, labels: { ...pod.labels }, annotations: { ...pod.annotations } },
-        spec: {
-          serviceAccountName: pod.serviceAccountName ?? "default",
-          containers: pod.containers ?? [{ name: "app", image: "registry.invalid/keybuzz/app:1" }],
-          ...(pod.nodeName === undefined ? {} : { nodeName: pod.nodeName }),
-          ...(pod.terminationGracePeriodSeconds === undefined ? {} : { terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds }),
-        },
-      },
-      [201],
-    );
+    return this.call<KubeObject>("POST", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, podManifest(namespace, pod), [201]);
   }
 
   /** The Pod, or undefined when there is none of that name. */
@@ -517,13 +529,7 @@ export class KubernetesApiServer {
    */
   async deletePod(namespace: string, name: string, options: DeletePodOptions = {}): Promise<KubeResponse> {
     const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
-    const res = await this.request("DELETE", path, {
-      apiVersion: "v1",
-      kind: "DeleteOptions",
-      ...(options.gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds: options.gracePeriodSeconds }),
-      ...(options.uid === undefined ? {} : { preconditions: { uid: options.uid } }),
-      ...(options.propagationPolicy === undefined ? {} : { propagationPolicy: options.propagationPolicy }),
-    });
+    const res = await this.request("DELETE", path, deleteOptions(options));
     if (![200, 202, 404].includes(res.status)) throw new Error(`delete pod ${namespace}/${name}: ${res.status} ${statusMessage(res.body)}`);
     if (options.waitGoneMs !== undefined) {
       await waitFor(`pod ${namespace}/${name} to be gone`, async () => (await this.request("GET", path)).status === 404, options.waitGoneMs);
@@ -533,9 +539,7 @@ export class KubernetesApiServer {
 
   /** Issues a ServiceAccount token (TokenRequest), optionally bound to a Pod; throws if the API server refuses. */
   async tokenRequest(namespace: string, serviceAccount: string, options: TokenRequestOptions = {}): Promise<IssuedToken> {
-    const spec: KubeBody = { expirationSeconds: options.expirationSeconds ?? 3600 };
-    if (options.audiences) spec.audiences = [...options.audiences];
-    if (options.boundPod) spec.boundObjectRef = { apiVersion: "v1", kind: "Pod", name: options.boundPod.name, uid: options.boundPod.uid };
+    const spec = tokenRequestSpec(options);
     const body = await this.call<KubeBody>(
       "POST",
       `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`,
@@ -571,6 +575,61 @@ export class KubernetesApiServer {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * The REST paths of `object`'s collection and of the object itself, from the resources discovery lists for
+ * its apiVersion: namespaced kinds under `namespaces/<ns>/`; throws when the kind is not served or a
+ * namespaced object has no namespace.
+ */
+export function resourcePaths(
+  resources: readonly KubeBody[],
+  object: Pick<KubeObject, "apiVersion" | "kind" | "metadata">,
+): { collection: string; item: string } {
+  const resource = resources.find((r) => r.kind === object.kind && !String(r.name).includes("/"));
+  if (!resource) throw new Error(`the API server serves no kind ${object.kind} in ${object.apiVersion}`);
+  const base = object.apiVersion === "v1" ? "/api/v1" : `/apis/${object.apiVersion}`;
+  let collection = `${base}/${resource.name}`;
+  if (resource.namespaced) {
+    const ns = object.metadata.namespace;
+    if (!ns) throw new Error(`${object.kind} ${object.metadata.name} is namespaced: metadata.namespace is missing`);
+    collection = `${base}/namespaces/${encodeURIComponent(ns)}/${resource.name}`;
+  }
+  return { collection, item: `${collection}/${encodeURIComponent(object.metadata.name ?? "")}` };
+}
+
+/** The Pod {@link KubernetesApiServer.createPod} posts: the options' defaults filled in, optional fields only when given. */
+export function podManifest(namespace: string, pod: PodOptions): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: pod.name, namespace, labels: { ...pod.labels }, annotations: { ...pod.annotations } },
+    spec: {
+      serviceAccountName: pod.serviceAccountName ?? "default",
+      containers: pod.containers ?? [{ name: "app", image: "registry.invalid/keybuzz/app:1" }],
+      ...(pod.nodeName === undefined ? {} : { nodeName: pod.nodeName }),
+      ...(pod.terminationGracePeriodSeconds === undefined ? {} : { terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds }),
+    },
+  };
+}
+
+/** The DeleteOptions body of {@link KubernetesApiServer.deletePod}: only the fields given. */
+export function deleteOptions(options: DeletePodOptions): KubeBody {
+  return {
+    apiVersion: "v1",
+    kind: "DeleteOptions",
+    ...(options.gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds: options.gracePeriodSeconds }),
+    ...(options.uid === undefined ? {} : { preconditions: { uid: options.uid } }),
+    ...(options.propagationPolicy === undefined ? {} : { propagationPolicy: options.propagationPolicy }),
+  };
+}
+
+/** The `spec` of a TokenRequest: an hour unless told, audiences and a Pod binding only when given. */
+export function tokenRequestSpec(options: TokenRequestOptions): KubeBody {
+  const spec: KubeBody = { expirationSeconds: options.expirationSeconds ?? 3600 };
+  if (options.audiences) spec.audiences = [...options.audiences];
+  if (options.boundPod) spec.boundObjectRef = { apiVersion: "v1", kind: "Pod", name: options.boundPod.name, uid: options.boundPod.uid };
+  return spec;
 }
 
 /** The objects of a YAML text of one or more documents (empty documents skipped); throws on a YAML error. */
