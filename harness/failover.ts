@@ -52,7 +52,7 @@ export const CHURN_PACE_MS = 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A message worth counting: Vault's error list, or an exception's message, without per-call details. */
-function short(err: unknown): string {
+export function shortError(err: unknown): string {
   let text = err instanceof Error ? err.message : String(err);
   // env.issue and env.revoke throw "<path>: <status> <body>": keep the status and Vault's own errors.
   const m = /^[^:]+: (\d{3}) (\{.*\})$/s.exec(text);
@@ -114,7 +114,7 @@ export class CredentialChurn {
       this.ops.push({ kind, start, end: Date.now(), ok: true });
       return value;
     } catch (err) {
-      this.ops.push({ kind, start, end: Date.now(), ok: false, error: short(err) });
+      this.ops.push({ kind, start, end: Date.now(), ok: false, error: shortError(err) });
       return undefined;
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CredentialChurn, CHURN_PACE_MS, type Op } from "../../harness/failover";
+import { CHURN_PACE_MS, CredentialChurn, formatRecovery, type Op, type Recovery, shortError } from "../../harness/failover";
 
 /** A churn that never runs: only its record of calls, for recoveryAfter. */
 function churnWith(ops: Op[]): CredentialChurn {
@@ -44,5 +44,48 @@ describe("CredentialChurn.recoveryAfter", () => {
     const calm = churnWith(ops.slice(0, 4)).recoveryAfter("kill of a standby", 1000, 2000, 5000);
     expect(calm.longestGapMs).toBe(100);
     expect(calm.issuanceBackMs).toBe(200);
+  });
+});
+
+describe("shortError", () => {
+  it("keeps the status and Vault's own errors of a failed call", () => {
+    const err = new Error('database/creds/api: 500 {"errors":["1 error occurred:\\n\\t* failed to connect to 127.0.0.1:40123\\n\\n"]}');
+    expect(shortError(err)).toBe("500 * failed to connect to 127.0.0.1:<port>");
+  });
+
+  it("drops the dynamic role names and ports, so equal errors count together", () => {
+    expect(shortError(new Error('password authentication failed for user "v-token-api-xYz12"'))).toBe(
+      'password authentication failed for user "v-…"',
+    );
+    expect(shortError("connect ECONNREFUSED 127.0.0.1:5432")).toBe("connect ECONNREFUSED 127.0.0.1:<port>");
+  });
+
+  it("keeps a body that is not JSON as it is, on one line, at most 240 characters", () => {
+    expect(shortError(new Error("sys/leases/revoke: 502 {not json}"))).toBe("sys/leases/revoke: 502 {not json}");
+    expect(shortError(new Error("first line\n\tsecond line"))).toBe("first line second line");
+    expect(shortError(new Error("x".repeat(500)))).toHaveLength(240);
+  });
+});
+
+describe("formatRecovery", () => {
+  const none = { issue: 0, login: 0, renew: 0, revoke: 0 };
+  const recovery: Recovery = {
+    event: "switchover node1 → node2",
+    issuanceBackMs: 2450,
+    longestGapMs: 2000,
+    failed: { ...none, issue: 2, revoke: 1 },
+    made: { ...none, issue: 10, login: 8, revoke: 7 },
+    errors: ["2× issue: 503 sealed"],
+    healthyAfterMs: 6000,
+  };
+
+  it("says when issuance and the cluster were back, and which calls failed out of how many", () => {
+    expect(formatRecovery(recovery)).toBe(
+      "switchover node1 → node2: issuance back after 2.5 s (longest gap 2.0 s), cluster healthy after 6.0 s; failed calls: issue 2/10, revoke 1/7; 2× issue: 503 sealed",
+    );
+  });
+
+  it("says none failed when none did", () => {
+    expect(formatRecovery({ ...recovery, failed: none, errors: [] })).toMatch(/; failed calls: none$/);
   });
 });
