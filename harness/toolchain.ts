@@ -330,6 +330,27 @@ export function engineRecentEnough(version: readonly [number, number]): boolean 
   return version[0] > MIN_ENGINE[0] || (version[0] === MIN_ENGINE[0] && version[1] >= MIN_ENGINE[1]);
 }
 
+/** A Terraform engine found on PATH, and its version when it could tell. */
+export interface EngineCandidate {
+  readonly path: string;
+  readonly version?: [number, number];
+}
+
+/**
+ * The first of `candidates` recent enough to deploy the stack (see {@link engineRecentEnough}); each one
+ * passed over before it is reported to `progress` with its version. Undefined when none will do.
+ */
+export function chooseEngine(
+  candidates: Iterable<EngineCandidate>,
+  progress: (line: string) => void,
+): { path: string; version: [number, number] } | undefined {
+  for (const { path, version } of candidates) {
+    if (version && engineRecentEnough(version)) return { path, version };
+    progress(`${path} is ${version ? version.join(".") : "of an unknown version"}; the stack needs ${MIN_ENGINE.join(".")} or later: not using it`);
+  }
+  return undefined;
+}
+
 /** What the sandbox runs with. */
 export interface SandboxTools {
   /** The Terraform engine: `tofu` or `terraform` from PATH when recent enough, else OpenTofu built. */
@@ -363,20 +384,16 @@ export async function findTools(progress: (line: string) => void): Promise<Sandb
   origins.push(`PostgreSQL ${postgresMajor(pgBinDir)}: ${pgBinDir}`);
 
   const toBuild: string[] = ["provider-vault", "provider-postgresql"];
-  let engine: string | undefined;
-  for (const name of ["tofu", "terraform"]) {
-    const found = onPath(name);
-    const version = found && engineVersion(found);
-    if (found && version && engineRecentEnough(version)) {
-      engine = found;
-      origins.push(`engine: ${found} (${version.join(".")}, from PATH)`);
-      break;
+  // lazily: `terraform version` only runs when no tofu on PATH will do.
+  function* enginesOnPath(): Generator<EngineCandidate> {
+    for (const name of ["tofu", "terraform"]) {
+      const found = onPath(name);
+      if (found) yield { path: found, version: engineVersion(found) };
     }
-    if (found)
-      progress(
-        `${found} is ${version ? version.join(".") : "of an unknown version"}; the stack needs ${MIN_ENGINE.join(".")} or later: not using it`,
-      );
   }
+  const chosen = chooseEngine(enginesOnPath(), progress);
+  let engine = chosen?.path;
+  if (chosen) origins.push(`engine: ${chosen.path} (${chosen.version.join(".")}, from PATH)`);
   if (!engine) toBuild.push("tofu");
   const server = onPath("bao") ?? onPath("vault");
   if (server) origins.push(`server: ${server} (from PATH)`);

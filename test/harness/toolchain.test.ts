@@ -4,6 +4,7 @@ import { delimiter, join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   buildFailure,
+  chooseEngine,
   engineRecentEnough,
   HA_TOPOLOGY,
   kubernetesFromManifest,
@@ -58,6 +59,40 @@ describe("engineRecentEnough", () => {
     expect(engineRecentEnough([2, 0])).toBe(true);
     expect(engineRecentEnough([1, 10])).toBe(false);
     expect(engineRecentEnough([0, 15])).toBe(false);
+  });
+});
+
+describe("chooseEngine", () => {
+  it("takes the first engine recent enough, saying why it passed over the others", () => {
+    const progress = vi.fn();
+    const chosen = chooseEngine(
+      [
+        { path: "/usr/bin/tofu", version: [1, 8] },
+        { path: "/usr/bin/terraform", version: [1, 12] },
+      ],
+      progress,
+    );
+    expect(chosen).toEqual({ path: "/usr/bin/terraform", version: [1, 12] });
+    expect(progress.mock.calls).toEqual([["/usr/bin/tofu is 1.8; the stack needs 1.11 or later: not using it"]]);
+  });
+
+  it("looks no further once one will do", () => {
+    const later = vi.fn(() => ({ path: "/usr/bin/terraform", version: [1, 12] as [number, number] }));
+    function* candidates() {
+      yield { path: "/usr/bin/tofu", version: [1, 11] as [number, number] };
+      yield later();
+    }
+    expect(chooseEngine(candidates(), () => undefined)?.path).toBe("/usr/bin/tofu");
+    expect(later).not.toHaveBeenCalled();
+  });
+
+  it("chooses none when no version can be told or all are too old", () => {
+    const progress = vi.fn();
+    expect(chooseEngine([{ path: "/x/tofu" }, { path: "/x/terraform", version: [1, 5] }], progress)).toBeUndefined();
+    expect(progress.mock.calls.map((c) => c[0])).toEqual([
+      "/x/tofu is of an unknown version; the stack needs 1.11 or later: not using it",
+      "/x/terraform is 1.5; the stack needs 1.11 or later: not using it",
+    ]);
   });
 });
 
