@@ -377,15 +377,7 @@ export class KubernetesApiServer {
   }
 
   private writeKubeconfig(): void {
-    const config = {
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "keybuzz", cluster: { server: this.url, "certificate-authority": this.caFile } }],
-      users: [{ name: ADMIN_USER.name, user: { token: this.adminToken } }],
-      contexts: [{ name: "keybuzz", context: { cluster: "keybuzz", user: ADMIN_USER.name } }],
-      "current-context": "keybuzz",
-    };
-    writeFileSync(this.kubeconfig, stringify(config), { mode: 0o600 });
+    writeFileSync(this.kubeconfig, stringify(adminKubeconfig(this.url, this.caFile, this.adminToken)), { mode: 0o600 });
   }
 
   /**
@@ -686,6 +678,71 @@ export const PROBE_ANNOTATIONS = {
   "vault.hashicorp.com/agent-inject-secret-probe": "database/creds/probe",
 } as const;
 
+/** A kubeconfig for the API server at `url` (verified with `caFile`) as {@link ADMIN_USER}, with its bearer token. */
+export function adminKubeconfig(url: string, caFile: string, adminToken: string): Record<string, unknown> {
+  return {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "keybuzz", cluster: { server: url, "certificate-authority": caFile } }],
+    users: [{ name: ADMIN_USER.name, user: { token: adminToken } }],
+    contexts: [{ name: "keybuzz", context: { cluster: "keybuzz", user: ADMIN_USER.name } }],
+    "current-context": "keybuzz",
+  };
+}
+
+/**
+ * The injector's ServiceAccount and RBAC, as its Helm chart gives them: a ClusterRole that may get, list,
+ * watch and patch MutatingWebhookConfigurations, bound to the ServiceAccount.
+ */
+export function injectorRbac(serviceAccount: string, namespace: string): KubeObject[] {
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: serviceAccount, namespace } },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name: `${serviceAccount}-clusterrole` },
+      rules: [
+        { apiGroups: ["admissionregistration.k8s.io"], resources: ["mutatingwebhookconfigurations"], verbs: ["get", "list", "watch", "patch"] },
+      ],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: `${serviceAccount}-binding` },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: `${serviceAccount}-clusterrole` },
+      subjects: [{ kind: "ServiceAccount", name: serviceAccount, namespace }],
+    },
+  ];
+}
+
+/**
+ * The MutatingWebhookConfiguration that sends every Pod CREATE to the injector at `url` (`/mutate`, its
+ * certificate checked against `caPem`), failing closed, outside the system namespaces and the injector's own Pods.
+ */
+export function injectorWebhook(webhookName: string, url: string, caPem: string): KubeObject {
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "MutatingWebhookConfiguration",
+    metadata: { name: webhookName },
+    webhooks: [
+      {
+        name: "vault.hashicorp.com",
+        admissionReviewVersions: ["v1", "v1beta1"],
+        clientConfig: { url: `${url}/mutate`, caBundle: Buffer.from(caPem).toString("base64") },
+        rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "Namespaced" }],
+        failurePolicy: "Fail",
+        sideEffects: "None",
+        timeoutSeconds: 10,
+        // as the chart: not the injector's own Pods; and not the system namespaces, where it refuses to inject.
+        namespaceSelector: {
+          matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", "kube-public"] }],
+        },
+        objectSelector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "NotIn", values: ["vault-agent-injector"] }] },
+      },
+    ],
+  };
+}
+
 /**
  * The real Vault Agent Injector (`vault-k8s agent-inject`) serving its webhook on a free 127.0.0.1 port, with
  * the ServiceAccount and RBAC its Helm chart gives it (one replica: get, list, watch and patch
@@ -753,24 +810,7 @@ export class VaultInjector {
     const t0 = Date.now();
     const { api } = this.options;
     await api.createNamespace(this.namespace);
-    this.rbac = [
-      { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: this.serviceAccount, namespace: this.namespace } },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRole",
-        metadata: { name: `${this.serviceAccount}-clusterrole` },
-        rules: [
-          { apiGroups: ["admissionregistration.k8s.io"], resources: ["mutatingwebhookconfigurations"], verbs: ["get", "list", "watch", "patch"] },
-        ],
-      },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRoleBinding",
-        metadata: { name: `${this.serviceAccount}-binding` },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: `${this.serviceAccount}-clusterrole` },
-        subjects: [{ kind: "ServiceAccount", name: this.serviceAccount, namespace: this.namespace }],
-      },
-    ];
+    this.rbac = injectorRbac(this.serviceAccount, this.namespace);
     await api.apply(this.rbac);
 
     // what rest.InClusterConfig() reads, bind-mounted at /var/run/secrets/kubernetes.io/serviceaccount.
@@ -834,27 +874,7 @@ export class VaultInjector {
       exitedEarly("vault-k8s", this.process),
     ]);
 
-    await api.apply({
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "MutatingWebhookConfiguration",
-      metadata: { name: this.webhookName },
-      webhooks: [
-        {
-          name: "vault.hashicorp.com",
-          admissionReviewVersions: ["v1", "v1beta1"],
-          clientConfig: { url: `${this.url}/mutate`, caBundle: Buffer.from(this.caPem).toString("base64") },
-          rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "Namespaced" }],
-          failurePolicy: "Fail",
-          sideEffects: "None",
-          timeoutSeconds: 10,
-          // as the chart: not the injector's own Pods; and not the system namespaces, where it refuses to inject.
-          namespaceSelector: {
-            matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", "kube-public"] }],
-          },
-          objectSelector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "NotIn", values: ["vault-agent-injector"] }] },
-        },
-      ],
-    });
+    await api.apply(injectorWebhook(this.webhookName, this.url, this.caPem));
     this.registered = true;
     await this.probe();
     this.log(`vault-k8s agent-inject on ${this.url}, webhook ${this.webhookName} registered, ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

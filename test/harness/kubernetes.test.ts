@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
+  ADMIN_USER,
+  adminKubeconfig,
   agentConfig,
   deleteOptions,
+  injectorRbac,
+  injectorWebhook,
   isInjected,
   type KubeObject,
   kubeApiserverArgs,
@@ -203,5 +207,67 @@ describe("agentConfig", () => {
   it("is undefined for a container without it", () => {
     expect(agentConfig({ env: [{ name: "OTHER", value: "x" }] })).toBeUndefined();
     expect(agentConfig({})).toBeUndefined();
+  });
+});
+
+describe("adminKubeconfig", () => {
+  it("points at the server, verified with the CA, as the admin with its token", () => {
+    const config = adminKubeconfig("https://127.0.0.1:6443", "/k/ca.crt", "admin-t") as Record<string, unknown>;
+    expect(config).toEqual({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "keybuzz", cluster: { server: "https://127.0.0.1:6443", "certificate-authority": "/k/ca.crt" } }],
+      users: [{ name: ADMIN_USER.name, user: { token: "admin-t" } }],
+      contexts: [{ name: "keybuzz", context: { cluster: "keybuzz", user: ADMIN_USER.name } }],
+      "current-context": "keybuzz",
+    });
+  });
+});
+
+describe("injectorRbac", () => {
+  const [account, role, binding] = injectorRbac("vault-agent-injector", "vault");
+
+  it("names the objects after the ServiceAccount, as the Helm chart does", () => {
+    expect([account, role, binding].map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "ServiceAccount/vault-agent-injector",
+      "ClusterRole/vault-agent-injector-clusterrole",
+      "ClusterRoleBinding/vault-agent-injector-binding",
+    ]);
+    expect(account.metadata.namespace).toBe("vault");
+  });
+
+  it("lets it read and patch MutatingWebhookConfigurations only, bound to its ServiceAccount", () => {
+    expect(role.rules).toEqual([
+      { apiGroups: ["admissionregistration.k8s.io"], resources: ["mutatingwebhookconfigurations"], verbs: ["get", "list", "watch", "patch"] },
+    ]);
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "vault-agent-injector-clusterrole" });
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "vault-agent-injector", namespace: "vault" }]);
+  });
+});
+
+describe("injectorWebhook", () => {
+  const config = injectorWebhook("vault-agent-injector-cfg", "https://127.0.0.1:9443", "-----BEGIN CERTIFICATE-----\n");
+  const [hook] = config.webhooks as any[];
+
+  it("calls the injector's /mutate by URL, trusting its CA", () => {
+    expect(config.metadata.name).toBe("vault-agent-injector-cfg");
+    expect(hook.clientConfig).toEqual({
+      url: "https://127.0.0.1:9443/mutate",
+      caBundle: Buffer.from("-----BEGIN CERTIFICATE-----\n").toString("base64"),
+    });
+  });
+
+  it("mutates Pod creation only, and fails closed", () => {
+    expect(hook.rules).toEqual([{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "Namespaced" }]);
+    expect(hook.failurePolicy).toBe("Fail");
+  });
+
+  it("leaves the system namespaces and the injector's own Pods alone", () => {
+    expect(hook.namespaceSelector.matchExpressions[0]).toEqual({
+      key: "kubernetes.io/metadata.name",
+      operator: "NotIn",
+      values: ["kube-system", "kube-public"],
+    });
+    expect(hook.objectSelector.matchExpressions[0]).toEqual({ key: "app.kubernetes.io/name", operator: "NotIn", values: ["vault-agent-injector"] });
   });
 });
