@@ -2,7 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { asPostgresUser, hostsslOnly, postgresBinDir, postgresServerOptions, postmasterPid, serverPathIn } from "../../harness/postgres";
+import {
+  asPostgresUser,
+  hostsslOnly,
+  postgresBinDir,
+  postgresClientConfig,
+  postgresServerOptions,
+  postmasterPid,
+  serverPathIn,
+} from "../../harness/postgres";
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -110,5 +118,28 @@ describe("postgresBinDir", () => {
   it("takes PG_BINDIR when it is set", () => {
     vi.stubEnv("PG_BINDIR", "/opt/postgresql/16/bin");
     expect(postgresBinDir()).toBe("/opt/postgresql/16/bin");
+  });
+});
+
+describe("postgresClientConfig", () => {
+  const base = { host: "127.0.0.1", port: 5433, database: "keybuzz", user: "app", password: "pw", ssl: false };
+
+  it("connects in plain TCP, with a 10 s connection timeout", () => {
+    expect(postgresClientConfig(base)).toEqual({
+      host: "127.0.0.1",
+      port: 5433,
+      database: "keybuzz",
+      user: "app",
+      password: "pw",
+      connectionTimeoutMillis: 10_000,
+    });
+  });
+
+  it("encrypts without checking the certificate when the cluster serves TLS", () => {
+    expect(postgresClientConfig({ ...base, ssl: true }).ssl).toEqual({ rejectUnauthorized: false });
+  });
+
+  it("starts the session as the role given", () => {
+    expect(postgresClientConfig({ ...base, role: "keybuzz_api" }).options).toBe("-c role=keybuzz_api");
   });
 });
