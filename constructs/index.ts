@@ -10,5 +10,6 @@ export * from "./kubernetes-auth";
 export * from "./agent-config";
 export * from "./vocabulary";
 export * from "./lease-audit";
+export * from "./postgres-log-metrics";
 export * from "./application";
 export * from "./kubernetes-workload";

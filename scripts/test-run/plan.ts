@@ -51,6 +51,11 @@ export const COLD_BUILD_S: Readonly<Record<string, number>> = {
   kubectl: 25,
   actionlint: 55,
   promtool: 15,
+  // measured here, each alone (apt-get download and dpkg-deb; alertmanager an apt-get install).
+  prometheus: 10,
+  alertmanager: 15,
+  mtail: 5,
+  "node-exporter": 5,
 };
 
 /** The integration files that build a tool themselves (tools/build.sh, beside the global setup's builds). */

@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import { METRICS, prometheusFailure, toPrometheus, toTable } from "../../leases/format";
 import { planFixes } from "../../leases/fix";
 import { FINDING_KINDS, type Report } from "../../leases/model";
+import { alertRulesFile } from "../../stacks/alert-rules";
 
 const REPORT: Report = {
   environment: "local",
@@ -115,9 +116,7 @@ describe("toTable", () => {
 describe("what the documentation says of the metrics", () => {
   const root = join(__dirname, "..", "..");
   const operations = readFileSync(join(root, "docs", "operations.md"), "utf8");
-  const readme = readFileSync(join(root, "README.md"), "utf8");
-  const section = readme.slice(readme.indexOf("## Operating it"), readme.indexOf("\n## ", readme.indexOf("## Operating it") + 1));
-  const rules = parse(/```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "") as { groups: { rules: { alert: string; expr: string }[] }[] };
+  const rules = parse(alertRulesFile()) as { groups: { rules: { alert: string; expr: string }[] }[] };
 
   it("docs/operations.md's table lists exactly the metrics the Prometheus form writes", () => {
     const rows = operations.split("\n").filter((l) => l.startsWith("| `keybuzz_leases_"));
@@ -129,10 +128,10 @@ describe("what the documentation says of the metrics", () => {
     for (const kind of FINDING_KINDS) expect(operations).toContain(`\`${kind}\``);
   });
 
-  it("the README's alert rules use only metrics, labels and finding kinds the audit writes", () => {
+  it("the shipped alert rules use only metrics, labels and finding kinds the audit writes", () => {
     const all = rules.groups.flatMap((g) => g.rules);
     expect(all.map((r) => r.alert)).toContain("KeybuzzVaultCannotReachPostgres");
-    const labels = new Set(["environment", "application", "vault_role", "kind", "window_seconds"]);
+    const labels = new Set(["environment", "application", "vault_role", "kind", "window_seconds", "reason"]);
     for (const { alert, expr } of all) {
       for (const [name] of expr.matchAll(/keybuzz_leases_\w+/g)) expect(Object.keys(METRICS), `${alert}: ${name}`).toContain(name);
       for (const [, by] of expr.matchAll(/by \(([^)]*)\)/g)) for (const l of by.split(/,\s*/)) expect(labels, `${alert}: label ${l}`).toContain(l);
