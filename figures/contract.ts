@@ -233,6 +233,34 @@ export interface KubernetesParts {
   "HashiCorp Vault": KubernetesFigures;
 }
 
+const alertLatency = z.object({
+  /** What was done, e.g. "an application keeps using revoked credentials". */
+  condition: z.string(),
+  alert: z.string(),
+  application: z.string(),
+  /** From the first failure (or the audit's report) to the webhook's notification. */
+  seconds: n,
+});
+const monitoring = z.object({
+  postgres,
+  server,
+  /** Notifications the quiet period produced (rotation, renewals, audits, a restart): the rules' false alarms. */
+  quietNotifications: n,
+  quietSeconds: n,
+  /** What the quiet period did, and the failed logins the log showed for it, by reason. */
+  quietIssued: n,
+  quietRenewed: n,
+  quietRevoked: n,
+  quietLoginsRefusedByRestart: n,
+  quietFailedLoginsByReason: z.record(z.string(), n),
+  /** Each driven condition and how long until its notification. */
+  alerts: z.array(alertLatency),
+  /** Firing alerts besides the expected ones (false alarms while the conditions ran). */
+  unexpectedAlerts: n,
+});
+/** test/e2e/monitoring-pg15.test.ts and monitoring-pg17.test.ts: PostgreSQL's log and the lease audit into a real Prometheus and Alertmanager. */
+export interface MonitoringFigures extends z.output<typeof monitoring> {}
+
 // ------------------------------------------------------------------------------------------------ the suites
 
 /** The suites that record their figures whole (`recordFigures`), by file name. */
@@ -244,6 +272,8 @@ export interface WholeSuites {
   "ha-sync": HaFigures;
   "raft-bao": RaftFigures;
   "raft-vault": RaftFigures;
+  "monitoring-pg15": MonitoringFigures;
+  "monitoring-pg17": MonitoringFigures;
 }
 
 /** The suites that record their figures in parts (`figureParts`), by file name, then part. */
@@ -272,6 +302,8 @@ const WHOLE: { readonly [S in WholeSuite]: z.ZodType<WholeSuites[S]> } = {
   "ha-sync": ha,
   "raft-bao": raft,
   "raft-vault": raft,
+  "monitoring-pg15": monitoring,
+  "monitoring-pg17": monitoring,
 };
 
 const PARTS: { readonly [S in PartedSuite]: { readonly [P in keyof PartedSuites[S]]: z.ZodType<PartedSuites[S][P]> } } = {

@@ -9,6 +9,7 @@
  * building only what is missing); {@link prepareKubernetes} what the Kubernetes harness (harness/kubernetes.ts)
  * uses.
  */
+import type { MonitoringTools } from "./monitoring";
 import { execFileSync, spawn } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
@@ -76,6 +77,11 @@ export interface BuildManifest {
   readonly node24?: string;
   /** The folder whose node_modules/ holds CDK Terrain (`tools/build.sh cdktn`). */
   readonly cdktn?: string;
+  /** The monitoring pipeline's programs (`tools/build.sh prometheus alertmanager mtail node-exporter`). */
+  readonly prometheus?: string;
+  readonly "prometheus-alertmanager"?: string;
+  readonly mtail?: string;
+  readonly nodeExporter?: string;
 }
 
 /** What the Kubernetes harness runs with (harness/kubernetes.ts). */
@@ -305,6 +311,21 @@ export function kubernetesFromManifest(manifest: BuildManifest): { tools?: Kuber
     };
   }
   return { tools: { kubeApiserver, etcd, vaultK8s } };
+}
+
+/** The tools/build.sh names of the monitoring pipeline (harness/monitoring.ts). */
+export const MONITORING_TOOLS = ["prometheus", "alertmanager", "mtail", "node-exporter"] as const;
+
+/** The monitoring pipeline's programs from a build manifest, or what is missing. */
+export function monitoringFromManifest(manifest: BuildManifest): { tools?: MonitoringTools; missing?: string } {
+  const { prometheus, mtail, nodeExporter } = manifest;
+  const alertmanager = manifest["prometheus-alertmanager"];
+  if (!prometheus || !alertmanager || !mtail || !nodeExporter) {
+    return {
+      missing: `tools/build.sh ${MONITORING_TOOLS.join(" ")} gave no prometheus, prometheus-alertmanager, mtail and nodeExporter in its manifest: ${JSON.stringify(manifest)}`,
+    };
+  }
+  return { tools: { prometheus, alertmanager, mtail, nodeExporter } };
 }
 
 /** The Terraform engines that can deploy the stack (major, minor): its admin password is ephemeral, which needs 1.11. */

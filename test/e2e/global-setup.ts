@@ -27,6 +27,7 @@ function cannotBuild(stage: StageName): string | undefined {
   if (stage === "bao" && !postgresBinDir()) return "the PostgreSQL server binaries (initdb, pg_ctl): install postgresql or set PG_BINDIR";
   if (stage === "ha" && process.env.KEYBUZZ_E2E_HA === "0") return "the HA topology (left out with KEYBUZZ_E2E_HA=0)";
   if (stage === "kubernetes" && process.env.KEYBUZZ_E2E_KUBERNETES === "0") return "the Kubernetes tools (left out with KEYBUZZ_E2E_KUBERNETES=0)";
+  if (stage === "monitoring" && process.getuid?.() !== 0) return "root, for apt-get to install Debian's Alertmanager";
   if ((stage === "ha" || stage === "kubernetes") && process.getuid?.() !== 0) {
     return stage === "ha"
       ? "the HA topology: installing Patroni, etcd and HAProxy with apt-get needs root"

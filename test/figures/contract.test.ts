@@ -126,7 +126,21 @@ describe("parseFiguresFile", () => {
 
   it("knows every suite of test/e2e that records figures", () => {
     expect([...SUITES].sort()).toEqual(
-      ["churn", "ha-async", "ha-sync", "irrevocable", "kubernetes", "leases", "outages", "raft-bao", "raft-vault", "state-lock", "wiring"].sort(),
+      [
+        "churn",
+        "ha-async",
+        "ha-sync",
+        "irrevocable",
+        "kubernetes",
+        "leases",
+        "monitoring-pg15",
+        "monitoring-pg17",
+        "outages",
+        "raft-bao",
+        "raft-vault",
+        "state-lock",
+        "wiring",
+      ].sort(),
     );
   });
 });
