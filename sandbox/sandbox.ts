@@ -8,21 +8,39 @@
  * (harness/kubernetes.ts; no kubelet, Pods stay Pending), the stack's Kubernetes auth bound to it, and the
  * Vault Agent Injector registered as its mutating webhook: the commands then also apply the synthesized
  * manifests with kubectl, create a Pod and show it mutated, and log in to Vault with a token bound to it.
+ *
+ * With `monitoring` (`npm run sandbox -- --monitoring`), also the alerting pipeline (harness/monitoring.ts):
+ * mtail on PostgreSQL's log with the synthesized program, the lease audit's textfile through the node exporter,
+ * Prometheus with the synthesized rules, and Alertmanager, whose notifications the sandbox prints as they come.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { POSTGRES_LOG_METRICS_DEFAULTS, POSTGRES_LOG_SETTINGS } from "../constructs/postgres-log-metrics";
 import { LocalDeployment } from "../harness/deployment";
+import { MonitoringPipeline } from "../harness/monitoring";
 import { KubernetesApiServer, VaultInjector } from "../harness/kubernetes";
 import { LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
 import { cdktfCommand, localPaths, PROJECT_ROOT, type TfJson } from "../harness/stack";
 import { startProcess, type Started } from "../harness/processes";
-import { buildTools, findTools, onPath, postgresMajor, prepareKubernetes, type KubernetesTools, type SandboxTools } from "../harness/toolchain";
+import {
+  buildTools,
+  findTools,
+  MONITORING_TOOLS,
+  monitoringFromManifest,
+  onPath,
+  postgresMajor,
+  prepareKubernetes,
+  type KubernetesTools,
+  type SandboxTools,
+} from "../harness/toolchain";
 
 /** Options of {@link Sandbox}. */
 export interface SandboxOptions {
   /** Also a kube-apiserver, the stack's Kubernetes auth bound to it, and the Vault Agent Injector (needs root). */
   readonly kubernetes?: boolean;
+  /** Also mtail, the node exporter, Prometheus and Alertmanager, with the stack's log program and rules (needs root for apt). */
+  readonly monitoring?: boolean;
 }
 
 /** The namespace the applications' ServiceAccounts and Pods are in, with --kubernetes. */
@@ -89,6 +107,7 @@ export class Sandbox {
   private api?: KubernetesApiServer;
   private injector?: VaultInjector;
   private kube?: KubernetesRun;
+  private monitoring?: MonitoringPipeline;
   private deploying?: Started;
   private stopping = false;
   /** The step {@link start} is in, for {@link stop} to wait for. */
@@ -147,6 +166,8 @@ export class Sandbox {
         server: { major: postgresMajor(tools.pgBinDir), binDir: tools.pgBinDir },
         vaultBinary: tools.server,
         tools: { engine: tools.engine, cliConfig: tools.cliConfig },
+        // what the stack's log program needs (monitoring/postgresql-log.mtail), with or without --monitoring.
+        postgres: { settings: { ...POSTGRES_LOG_SETTINGS, log_filename: "postgresql.log" } },
         log: "[sandbox]",
         ...(api ? { patchConfig: (config: TfJson) => (config.auth.kubernetes = kubernetesAuth(api, config.applications)) } : {}),
       });
@@ -170,6 +191,7 @@ export class Sandbox {
     }
     this.resources = Number(/Apply complete! Resources: (\d+) added/.exec(deploying.output())?.[1] ?? 0);
     this.deploySeconds = (Date.now() - started) / 1000;
+    if (this.options.monitoring) await this.step(() => this.startMonitoring(env));
     if (api && k8s) {
       this.progress("starting the Vault Agent Injector (vault-k8s) and registering its webhook");
       const injector = await this.step(async () => {
@@ -188,6 +210,24 @@ export class Sandbox {
       writeFileSync(podFile, stringifyYaml(podFromPatch(patch, POD_NAME, SANDBOX_NAMESPACE)));
       this.kube = { api, injector, kubectl: k8s.kubectl, kubectlOnPath: k8s.kubectlOnPath, podFile };
     }
+  }
+
+  /** The alerting pipeline on the deployed stack's log program and rules; the lease audit's textfile written once. */
+  private async startMonitoring(env: LocalDeployment): Promise<MonitoringPipeline> {
+    this.progress("building or finding in the tool cache: Prometheus, Alertmanager, mtail, the node exporter (Debian's packages)");
+    const { tools, missing } = monitoringFromManifest(await buildTools(MONITORING_TOOLS, (line) => this.progress(line)));
+    if (!tools) throw new Error(`--monitoring: ${missing}`);
+    const dir = join(env.stackDir, POSTGRES_LOG_METRICS_DEFAULTS.folder);
+    this.monitoring = await MonitoringPipeline.start({
+      tools,
+      program: join(dir, POSTGRES_LOG_METRICS_DEFAULTS.fileName),
+      logs: join(env.pg.logDirectory, "*.json"),
+      rulesFile: join(dir, "alerts.yml"),
+      environment: "local",
+      parentDir: env.dir,
+      log: (line) => this.progress(line),
+    });
+    return this.monitoring;
   }
 
   /** kube-apiserver, etcd and vault-k8s (tools/build.sh, cached), and kubectl: from PATH, else built. */
@@ -248,9 +288,26 @@ export class Sandbox {
       `  KEYBUZZ_CONFIG_DIR=${localPaths(env.dir).configDir} VAULT_TOKEN="$(${cli} token create -policy=${LEASE_AUDIT_NAMES.auditPolicy} -no-default-policy -ttl=1h -field=token)" npm --prefix ${PROJECT_ROOT} run --silent leases -- --env local`,
       "",
       ...(this.kube ? this.kubernetesInstructions(this.kube, env, cli, apps) : []),
+      ...(this.monitoring ? this.monitoringInstructions(this.monitoring, env, cli, psql) : []),
       "Stop with Ctrl-C.",
     ];
     return `${lines.join("\n")}\n`;
+  }
+
+  /** The --monitoring part of {@link instructions}: where to look, and one command that makes an alert fire. */
+  private monitoringInstructions(m: MonitoringPipeline, env: LocalDeployment, cli: string, psql: string): string[] {
+    const audit = `KEYBUZZ_CONFIG_DIR=${localPaths(env.dir).configDir} VAULT_TOKEN="$(${cli} token create -policy=${LEASE_AUDIT_NAMES.auditPolicy} -no-default-policy -ttl=1h -field=token)"`;
+    return [
+      `Monitoring: Prometheus http://${m.addresses.prometheus} (alerts: /alerts), Alertmanager http://${m.addresses.alertmanager},`,
+      `mtail http://${m.addresses.mtail}/metrics on PostgreSQL's log ${env.pg.logDirectory}; notifications are printed here as they come.`,
+      "",
+      "  # chatwoot logs in with a wrong password: KeybuzzApplicationLoginFailing{application=chatwoot} within about 30 s",
+      `  PGPASSWORD=wrong ${psql} -U "$(${cli} read -field=username database/creds/chatwoot-db)" -c 'SELECT 1'`,
+      "  # the lease audit into the node exporter's textfile folder, as a timer runs it (a user made by hand: KeybuzzOrphanUsers)",
+      `  ${audit} npm --prefix ${PROJECT_ROOT} run --silent leases -- --env local --format prometheus --output ${join(m.textfileDir, "keybuzz_leases.prom")}`,
+      `  curl -s http://${m.addresses.prometheus}/api/v1/alerts   # what Prometheus has firing`,
+      "",
+    ];
   }
 
   /** The --kubernetes part of {@link instructions}: kubectl against the API server, a mutated Pod, a login with its token. */
@@ -315,6 +372,11 @@ export class Sandbox {
         failures.push(err);
       }
     };
+    const monitoring = this.monitoring;
+    if (monitoring) {
+      this.progress("stopping Prometheus, Alertmanager, mtail and the node exporter");
+      await attempt(() => monitoring.stop());
+    }
     const injector = this.injector;
     if (injector) {
       this.progress("stopping the Vault Agent Injector");

@@ -8,6 +8,10 @@
  * Then `npm run sandbox -- --kubernetes` (when the Kubernetes tools are there): its Kubernetes commands run
  * as printed (kubectl apply of the synthesized manifests, a Pod the injector mutates, a login with a token
  * bound to it, its credentials read and another application's refused), and Ctrl-C leaves nothing behind.
+ *
+ * And `npm run sandbox -- --monitoring`: its monitoring commands run as printed (a wrong password, the lease
+ * audit into the node exporter's folder, Prometheus's alerts), the sandbox prints the notification naming the
+ * application within 60 s, and Ctrl-C leaves no process, port or folder behind.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -227,5 +231,42 @@ describe.skipIf(!toolchain)("npm run sandbox", () => {
     },
     // kubectl is built when it is not on PATH: the first time, minutes.
     900_000,
+  );
+
+  it.skipIf(!toolchain?.monitoring)(
+    "--monitoring: a wrong password is notified, naming the application, within 60 s; Ctrl-C leaves nothing",
+    { timeout: 600_000 },
+    async () => {
+      const m = startSandbox("monitoring", ["--monitoring"]);
+      await waitFor("the sandbox to be ready", async () => /Stop with Ctrl-C\./.test(m.stdout()) || m.proc.child.exitCode !== null, 600_000);
+      const text = m.stdout();
+      expect(text, m.proc.output()).toMatch(/^Monitoring: Prometheus http:\/\/127\.0\.0\.1:\d+ .*Alertmanager http:\/\/127\.0\.0\.1:\d+,$/m);
+      const p = parse(text);
+      const [before, after] = text.split(/^Monitoring: /m);
+      const commands = [...commandsIn(before).filter((c) => c.startsWith("export ")), ...commandsIn(after)];
+      const sent = Date.now();
+      const results = await runCommands(commands);
+      const one = (re: RegExp) => {
+        const found = results.filter((r) => re.test(r.command));
+        expect(found, String(re)).toHaveLength(1);
+        return found[0];
+      };
+      const wrong = one(/^PGPASSWORD=wrong psql/);
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.output).toMatch(/password authentication failed for user "v-token-chatwoot-/);
+      const audit = one(/--format prometheus --output \S+\/keybuzz_leases\.prom$/);
+      expect(audit.code, audit.output).toBe(0);
+      expect(one(/^curl -s http:\/\/127\.0\.0\.1:\d+\/api\/v1\/alerts/).code).toBe(0);
+      const notified = /notified: firing KeybuzzApplicationLoginFailing\{application=chatwoot,environment=local,reason=wrong_password/;
+      await waitFor("the sandbox to print the notification", async () => notified.test(m.proc.output()), 90_000);
+      process.stderr.write(`[e2e sandbox monitoring] notified ${((Date.now() - sent) / 1000).toFixed(1)} s after the wrong password\n`);
+
+      m.proc.signal("SIGINT");
+      expect(await m.proc.exited, m.proc.output()).toBe(0);
+      expect(m.proc.output()).toMatch(/stopped; nothing left behind/);
+      expect(existsSync(p.folder), p.folder).toBe(false);
+      await waitFor(`no process in ${p.folder}`, async () => processesIn(p.folder).length === 0, 10_000);
+      for (const port of p.ports) expect(await listening(port), `port ${port}`).toBe(false);
+    },
   );
 });
