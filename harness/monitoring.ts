@@ -9,8 +9,9 @@
 import { createServer, type Server } from "node:http";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LOG_METRICS_JOB } from "../stacks/alert-rules";
-import { freePort, startProcess, waitFor, type Started } from "./processes";
+import { stringify } from "yaml";
+import { LOG_METRICS_JOB, POSTGRES_JOB } from "../stacks/alert-rules";
+import { freePort, runOk, startProcess, waitFor, type Started } from "./processes";
 
 /** The programs, as `tools/build.sh` gives them. */
 export interface MonitoringTools {
@@ -18,6 +19,7 @@ export interface MonitoringTools {
   readonly alertmanager: string;
   readonly mtail: string;
   readonly nodeExporter: string;
+  readonly postgresExporter: string;
 }
 
 /** How often Prometheus scrapes and evaluates, and how long Alertmanager waits before a group's first notification. */
@@ -40,22 +42,32 @@ export interface PrometheusConfigInput {
   readonly mtail: readonly string[];
   /** The node exporter's address(es) serving the lease audit's textfile. */
   readonly nodeExporter: readonly string[];
+  /** postgres_exporter's address(es): one per PostgreSQL server, for its connection count. */
+  readonly postgresExporter: readonly string[];
   /** Alertmanager's address(es). */
   readonly alertmanagers: readonly string[];
   /** The rules file (the stack's `monitoring/alerts.yml`). */
   readonly rulesFile: string;
 }
 
-/** Prometheus's configuration (YAML written as JSON, which YAML reads as is). */
+/** Prometheus's configuration. */
 export function prometheusConfig(c: PrometheusConfigInput): string {
   const t = MONITORING_TIMING;
-  return `${JSON.stringify(
+  return stringify(
     {
       global: { scrape_interval: t.scrapeInterval, evaluation_interval: t.evaluationInterval },
       rule_files: [c.rulesFile],
       alerting: { alertmanagers: [{ static_configs: [{ targets: c.alertmanagers }] }] },
       scrape_configs: [
         { job_name: LOG_METRICS_JOB, static_configs: [{ targets: c.mtail, labels: { environment: c.environment } }] },
+        // the connection count and max_connections only: the rest of what it exports is not used by the rules.
+        {
+          job_name: POSTGRES_JOB,
+          static_configs: [{ targets: c.postgresExporter, labels: { environment: c.environment } }],
+          metric_relabel_configs: [
+            { source_labels: ["__name__"], regex: "pg_up|pg_stat_activity_count|pg_settings_(max|superuser_reserved)_connections", action: "keep" },
+          ],
+        },
         // the audit's series carry their own environment label; the node exporter's others are not wanted here.
         {
           job_name: LEASES_JOB,
@@ -64,15 +76,14 @@ export function prometheusConfig(c: PrometheusConfigInput): string {
         },
       ],
     },
-    null,
-    2,
-  )}\n`;
+    { flowCollectionPadding: false },
+  );
 }
 
 /** Alertmanager's configuration: every alert to one webhook, grouped by alert, environment and application. */
 export function alertmanagerConfig(webhookUrl: string): string {
   const t = MONITORING_TIMING;
-  return `${JSON.stringify(
+  return stringify(
     {
       route: {
         receiver: "keybuzz-oncall",
@@ -83,9 +94,8 @@ export function alertmanagerConfig(webhookUrl: string): string {
       },
       receivers: [{ name: "keybuzz-oncall", webhook_configs: [{ url: webhookUrl, send_resolved: true }] }],
     },
-    null,
-    2,
-  )}\n`;
+    { flowCollectionPadding: false },
+  );
 }
 
 /** One alert of a notification, as the webhook receives it. */
@@ -105,6 +115,42 @@ export interface Notification {
   readonly raw: string;
 }
 
+/** Failed logins of one application for one reason, as the stack's program counts them. */
+export interface LoginFailureCount {
+  readonly application: string;
+  readonly reason: string;
+  readonly count: number;
+}
+
+/** The failed-login counter lines of mtail's Prometheus output, parsed. */
+export function parseFailureCounts(text: string): LoginFailureCount[] {
+  return [...text.matchAll(/^\w+_postgres_login_failures_total\{([^}]*)\} (\d+)$/gm)].map(([, labels, count]) => {
+    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(labels)?.[1] ?? "";
+    return { application: label("application"), reason: label("reason"), count: Number(count) };
+  });
+}
+
+/**
+ * Reads whole log files once with mtail (`--one_shot`) and the program at `program`: what a running mtail would
+ * have counted from them (e.g. the logs of a Patroni cluster's nodes through a switchover).
+ */
+export async function countLoginFailures(mtail: string, program: string, logFiles: readonly string[]): Promise<LoginFailureCount[]> {
+  const { stdout } = await runOk(mtail, [
+    "--one_shot",
+    "--one_shot_format",
+    "prometheus",
+    "--emit_prog_label=false",
+    "--logtostderr",
+    "--progs",
+    program,
+    ...logFiles.flatMap((f) => ["--logs", f]),
+  ]);
+  return parseFailureCounts(stdout);
+}
+
+/** The programs a pipeline runs. */
+export type ProgramName = "mtail" | "node exporter" | "postgres exporter" | "alertmanager" | "prometheus";
+
 /** An alert as `alertname{label=value,…}`. */
 export function alertLine(a: Pick<NotifiedAlert, "labels">): string {
   const { alertname, ...rest } = a.labels;
@@ -119,7 +165,7 @@ export class MonitoringPipeline {
   readonly notifications: Notification[] = [];
   /** The folder the node exporter's textfile collector reads: write `*.prom` files here. */
   readonly textfileDir: string;
-  readonly addresses = { prometheus: "", alertmanager: "", mtail: "", nodeExporter: "", webhook: "" };
+  readonly addresses = { prometheus: "", alertmanager: "", mtail: "", nodeExporter: "", postgresExporter: "", webhook: "" };
   private readonly processes: { name: string; started: Started }[] = [];
   private webhook?: Server;
 
@@ -133,7 +179,9 @@ export class MonitoringPipeline {
 
   /**
    * Starts the receiver, mtail (on `logs`, a glob of PostgreSQL's jsonlog files, with the program at
-   * `program`), the node exporter, Alertmanager and Prometheus (with `rulesFile`), each on a free port of
+   * `program`), postgres_exporter (as `postgres` through the server's Unix socket in `socketDir`, which trusts
+   * local logins here: on a real host, peer authentication, so no password either), the node exporter,
+   * Alertmanager and Prometheus (with `rulesFile`), each on a free port of
    * 127.0.0.1; waits until each answers, and Prometheus has scraped both targets. Stops what it started
    * when one fails.
    */
@@ -141,6 +189,7 @@ export class MonitoringPipeline {
     tools: MonitoringTools;
     program: string;
     logs: string;
+    postgres: { socketDir: string; port: number; database: string };
     rulesFile: string;
     environment: string;
     parentDir: string;
@@ -158,12 +207,13 @@ export class MonitoringPipeline {
   }
 
   private async startAll(o: Parameters<typeof MonitoringPipeline.start>[0]): Promise<void> {
-    const [webhook, mtail, nodeExporter, alertmanager, prometheus] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [webhook, mtail, nodeExporter, postgresExporter, alertmanager, prometheus] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
     const at = (port: number) => `127.0.0.1:${port}`;
     Object.assign(this.addresses, {
       webhook: at(webhook),
       mtail: at(mtail),
       nodeExporter: at(nodeExporter),
+      postgresExporter: at(postgresExporter),
       alertmanager: at(alertmanager),
       prometheus: at(prometheus),
     });
@@ -186,6 +236,12 @@ export class MonitoringPipeline {
       "--collector.textfile",
       `--collector.textfile.directory=${this.textfileDir}`,
     ]);
+    this.spawn(
+      "postgres exporter",
+      o.tools.postgresExporter,
+      [`--web.listen-address=${at(postgresExporter)}`, "--no-collector.database", "--no-collector.bgwriter"],
+      { DATA_SOURCE_NAME: `host=${o.postgres.socketDir} port=${o.postgres.port} user=postgres dbname=${o.postgres.database} sslmode=disable` },
+    );
     const amConfig = join(this.dir, "alertmanager.yml");
     writeFileSync(amConfig, alertmanagerConfig(`http://${this.addresses.webhook}/alerts`));
     this.spawn("alertmanager", o.tools.alertmanager, [
@@ -201,6 +257,7 @@ export class MonitoringPipeline {
         environment: o.environment,
         mtail: [at(mtail)],
         nodeExporter: [at(nodeExporter)],
+        postgresExporter: [at(postgresExporter)],
         alertmanagers: [at(alertmanager)],
         rulesFile: o.rulesFile,
       }),
@@ -213,18 +270,19 @@ export class MonitoringPipeline {
     await waitFor("Alertmanager to be ready", async () => (await fetch(`http://${at(alertmanager)}/-/ready`)).ok, 60_000);
     await waitFor("Prometheus to be ready", async () => (await fetch(`http://${at(prometheus)}/-/ready`)).ok, 60_000);
     await waitFor(
-      "Prometheus to scrape mtail and the node exporter",
+      "Prometheus to scrape mtail and both exporters",
       async () => {
         const up = await this.query("up");
-        return up.length === 2 && up.every((s) => s.value === "1");
+        const pgUp = await this.query("pg_up");
+        return up.length === 3 && up.every((s) => s.value === "1") && pgUp.length === 1 && pgUp[0].value === "1";
       },
       60_000,
     );
     this.log(`Prometheus http://${at(prometheus)}, Alertmanager http://${at(alertmanager)}, mtail http://${at(mtail)}/metrics`);
   }
 
-  private spawn(name: string, binary: string, args: string[]): void {
-    const started = startProcess(binary, args, { cwd: this.dir });
+  private spawn(name: string, binary: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
+    const started = startProcess(binary, args, { cwd: this.dir, env: { ...process.env, ...env } });
     this.processes.push({ name, started });
   }
 
@@ -264,7 +322,7 @@ export class MonitoringPipeline {
   }
 
   /** The text of one of the pipeline's `/metrics` pages (mtail's or the node exporter's). */
-  async metricsText(of: "mtail" | "nodeExporter"): Promise<string> {
+  async metricsText(of: "mtail" | "nodeExporter" | "postgresExporter"): Promise<string> {
     return (await fetch(`http://${this.addresses[of]}/metrics`)).text();
   }
 
@@ -285,12 +343,12 @@ export class MonitoringPipeline {
   }
 
   /** Output of one of the programs (for a failure's message). */
-  output(name: "mtail" | "node exporter" | "alertmanager" | "prometheus"): string {
+  output(name: ProgramName): string {
     return this.processes.find((p) => p.name === name)?.started.output() ?? "";
   }
 
   /** Stops one program (SIGTERM) and waits for it, e.g. to make the pipeline go silent. */
-  async stopProgram(name: "mtail" | "node exporter" | "alertmanager" | "prometheus"): Promise<void> {
+  async stopProgram(name: ProgramName): Promise<void> {
     const p = this.processes.find((x) => x.name === name);
     p?.started.signal("SIGTERM");
     await p?.started.exited;

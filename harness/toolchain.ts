@@ -82,6 +82,7 @@ export interface BuildManifest {
   readonly "prometheus-alertmanager"?: string;
   readonly mtail?: string;
   readonly nodeExporter?: string;
+  readonly postgresExporter?: string;
 }
 
 /** What the Kubernetes harness runs with (harness/kubernetes.ts). */
@@ -314,18 +315,18 @@ export function kubernetesFromManifest(manifest: BuildManifest): { tools?: Kuber
 }
 
 /** The tools/build.sh names of the monitoring pipeline (harness/monitoring.ts). */
-export const MONITORING_TOOLS = ["prometheus", "alertmanager", "mtail", "node-exporter"] as const;
+export const MONITORING_TOOLS = ["prometheus", "alertmanager", "mtail", "node-exporter", "postgres-exporter"] as const;
 
 /** The monitoring pipeline's programs from a build manifest, or what is missing. */
 export function monitoringFromManifest(manifest: BuildManifest): { tools?: MonitoringTools; missing?: string } {
-  const { prometheus, mtail, nodeExporter } = manifest;
+  const { prometheus, mtail, nodeExporter, postgresExporter } = manifest;
   const alertmanager = manifest["prometheus-alertmanager"];
-  if (!prometheus || !alertmanager || !mtail || !nodeExporter) {
+  if (!prometheus || !alertmanager || !mtail || !nodeExporter || !postgresExporter) {
     return {
-      missing: `tools/build.sh ${MONITORING_TOOLS.join(" ")} gave no prometheus, prometheus-alertmanager, mtail and nodeExporter in its manifest: ${JSON.stringify(manifest)}`,
+      missing: `tools/build.sh ${MONITORING_TOOLS.join(" ")} gave no prometheus, prometheus-alertmanager, mtail, nodeExporter and postgresExporter in its manifest: ${JSON.stringify(manifest)}`,
     };
   }
-  return { tools: { prometheus, alertmanager, mtail, nodeExporter } };
+  return { tools: { prometheus, alertmanager, mtail, nodeExporter, postgresExporter } };
 }
 
 /** The Terraform engines that can deploy the stack (major, minor): its admin password is ephemeral, which needs 1.11. */

@@ -222,6 +222,7 @@ export class Sandbox {
       tools,
       program: join(dir, POSTGRES_LOG_METRICS_DEFAULTS.fileName),
       logs: join(env.pg.logDirectory, "*.json"),
+      postgres: { socketDir: env.pg.socketDir, port: env.pg.port, database: env.databaseName },
       rulesFile: join(dir, "alerts.yml"),
       environment: "local",
       parentDir: env.dir,

@@ -11,6 +11,10 @@ import { LOGIN_FAILURE_REASONS, POSTGRES_LOG_METRICS_DEFAULTS, logMetricNames, t
 export const LOG_METRIC_PREFIX = "keybuzz";
 /** The `job` of the mtail scrape in the Prometheus configuration the rules expect (docs/operations.md). */
 export const LOG_METRICS_JOB = "keybuzz-postgres-log";
+/** The `job` of the postgres_exporter scrape (the server's connection count and `max_connections`). */
+export const POSTGRES_JOB = "keybuzz-postgres";
+/** The share of the connection slots open to applications (max_connections less the superuser's) past which a server is "near" its limit. */
+export const NEAR_MAX_CONNECTIONS = 0.8;
 /** The `application` label of the lease audit's own users. */
 export const LEASE_AUDIT_LABEL = "leases-audit";
 /** How long one failed login keeps its alert firing. */
@@ -142,6 +146,17 @@ export const POSTGRES_RULES: readonly AlertRule[] = [
       summary:
         "{{ $labels.environment }}: PostgreSQL refuses logins for lack of connection slots (max_connections), {{ $labels.application }} among them",
       action: "Find who holds the sessions (pg_stat_activity by usename), shrink pools or raise max_connections.",
+    },
+  },
+  {
+    alert: "KeybuzzPostgresNearMaxConnections",
+    expr: `sum by (environment, instance) (pg_stat_activity_count{job="${POSTGRES_JOB}"}) > ${NEAR_MAX_CONNECTIONS} * max by (environment, instance) (pg_settings_max_connections{job="${POSTGRES_JOB}"} - pg_settings_superuser_reserved_connections{job="${POSTGRES_JOB}"})`,
+    for: "1m",
+    labels: { severity: "ticket" },
+    annotations: {
+      summary: `{{ $labels.environment }}/{{ $labels.instance }}: {{ $value }} sessions, over ${NEAR_MAX_CONNECTIONS * 100} % of the slots applications may use (max_connections)`,
+      action:
+        "Find who holds the sessions (pg_stat_activity by usename): a pool sized too large or leaking, or leases piling up; before logins are refused.",
     },
   },
   {

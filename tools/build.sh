@@ -3,12 +3,12 @@
 # them without rebuilding.
 #
 #   bash tools/build.sh [bao|vault|tofu|provider-vault|provider-postgresql|actionlint|promtool|prometheus|alertmanager
-#                        |mtail|node-exporter|postgres-17|ha-topology
+#                        |mtail|node-exporter|postgres-exporter|postgres-17|ha-topology
 #                        |kube-apiserver|kubectl|etcd|vault-k8s|node-24|cdktn ...]
 #
 # No args: bao, vault, tofu, provider-vault, provider-postgresql and actionlint. The others only when
 # named (ONLY_WHEN_NAMED): promtool, the monitoring programs (prometheus, alertmanager, mtail,
-# node-exporter), postgres-17, ha-topology and etcd are not Go tools and need apt or
+# node-exporter, postgres-exporter), postgres-17, ha-topology and etcd are not Go tools and need apt or
 # root (see "promtool", "postgres-17", "ha-topology" and "etcd" below); kube-apiserver, kubectl and
 # vault-k8s are the Kubernetes harness's (harness/kubernetes.ts), and kube-apiserver is a long build;
 # node-24 is Node.js 24 from the npm registry (see "node-24" below), cdktn CDK Terrain (see "cdktn").
@@ -54,10 +54,10 @@ set -euo pipefail
 TOOLS_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${KEYBUZZ_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keybuzz-vault-cdktf}"
 ALL_TOOLS=(bao vault tofu provider-vault provider-postgresql actionlint promtool prometheus alertmanager mtail
-  node-exporter postgres-17 ha-topology
+  node-exporter postgres-exporter postgres-17 ha-topology
   kube-apiserver kubectl etcd vault-k8s node-24 cdktn)
 # Built only when named, never by a run without arguments (see main).
-ONLY_WHEN_NAMED=(promtool prometheus alertmanager mtail node-exporter postgres-17 ha-topology etcd kube-apiserver kubectl vault-k8s node-24 cdktn)
+ONLY_WHEN_NAMED=(promtool prometheus alertmanager mtail node-exporter postgres-exporter postgres-17 ha-topology etcd kube-apiserver kubectl vault-k8s node-24 cdktn)
 
 # ha-topology: the runbook's high-availability topology for the real-server suite (test/e2e/ha.test.ts):
 # Patroni, etcd and HAProxy, from the machine's own Debian packages (bookworm: Patroni 3.0.2, etcd
@@ -93,8 +93,9 @@ k8s_version_ldflags() {
 # promtool and the monitoring pipeline: promtool checks and unit-tests the shipped alert rules
 # (test/leases/alert-rules.integration.test.ts); prometheus, mtail, node-exporter and alertmanager are the real
 # pipeline of test/e2e/monitoring-*.test.ts and `npm run sandbox -- --monitoring` (PostgreSQL's log -> mtail ->
-# Prometheus -> Alertmanager). Not Go builds: one program each, taken out of the machine's Debian package
-# (bookworm: Prometheus 2.42, mtail 3.0.0~rc50, node exporter 1.5) with apt-get download and dpkg-deb, so that
+# Prometheus -> Alertmanager; postgres-exporter for the server's connection count). Not Go builds: one program
+# each, taken out of the machine's Debian package (bookworm: Prometheus 2.42, mtail 3.0.0~rc50, node exporter 1.5,
+# postgres_exporter 0.11.1) with apt-get download and dpkg-deb, so that
 # no server, user or service is installed; each cached by its package's version.
 # name -> "<Debian package> <file in it>".
 declare -A DEB_PROGRAMS=(
@@ -102,6 +103,7 @@ declare -A DEB_PROGRAMS=(
   [prometheus]="prometheus usr/bin/prometheus"
   [mtail]="mtail usr/bin/mtail"
   [node-exporter]="prometheus-node-exporter usr/bin/prometheus-node-exporter"
+  [postgres-exporter]="prometheus-postgres-exporter usr/bin/prometheus-postgres-exporter"
 )
 # alertmanager: Debian's Alertmanager 0.25 reads its default notification template from a fixed path
 # (/usr/share/prometheus/alertmanager/default.tmpl, a Debian patch) and refuses its configuration without
@@ -213,7 +215,7 @@ tool_settings() {
       T_APT_PROGRAMS=("${ALERTMANAGER_PROGRAMS[@]}")
       return 0
       ;;
-    promtool | prometheus | mtail | node-exporter)
+    promtool | prometheus | mtail | node-exporter | postgres-exporter)
       T_DEB=1
       read -r T_DEB_PACKAGE T_DEB_FILE <<<"${DEB_PROGRAMS[$1]}"
       T_KEY=$(deb_manifest_key "$1")

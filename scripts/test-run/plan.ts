@@ -56,6 +56,7 @@ export const COLD_BUILD_S: Readonly<Record<string, number>> = {
   alertmanager: 15,
   mtail: 5,
   "node-exporter": 5,
+  "postgres-exporter": 5,
 };
 
 /** The integration files that build a tool themselves (tools/build.sh, beside the global setup's builds). */

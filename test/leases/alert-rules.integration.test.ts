@@ -330,6 +330,46 @@ describe("the shipped alert rules, in Prometheus's rule engine, on the audit's a
         ],
       ),
       situation(
+        "50 sessions on a server of 60 connections (3 reserved): near max_connections, after a minute",
+        [
+          ...['pg_stat_activity_count{datname="keybuzz",state="idle"} 45x10', 'pg_stat_activity_count{datname="postgres",state="active"} 5x10'].map(
+            (l) => {
+              const [series, values] = l.split(" ");
+              return { series: series.replace("{", `{job="keybuzz-postgres",environment="prod",instance="db1:9187",`), values };
+            },
+          ),
+          { series: 'pg_settings_max_connections{job="keybuzz-postgres",environment="prod",instance="db1:9187"}', values: "60x10" },
+          { series: 'pg_settings_superuser_reserved_connections{job="keybuzz-postgres",environment="prod",instance="db1:9187"}', values: "3x10" },
+          ...lease(HEALTHY, 10),
+        ],
+        5,
+        [
+          {
+            alert: "KeybuzzPostgresNearMaxConnections",
+            firing: [
+              {
+                labels: { environment: "prod", instance: "db1:9187" },
+                summary: "prod/db1:9187: 50 sessions, over 80 % of the slots applications may use (max_connections)",
+              },
+            ],
+          },
+        ],
+      ),
+      situation(
+        "45 sessions of the same 57 slots: not near yet",
+        [
+          {
+            series: 'pg_stat_activity_count{job="keybuzz-postgres",environment="prod",instance="db1:9187",datname="keybuzz",state="idle"}',
+            values: "45x10",
+          },
+          { series: 'pg_settings_max_connections{job="keybuzz-postgres",environment="prod",instance="db1:9187"}', values: "60x10" },
+          { series: 'pg_settings_superuser_reserved_connections{job="keybuzz-postgres",environment="prod",instance="db1:9187"}', values: "3x10" },
+          ...lease(HEALTHY, 10),
+        ],
+        5,
+        [],
+      ),
+      situation(
         "the log pipeline down: mtail not scraped",
         [
           { series: `up{job="${LOG_METRICS_JOB}",environment="prod",instance="db1:3903"}`, values: "0x10" },

@@ -131,7 +131,7 @@ describe("what the documentation says of the metrics", () => {
   it("the shipped alert rules use only metrics, labels and finding kinds the audit writes", () => {
     const all = rules.groups.flatMap((g) => g.rules);
     expect(all.map((r) => r.alert)).toContain("KeybuzzVaultCannotReachPostgres");
-    const labels = new Set(["environment", "application", "vault_role", "kind", "window_seconds", "reason"]);
+    const labels = new Set(["environment", "application", "vault_role", "kind", "window_seconds", "reason", "instance"]);
     for (const { alert, expr } of all) {
       for (const [name] of expr.matchAll(/keybuzz_leases_\w+/g)) expect(Object.keys(METRICS), `${alert}: ${name}`).toContain(name);
       for (const [, by] of expr.matchAll(/by \(([^)]*)\)/g)) for (const l of by.split(/,\s*/)) expect(labels, `${alert}: label ${l}`).toContain(l);
