@@ -88,6 +88,8 @@ const ha = z.object({
   /** Users the crashed leader created that no lease holds. */
   orphanUsers: n,
   nodes: n,
+  /** Failed logins in the nodes' logs after each event (cumulative), by application and reason. */
+  failedLogins: z.array(z.object({ event: z.string(), application: z.string(), reason: z.string(), count: n })),
   /** A switchover, then a crash of the leader. */
   recoveries: z.array(haRecovery),
 });

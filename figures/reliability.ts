@@ -224,9 +224,14 @@ const ROWS: readonly Row[] = [
           (r) =>
             `${r.event.split(" ")[0]}: issuance back after ${sec(r.issuanceBackSeconds)}, cluster healthy after ${sec(r.healthySeconds)}, ${r.failed.issue ?? 0} failed issuance(s)`,
         );
-        return `${label} (${h.server}): ${events.join("; ")}`;
+        const logins = h.recoveries.map((r) => {
+          const event = r.event.split(" ")[0];
+          const seen = h.failedLogins.filter((l) => l.event === event && l.count > 0);
+          return `${event}: ${seen.length ? seen.map((l) => `${int(l.count)} ${l.reason} (${l.application})`).join(", ") : "none"}`;
+        });
+        return `${label} (${h.server}): ${events.join("; ")}; failed logins in the nodes' logs (cumulative) after the ${logins.join("; after the ")}`;
       };
-      return `${mode("ha-async")}. ${mode("ha-sync")}. Credentials issued before each event log in and renew after it; the lost user's lease still revokes (asynchronous) or Vault never issued it (synchronous); the plan through HAProxy is clean; 0 leases, 0 \`v-\` users on either node`;
+      return `${mode("ha-async")}. ${mode("ha-sync")}. A switchover's failed logins are only \`server_unavailable\`, which no alert pages on. Credentials issued before each event log in and renew after it; the lost user's lease still revokes (asynchronous) or Vault never issued it (synchronous); the plan through HAProxy is clean; 0 leases, 0 \`v-\` users on either node`;
     },
   }),
   ...(["bao", "vault"] as const).map(
@@ -252,6 +257,24 @@ const ROWS: readonly Row[] = [
         },
       }),
   ),
+  someOf({
+    what: "alerts on failed logins and on the lease audit, end to end",
+    how: "`monitoring-pg15.test.ts`, `monitoring-pg17.test.ts`: PostgreSQL with the settings the stack's log program needs, the synthesized `monitoring/postgresql-log.mtail` in Debian's mtail, the lease audit's textfile through the node exporter, Prometheus with the synthesized `monitoring/alerts.yml`, Alertmanager, a webhook receiver; each condition made for real, then a quiet period ([Alerts](operations.md#alerts-failed-logins-and-the-lease-audit))",
+    file: "test/e2e/monitoring-pg15.test.ts",
+    suites: ["monitoring-pg15", "monitoring-pg17"],
+    result: (f) => {
+      const one = (name: "monitoring-pg15" | "monitoring-pg17") => {
+        const m = f[name];
+        if (!m) return `${name}: ${NOT_MEASURED}`;
+        const alerts = m.alerts.map((a) => `${a.condition}: \`${a.alert}\` for ${a.application} after ${sec(a.seconds)}`);
+        const quiet = Object.entries(m.quietFailedLoginsByReason)
+          .map(([reason, n]) => `${int(n)} ${reason}`)
+          .join(", ");
+        return `${m.postgres} with ${m.server}: ${alerts.join("; ")} (each within 60 s of its first failure; ${int(m.unexpectedAlerts)} other alerts). Quiet period of ${sec(m.quietSeconds)} (${int(m.quietIssued)} issued, ${int(m.quietRenewed)} renewed, ${int(m.quietRevoked)} revoked, four audits, a restart that refused ${int(m.quietLoginsRefusedByRestart)} logins): ${count(m.quietNotifications, "notification")}; failed logins in the log: ${quiet || "none"}`;
+      };
+      return `${one("monitoring-pg15")}. ${one("monitoring-pg17")}. No password in a metric or a notification`;
+    },
+  }),
   row({
     what: "a change deployed while a server is down",
     how: "`outages.test.ts` 3a/3b: a changed role with the server down; a changed connection with PostgreSQL down",

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { execFileSync, type SpawnOptions } from "node:child_process";
 import type { ClientConfig } from "pg";
+import { POSTGRES_LOG_SETTINGS } from "../constructs/postgres-log-metrics";
 import { postmasterPid, queryWith, tryLoginWith } from "./postgres";
 import { freePort, run, runOk, startProcess, waitFor, type Started } from "./processes";
 import { tcpProxyConfig } from "./haproxy";
@@ -148,7 +149,15 @@ export function patroniConfig(c: PatroniConfigInput): unknown {
         superuser: c.superuser,
         replication: { username: "replicator", password: c.replicationPassword },
       },
-      parameters: { unix_socket_directories: node.dir, fsync: "off", log_min_messages: "warning", ...ssl },
+      // the settings the stack's log program needs (monitoring/postgresql-log.mtail), on every node.
+      parameters: {
+        unix_socket_directories: node.dir,
+        fsync: "off",
+        log_min_messages: "warning",
+        ...POSTGRES_LOG_SETTINGS,
+        log_filename: "postgresql.log",
+        ...ssl,
+      },
       pg_hba: ["local all all trust", `${host} replication replicator 127.0.0.1/32 ${auth}`, `${host} all all 127.0.0.1/32 ${auth}`],
     },
   };
@@ -361,6 +370,11 @@ export class PatroniCluster {
   /** The node names. */
   get nodeNames(): string[] {
     return this.nodes.map((n) => n.name);
+  }
+
+  /** Every node's jsonlog file (the logging collector's, in `<data>/log/`), for the stack's log program. */
+  get logFiles(): string[] {
+    return this.nodes.map((n) => join(n.dir, "data", "log", "postgresql.json"));
   }
 
   /**

@@ -16,6 +16,10 @@
  * HAProxy cuts idle connections after 8 s here, far sooner than Vault recycles its pooled ones (300 s):
  * Vault's driver checks an idle connection before reusing it, so that costs no failed call (checked first).
  *
+ * Every node logs as the stack's log program needs (jsonlog, log_connections): after each of 1 and 2 the nodes'
+ * logs are read with mtail and that program, and the failed logins each event caused are counted by application
+ * and reason; a switchover's must be refusals the alert rules do not page on (`server_unavailable`).
+ *
  * Measured: how long until Vault issues credentials again after each event (bounded here generously,
  * reported in BENCHMARKS.md by `BENCH_ONLY=ha npm run bench`), whether credentials issued before an event
  * still log in and renew after it, and in the end a clean plan through HAProxy, no lease, no issued user
@@ -34,6 +38,8 @@ import { waitFor } from "../../harness/processes";
 import { recordFigures } from "./fixture/figures";
 import { auditTokens, findingLines, runLeases } from "./fixture/leases";
 import { ThrowawayCa } from "../../harness/ca";
+import { countLoginFailures, type LoginFailureCount } from "../../harness/monitoring";
+import { POSTGRES_LOG_METRICS_DEFAULTS } from "../../constructs/postgres-log-metrics";
 import { LOCAL_VAULT_ROLES } from "./fixture/servers";
 import { e2eToolchain } from "./fixture/toolchain";
 
@@ -56,6 +62,8 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
     const recoveries: Recovery[] = [];
     /** Users the failovers left with no lease, which the lease audit reported and its fix dropped. */
     let orphanUsers = 0;
+    /** Failed logins in the nodes' logs after each event (cumulative), as the stack's log program counts them. */
+    const failedLogins: { event: string; failures: LoginFailureCount[] }[] = [];
 
     beforeAll(async () => {
       const log = `[e2e ha ${run.replication}]`;
@@ -100,6 +108,15 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
       recoveries.push(result.recovery);
       env.log(formatRecovery(result.recovery));
       return result;
+    }
+
+    /** The failed logins the nodes' logs hold by now, counted by mtail with the synthesized program; recorded for `event`. */
+    async function logFailures(event: string): Promise<LoginFailureCount[]> {
+      const { folder, fileName } = POSTGRES_LOG_METRICS_DEFAULTS;
+      const failures = await countLoginFailures(toolchain!.monitoring!.mtail, join(env.stackDir, folder, fileName), env.pg.logFiles);
+      failedLogins.push({ event, failures });
+      env.log(`failed logins in the nodes' logs after the ${event}: ${JSON.stringify(failures)}`);
+      return failures;
     }
 
     /** The credentials issued before an event log in through HAProxy and renew after it; then they are revoked. */
@@ -150,6 +167,9 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
       expect(recovery.issuanceBackMs).toBeLessThan(RECOVERY_BOUND_MS);
       expect(recovery.made.issue).toBeGreaterThan(0);
       await stillValid(before);
+      // what the switchover refused is a restart's refusal: no application, no vault_admin alert (stacks/alert-rules.ts).
+      const paging = (await logFailures("switchover")).filter((f) => f.reason !== "server_unavailable" && f.application !== "unknown");
+      expect(paging, "failed logins a switchover caused that the alert rules would page on").toEqual([]);
     });
 
     it("2. crash of the leader: Patroni fails over, issuance comes back, the old leader returns as a replica", async () => {
@@ -164,6 +184,7 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
       const [row] = await env.pg.query<{ recovery: boolean }>("SELECT pg_is_in_recovery() AS recovery", [], undefined, crashed);
       expect(row.recovery).toBe(true);
       await stillValid(before);
+      await logFailures("crash"); // measured: a crash may lose a user the churn then fails to log in with.
     });
 
     it("after both failovers: a user Vault created but never leased (the failover cut its answer) is reported by the lease audit and dropped by its fix", async () => {
@@ -259,6 +280,7 @@ for (const run of RUNS.filter((r) => MODES.includes(r.replication))) {
         replication: run.replication,
         orphanUsers,
         nodes: env.pg.nodeNames.length,
+        failedLogins: failedLogins.flatMap(({ event, failures }) => failures.map((f) => ({ event, ...f }))),
         recoveries: recoveries.map((r) => ({
           event: r.event,
           issuanceBackSeconds: r.issuanceBackMs / 1000,

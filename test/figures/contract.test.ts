@@ -66,6 +66,7 @@ describe("parseFiguresFile", () => {
       replication: "sync",
       orphanUsers: 0,
       nodes: 2,
+      failedLogins: [{ event: "switchover", application: "unknown", reason: "server_unavailable", count: 2 }],
       recoveries: [
         { event: "crash of node1", issuanceBackSeconds: 4.1, longestGapSeconds: 4.1, healthySeconds: 5.8, failed: { issue: 1 }, made: { issue: 51 } },
       ],

@@ -37,6 +37,7 @@ const HA_ASYNC: SuiteFigures<"ha-async"> = {
   replication: "async",
   orphanUsers: 0,
   nodes: 2,
+  failedLogins: [{ event: "switchover", application: "unknown", reason: "server_unavailable", count: 2 }],
   recoveries: [
     {
       event: "switchover node1 → node2",
