@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { prometheusFailure, toPrometheus } from "../../leases/format";
 import type { ApplicationSummary, Finding, Report } from "../../leases/model";
-import { ALERT_GROUPS, LOG_METRICS_JOB, alertRulesFile } from "../../stacks/alert-rules";
+import { ALERT_GROUPS, LOG_METRICS_JOB, POSTGRES_JOB, alertRulesFile } from "../../stacks/alert-rules";
 
 const ROOT = join(__dirname, "..", "..");
 const MINUTES = 60;
@@ -242,6 +242,19 @@ describe("the shipped alert rules, in Prometheus's rule engine, on the audit's a
       ]),
     ];
 
+    // postgres_exporter on a server of 60 connections, 3 of them reserved: sessions by database, for 10 minutes.
+    const postgresExporter = (sessions: Record<string, number>) => {
+      const target = `job="${POSTGRES_JOB}",environment="prod",instance="db1:9187"`;
+      return [
+        ...Object.entries(sessions).map(([db, n]) => ({
+          series: `pg_stat_activity_count{${target},datname="${db}",state="idle"}`,
+          values: `${n}x10`,
+        })),
+        { series: `pg_settings_max_connections{${target}}`, values: "60x10" },
+        { series: `pg_settings_superuser_reserved_connections{${target}}`, values: "3x10" },
+      ];
+    };
+
     // PostgreSQL's failed logins, as mtail exports them: a failure at minute 5 (the gauge holds its unix time, and
     // promtool's clock starts at 0), evaluated at minute 6 (within the 5-minute window) and at 11 (past it).
     const failedAt5 = (labels: Record<string, string>) => [
@@ -331,17 +344,7 @@ describe("the shipped alert rules, in Prometheus's rule engine, on the audit's a
       ),
       situation(
         "50 sessions on a server of 60 connections (3 reserved): near max_connections, after a minute",
-        [
-          ...['pg_stat_activity_count{datname="keybuzz",state="idle"} 45x10', 'pg_stat_activity_count{datname="postgres",state="active"} 5x10'].map(
-            (l) => {
-              const [series, values] = l.split(" ");
-              return { series: series.replace("{", `{job="keybuzz-postgres",environment="prod",instance="db1:9187",`), values };
-            },
-          ),
-          { series: 'pg_settings_max_connections{job="keybuzz-postgres",environment="prod",instance="db1:9187"}', values: "60x10" },
-          { series: 'pg_settings_superuser_reserved_connections{job="keybuzz-postgres",environment="prod",instance="db1:9187"}', values: "3x10" },
-          ...lease(HEALTHY, 10),
-        ],
+        [...postgresExporter({ keybuzz: 45, postgres: 5 }), ...lease(HEALTHY, 10)],
         5,
         [
           {
@@ -355,20 +358,7 @@ describe("the shipped alert rules, in Prometheus's rule engine, on the audit's a
           },
         ],
       ),
-      situation(
-        "45 sessions of the same 57 slots: not near yet",
-        [
-          {
-            series: 'pg_stat_activity_count{job="keybuzz-postgres",environment="prod",instance="db1:9187",datname="keybuzz",state="idle"}',
-            values: "45x10",
-          },
-          { series: 'pg_settings_max_connections{job="keybuzz-postgres",environment="prod",instance="db1:9187"}', values: "60x10" },
-          { series: 'pg_settings_superuser_reserved_connections{job="keybuzz-postgres",environment="prod",instance="db1:9187"}', values: "3x10" },
-          ...lease(HEALTHY, 10),
-        ],
-        5,
-        [],
-      ),
+      situation("45 sessions of the same 57 slots: not near yet", [...postgresExporter({ keybuzz: 45 }), ...lease(HEALTHY, 10)], 5, []),
       situation(
         "the log pipeline down: mtail not scraped",
         [
