@@ -1,8 +1,9 @@
 /**
  * The monitoring pipeline on 127.0.0.1, from Debian's own programs (`tools/build.sh prometheus alertmanager mtail
- * node-exporter`): mtail reading PostgreSQL's jsonlog with the stack's program, the node exporter's textfile
- * collector serving what `npm run leases --format prometheus` writes, Prometheus scraping both and evaluating the
- * stack's alert rules, Alertmanager routing the alerts to a webhook receiver that records each notification.
+ * node-exporter postgres-exporter`): mtail reading PostgreSQL's jsonlog with the stack's program, postgres_exporter
+ * for the server's connection count, the node exporter's textfile collector serving what `npm run leases --format
+ * prometheus` writes, Prometheus scraping the three and evaluating the stack's alert rules, Alertmanager routing the
+ * alerts to a webhook receiver that records each notification.
  * The configurations are the ones docs/operations.md tells an operator to copy ({@link prometheusConfig},
  * {@link alertmanagerConfig}); only the addresses are the harness's.
  */

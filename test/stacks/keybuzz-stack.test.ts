@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Testing } from "cdktf";
 import { MIN_ENGINE_VERSION } from "../../constructs/vocabulary";
+import { alertRulesFile } from "../../stacks/alert-rules";
 import { loadEnvironments, parseEnvironment } from "../../stacks/environment";
 import { LEASE_AUDIT_NAMES } from "../../stacks/keybuzz-names";
 import { KeybuzzStack, stackName } from "../../stacks/keybuzz-stack";
@@ -69,6 +70,17 @@ describe("KeybuzzStack, per environment file", () => {
 
     expect(readdirSync(agentDir).sort()).toEqual(apps);
     for (const app of apps) expect(readdirSync(join(agentDir, app)).sort()).toEqual(["agent.hcl", `vault-agent-${app}.service`]);
+  });
+
+  it.each(ENVIRONMENTS)("writes %s's monitoring files beside its JSON: the log program, naming each application, and the alert rules", (env) => {
+    const dir = join(out.path, "stacks", `keybuzz-${env}`, "monitoring");
+    expect(readdirSync(dir).sort()).toEqual(["alerts.yml", "postgresql-log.mtail"]);
+    expect(readFileSync(join(dir, "alerts.yml"), "utf8")).toBe(alertRulesFile());
+    const program = readFileSync(join(dir, "postgresql-log.mtail"), "utf8");
+    const config = JSON.parse(readFileSync(join(ROOT, "config", `${env}.json`), "utf8")) as { applications: { name: string }[] };
+    for (const { name } of config.applications) expect(program).toContain(`keybuzz_postgres_login_failures_total["${name}"]["role_missing"]++`);
+    expect(program).toContain('$user == "vault_admin" {');
+    expect(program).toContain('keybuzz_postgres_login_failures_total["leases-audit"]["wrong_password"]++');
   });
 
   it("renders each application's credentials in its own format: Chatwoot's and n8n's variables, a service file for the others", () => {
