@@ -270,7 +270,7 @@ const ROWS: readonly Row[] = [
         const quiet = Object.entries(m.quietFailedLoginsByReason)
           .map(([reason, n]) => `${int(n)} ${reason}`)
           .join(", ");
-        return `${m.postgres} with ${m.server}: ${alerts.join("; ")} (each within 60 s of its first failure; ${int(m.unexpectedAlerts)} other alerts). Quiet period of ${sec(m.quietSeconds)} (${int(m.quietIssued)} issued, ${int(m.quietRenewed)} renewed, ${int(m.quietRevoked)} revoked, four audits, a restart that refused ${int(m.quietLoginsRefusedByRestart)} logins): ${count(m.quietNotifications, "notification")}; failed logins in the log: ${quiet || "none"}`;
+        return `${m.postgres} with ${m.server}: ${alerts.join("; ")} (each within 60 s of its first failure, the server near its limit within 60 s plus its rule's minute; ${int(m.unexpectedAlerts)} other alerts). Quiet period of ${sec(m.quietSeconds)} (${int(m.quietIssued)} issued, ${int(m.quietRenewed)} renewed, ${int(m.quietRevoked)} revoked, four audits, a restart that refused ${int(m.quietLoginsRefusedByRestart)} logins): ${count(m.quietNotifications, "notification")}; failed logins in the log: ${quiet || "none"}`;
       };
       return `${one("monitoring-pg15")}. ${one("monitoring-pg17")}. No password in a metric or a notification`;
     },
