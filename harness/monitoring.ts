@@ -11,7 +11,9 @@ import { createServer, type Server } from "node:http";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { LOG_METRICS_JOB, POSTGRES_JOB } from "../stacks/alert-rules";
+import { LOG_METRICS_JOB, MONITORING_FILES, POSTGRES_JOB } from "../stacks/alert-rules";
+import type { LocalDeployment } from "./deployment";
+import { jsonLogFile } from "./postgres";
 import { freePort, runOk, startProcess, waitFor, type Started } from "./processes";
 
 /** The programs, as `tools/build.sh` gives them. */
@@ -205,6 +207,24 @@ export class MonitoringPipeline {
       throw new Error(`${(err as Error).message}\n${tails}`);
     }
     return p;
+  }
+
+  /**
+   * {@link start} on a deployed `local` stack: its synthesized log program and rules, its PostgreSQL's jsonlog
+   * (the server started with LOGGED_SETTINGS) and socket, in a folder of the deployment's.
+   */
+  static forDeployment(env: LocalDeployment, tools: MonitoringTools, log: (line: string) => void): Promise<MonitoringPipeline> {
+    const dir = join(env.stackDir, MONITORING_FILES.folder);
+    return MonitoringPipeline.start({
+      tools,
+      program: join(dir, MONITORING_FILES.program),
+      logs: jsonLogFile(env.pg.logDirectory),
+      postgres: { socketDir: env.pg.socketDir, port: env.pg.port, database: env.databaseName },
+      rulesFile: join(dir, MONITORING_FILES.rules),
+      environment: "local",
+      parentDir: env.dir,
+      log,
+    });
   }
 
   private async startAll(o: Parameters<typeof MonitoringPipeline.start>[0]): Promise<void> {

@@ -20,8 +20,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { execFileSync, type SpawnOptions } from "node:child_process";
 import type { ClientConfig } from "pg";
-import { POSTGRES_LOG_SETTINGS } from "../constructs/postgres-log-metrics";
-import { postmasterPid, queryWith, tryLoginWith } from "./postgres";
+import { LOGGED_SETTINGS, jsonLogFile, postmasterPid, queryWith, tryLoginWith } from "./postgres";
 import { freePort, run, runOk, startProcess, waitFor, type Started } from "./processes";
 import { tcpProxyConfig } from "./haproxy";
 
@@ -154,8 +153,7 @@ export function patroniConfig(c: PatroniConfigInput): unknown {
         unix_socket_directories: node.dir,
         fsync: "off",
         log_min_messages: "warning",
-        ...POSTGRES_LOG_SETTINGS,
-        log_filename: "postgresql.log",
+        ...LOGGED_SETTINGS,
         ...ssl,
       },
       pg_hba: ["local all all trust", `${host} replication replicator 127.0.0.1/32 ${auth}`, `${host} all all 127.0.0.1/32 ${auth}`],
@@ -374,7 +372,7 @@ export class PatroniCluster {
 
   /** Every node's jsonlog file (the logging collector's, in `<data>/log/`), for the stack's log program. */
   get logFiles(): string[] {
-    return this.nodes.map((n) => join(n.dir, "data", "log", "postgresql.json"));
+    return this.nodes.map((n) => jsonLogFile(join(n.dir, "data", "log")));
   }
 
   /**

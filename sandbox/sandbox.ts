@@ -16,9 +16,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { POSTGRES_LOG_METRICS_DEFAULTS, POSTGRES_LOG_SETTINGS } from "../constructs/postgres-log-metrics";
 import { LocalDeployment } from "../harness/deployment";
 import { MonitoringPipeline } from "../harness/monitoring";
+import { LOGGED_SETTINGS } from "../harness/postgres";
 import { KubernetesApiServer, VaultInjector } from "../harness/kubernetes";
 import { LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
 import { cdktfCommand, localPaths, PROJECT_ROOT, type TfJson } from "../harness/stack";
@@ -167,7 +167,7 @@ export class Sandbox {
         vaultBinary: tools.server,
         tools: { engine: tools.engine, cliConfig: tools.cliConfig },
         // what the stack's log program needs (monitoring/postgresql-log.mtail), with or without --monitoring.
-        postgres: { settings: { ...POSTGRES_LOG_SETTINGS, log_filename: "postgresql.log" } },
+        postgres: { settings: LOGGED_SETTINGS },
         log: "[sandbox]",
         ...(api ? { patchConfig: (config: TfJson) => (config.auth.kubernetes = kubernetesAuth(api, config.applications)) } : {}),
       });
@@ -217,17 +217,7 @@ export class Sandbox {
     this.progress("building or finding in the tool cache: Prometheus, Alertmanager, mtail, the node exporter (Debian's packages)");
     const { tools, missing } = monitoringFromManifest(await buildTools(MONITORING_TOOLS, (line) => this.progress(line)));
     if (!tools) throw new Error(`--monitoring: ${missing}`);
-    const dir = join(env.stackDir, POSTGRES_LOG_METRICS_DEFAULTS.folder);
-    this.monitoring = await MonitoringPipeline.start({
-      tools,
-      program: join(dir, POSTGRES_LOG_METRICS_DEFAULTS.fileName),
-      logs: join(env.pg.logDirectory, "*.json"),
-      postgres: { socketDir: env.pg.socketDir, port: env.pg.port, database: env.databaseName },
-      rulesFile: join(dir, "alerts.yml"),
-      environment: "local",
-      parentDir: env.dir,
-      log: (line) => this.progress(line),
-    });
+    this.monitoring = await MonitoringPipeline.forDeployment(env, tools, (line) => this.progress(line));
     return this.monitoring;
   }
 

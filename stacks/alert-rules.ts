@@ -2,8 +2,8 @@
  * KeyBuzz's Prometheus alert rules, one file for every environment (`monitoring/alerts.yml` beside each stack):
  * the lease audit's (on what `npm run leases --format prometheus` writes) and PostgreSQL's failed logins (on what
  * the stack's mtail program reads from PostgreSQL's log, constructs/postgres-log-metrics.ts). promtool checks and
- * unit-tests them (test/leases/alert-rules.integration.test.ts), and the monitoring suites fire them in a real
- * Prometheus and Alertmanager (test/e2e/monitoring-*.test.ts). docs/operations.md lists each with what to do.
+ * unit-tests them (test/leases/alert-rules.integration.test.ts), and the monitoring suite fires them in a real
+ * Prometheus and Alertmanager (test/e2e/monitoring.test.ts). docs/operations.md lists each with what to do.
  */
 import { LOGIN_FAILURE_REASONS, POSTGRES_LOG_METRICS_DEFAULTS, logMetricNames, type LoginFailureReason } from "../constructs/postgres-log-metrics";
 
@@ -19,6 +19,15 @@ export const NEAR_MAX_CONNECTIONS = 0.8;
 export const LEASE_AUDIT_LABEL = "leases-audit";
 /** How long one failed login keeps its alert firing. */
 export const FAILURE_WINDOW = "5m";
+/**
+ * Where each stack's monitoring files go, in its output folder (`cdktf.out/stacks/keybuzz-<env>/<folder>/`): the
+ * log program (written by the PostgresLogMetrics construct) and these rules (written by the stack).
+ */
+export const MONITORING_FILES = {
+  folder: POSTGRES_LOG_METRICS_DEFAULTS.folder,
+  program: POSTGRES_LOG_METRICS_DEFAULTS.fileName,
+  rules: "alerts.yml",
+} as const;
 
 /** One alerting rule, as Prometheus reads it. */
 export interface AlertRule {

@@ -18,7 +18,7 @@ import { MIN_ENGINE_VERSION } from "../constructs/vocabulary";
 import { isProduction, type EnvironmentConfig } from "./environment";
 import { FUNCTIONS_SCHEMA, KEYBUZZ_LABELS, LEASE_AUDIT_NAMES } from "./keybuzz-names";
 import { movedFrom } from "./moved";
-import { LEASE_AUDIT_LABEL, LOG_METRIC_PREFIX, alertRulesFile } from "./alert-rules";
+import { LEASE_AUDIT_LABEL, LOG_METRIC_PREFIX, MONITORING_FILES, alertRulesFile } from "./alert-rules";
 
 /** Props of {@link KeybuzzStack}. */
 export interface KeybuzzStackProps {
@@ -205,7 +205,7 @@ export class KeybuzzStack extends TerraformStack {
       adminUsername: admin.username,
       metricPrefix: LOG_METRIC_PREFIX,
     });
-    writeStackFiles(this, "monitoring", () => ({ "alerts.yml": alertRulesFile() }));
+    writeStackFiles(this, MONITORING_FILES.folder, () => ({ [MONITORING_FILES.rules]: alertRulesFile() }));
 
     new TerraformOutput(this, "mount_path", { value: mount.path, description: "Path of the database secrets engine." });
     new TerraformOutput(this, "connection_name", { value: connection.connectionName, description: "Vault connection name." });
