@@ -260,7 +260,7 @@ const monitoring = z.object({
   /** Firing alerts besides the expected ones (false alarms while the conditions ran). */
   unexpectedAlerts: n,
 });
-/** test/e2e/monitoring-pg15.test.ts and monitoring-pg17.test.ts: PostgreSQL's log and the lease audit into a real Prometheus and Alertmanager. */
+/** test/e2e/monitoring.test.ts, one run per PostgreSQL major: PostgreSQL's log and the lease audit into a real Prometheus and Alertmanager. */
 export interface MonitoringFigures extends z.output<typeof monitoring> {}
 
 // ------------------------------------------------------------------------------------------------ the suites

@@ -259,8 +259,8 @@ const ROWS: readonly Row[] = [
   ),
   someOf({
     what: "alerts on failed logins and on the lease audit, end to end",
-    how: "`monitoring-pg15.test.ts`, `monitoring-pg17.test.ts`: PostgreSQL with the settings the stack's log program needs, the synthesized `monitoring/postgresql-log.mtail` in Debian's mtail, the lease audit's textfile through the node exporter, Prometheus with the synthesized `monitoring/alerts.yml`, Alertmanager, a webhook receiver; each condition made for real, then a quiet period ([Alerts](operations.md#alerts-failed-logins-and-the-lease-audit))",
-    file: "test/e2e/monitoring-pg15.test.ts",
+    how: "`monitoring.test.ts`, on PostgreSQL 15 and 17 side by side: PostgreSQL with the settings the stack's log program needs, the synthesized `monitoring/postgresql-log.mtail` in Debian's mtail, the lease audit's textfile through the node exporter, Prometheus with the synthesized `monitoring/alerts.yml`, Alertmanager, a webhook receiver; each condition made for real, then a quiet period ([Alerts](operations.md#alerts-failed-logins-and-the-lease-audit))",
+    file: "test/e2e/monitoring.test.ts",
     suites: ["monitoring-pg15", "monitoring-pg17"],
     result: (f) => {
       const one = (name: "monitoring-pg15" | "monitoring-pg17") => {

@@ -1,7 +1,7 @@
 /**
  * The stack's mtail program, run by Debian's mtail (`tools/build.sh mtail`, cached) on PostgreSQL 15 jsonlog lines
- * as PostgreSQL wrote them for each kind of failed login (captured from a real server; the monitoring suites
- * make each for real): every line lands on its application and reason, and the lines that are no failed login
+ * as PostgreSQL wrote them for each kind of failed login (captured from a real server; the monitoring suite
+ * makes each for real): every line lands on its application and reason, and the lines that are no failed login
  * count nothing. Needs apt (CI has it): without it this test fails, it does not skip.
  */
 import { spawnSync } from "node:child_process";

@@ -11,7 +11,7 @@
  *
  * And `npm run sandbox -- --monitoring`: its monitoring commands run as printed (a wrong password, the lease
  * audit into the node exporter's folder, Prometheus's alerts), the sandbox prints the notification naming the
- * application (the monitoring suites bound how soon), and Ctrl-C leaves no process, port or folder behind.
+ * application (the monitoring suite bounds how soon), and Ctrl-C leaves no process, port or folder behind.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";

@@ -3,8 +3,8 @@
  * own rule engine: `promtool check rules` parses them, and `promtool test rules` feeds each situation's metrics
  * (the lease audit's, written by its formatter, leases/format.ts, from a report like the audit makes; and the
  * log metrics of the stack's mtail program, as mtail exports them) as series scraped every minute, and says
- * which alerts fire, with which labels, summaries and actions. The monitoring suites fire the same file in a
- * real Prometheus (test/e2e/monitoring-*.test.ts).
+ * which alerts fire, with which labels, summaries and actions. The monitoring suite fires the same file in a
+ * real Prometheus (test/e2e/monitoring.test.ts).
  *
  * promtool comes from Debian's prometheus package, taken out of it by `tools/build.sh promtool` (cached).
  * Needs apt (CI has it): without it this test fails, it does not skip.
