@@ -216,9 +216,6 @@ export function audit(
       });
     }
   }
-  const order = (f: Finding) => FINDING_KINDS.indexOf(f.kind);
-  findings.sort((a, b) => order(a) - order(b) || (a.application ?? "").localeCompare(b.application ?? "") || a.subject.localeCompare(b.subject));
-
   const irrevocable = new Set(inv.irrevocable.map((l) => l.id));
   const applications = apps.map((app): ApplicationSummary => {
     const leases = inv.leases.filter((l) => l.vaultRole === app.vaultRole);
@@ -233,8 +230,23 @@ export function audit(
       pending: leases.filter((l) => l.expireTime <= inv.now && !irrevocable.has(l.id)).length,
       irrevocable: inv.irrevocable.filter((l) => roleOfLease(l.id) === app.vaultRole).length,
       users: inv.postgres ? users.filter((u) => u.canLogin && owner.get(u) === app).length : null,
+      budget: app.leaseBudget ?? null,
     };
   });
+  for (const a of applications) {
+    if (a.budget === null || a.active <= a.budget) continue;
+    findings.push({
+      kind: "over_budget",
+      application: a.application,
+      vaultRole: a.vaultRole,
+      subject: a.application,
+      detail: `${a.active} active leases, over its budget of ${a.budget} (leaseBudget in its config): processes take credentials faster than their leases end (a crash loop, a CronJob, processes killed before they revoke)`,
+      certain: true,
+    });
+  }
+
+  const order = (f: Finding) => FINDING_KINDS.indexOf(f.kind);
+  findings.sort((a, b) => order(a) - order(b) || (a.application ?? "").localeCompare(b.application ?? "") || a.subject.localeCompare(b.subject));
   return { applications, findings };
 }
 

@@ -20,6 +20,7 @@ export const METRICS = {
   keybuzz_leases_pending_revocation: ["gauge", "Expired leases Vault still holds and still tries to revoke."],
   keybuzz_leases_irrevocable: ["gauge", "Leases Vault gave up revoking."],
   keybuzz_leases_issued_users: ["gauge", "Issued users of the application that can log in."],
+  keybuzz_leases_budget: ["gauge", "The most active leases the application may hold (its config's lease budget)."],
   keybuzz_leases_findings: ["gauge", "Things wrong, by kind (label kind); 0 when none."],
 } as const;
 
@@ -52,6 +53,7 @@ export function toPrometheus(r: Report): string {
     add("keybuzz_leases_pending_revocation", l, a.pending);
     add("keybuzz_leases_irrevocable", l, a.irrevocable);
     if (a.users !== null) add("keybuzz_leases_issued_users", l, a.users);
+    if (a.budget !== null) add("keybuzz_leases_budget", l, a.budget);
   }
   const apps = [...r.applications.map((a) => a.application), ""];
   for (const application of apps) {
@@ -102,6 +104,7 @@ export function toTable(r: Report, plan?: FixPlan): string {
     "application",
     "vault role",
     "leases",
+    "budget",
     `expiring<${duration(r.expiringWindowSeconds)}`,
     "renewable",
     "not renewable",
@@ -115,7 +118,9 @@ export function toTable(r: Report, plan?: FixPlan): string {
       ...r.applications.map((a) => [
         a.application,
         a.vaultRole,
-        ...[a.active, a.expiring, a.renewable, a.nonRenewable, a.pending, a.irrevocable].map(String),
+        String(a.active),
+        a.budget === null ? "-" : String(a.budget),
+        ...[a.expiring, a.renewable, a.nonRenewable, a.pending, a.irrevocable].map(String),
         a.users === null ? "-" : String(a.users),
       ]),
     ]),

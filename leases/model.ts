@@ -11,6 +11,8 @@ export interface AuditedApplication {
   readonly vaultRole: string;
   /** Every role an issued user of this Vault role may be a member of (its login base role first). */
   readonly allowedRoles: readonly string[];
+  /** The most active leases it may hold (its config's lease budget); none for the audit's own roles. */
+  readonly leaseBudget?: number;
 }
 
 /** A lease Vault holds under `<mount>/creds/<vaultRole>/`. */
@@ -80,7 +82,8 @@ export type FindingKind =
   | "expired_user_with_sessions"
   | "orphan_session"
   | "foreign_membership"
-  | "revoked_not_dropped";
+  | "revoked_not_dropped"
+  | "over_budget";
 
 /** Every kind, in the order a report lists them. */
 export const FINDING_KINDS: readonly FindingKind[] = [
@@ -92,6 +95,7 @@ export const FINDING_KINDS: readonly FindingKind[] = [
   "orphan_session",
   "foreign_membership",
   "revoked_not_dropped",
+  "over_budget",
 ];
 
 /** One thing wrong. */
@@ -128,6 +132,8 @@ export interface ApplicationSummary {
   readonly irrevocable: number;
   /** Issued users that can log in (null when PostgreSQL was not read). */
   readonly users: number | null;
+  /** Its lease budget (null for the audit's own roles, which have none). */
+  readonly budget: number | null;
 }
 
 export interface Report {

@@ -3,7 +3,7 @@
  * and the applications (with the audit's own three Vault roles) whose leases and users it holds together.
  */
 import { leaseAuditRoles } from "../constructs/lease-audit";
-import { FUNCTIONS_SCHEMA, LEASE_AUDIT_NAMES } from "../stacks/keybuzz-names";
+import { FUNCTIONS_SCHEMA, LEASE_AUDIT_NAMES, leaseBudgetOf } from "../stacks/keybuzz-names";
 import type { EnvironmentConfig } from "../stacks/environment";
 import type { AuditedApplication } from "./model";
 import { VaultClient } from "./vault-client";
@@ -30,7 +30,12 @@ export interface Target {
 /** The applications of an environment as the audit sees them, and the audit's own three roles (as LeaseAudit builds them). */
 export function auditedApplications(config: EnvironmentConfig): AuditedApplication[] {
   return [
-    ...config.applications.map((a) => ({ name: a.name, vaultRole: a.vaultRole, allowedRoles: [a.baseRole, ...a.additionalBaseRoles] })),
+    ...config.applications.map((a) => ({
+      name: a.name,
+      vaultRole: a.vaultRole,
+      allowedRoles: [a.baseRole, ...a.additionalBaseRoles],
+      leaseBudget: leaseBudgetOf(a),
+    })),
     ...leaseAuditRoles(LEASE_AUDIT_NAMES).map((r) => ({ name: "leases-audit", vaultRole: r.vaultRole, allowedRoles: [...r.baseRoles] })),
   ];
 }

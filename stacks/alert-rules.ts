@@ -94,13 +94,24 @@ export const LEASE_RULES: readonly AlertRule[] = [
   },
   {
     alert: "KeybuzzLeaseFindings",
-    expr: 'sum by (environment, application, kind) (keybuzz_leases_findings{kind!~"probe_failed|irrevocable_lease|orphan_user|revoked_not_dropped"}) > 0',
+    expr: 'sum by (environment, application, kind) (keybuzz_leases_findings{kind!~"probe_failed|irrevocable_lease|orphan_user|revoked_not_dropped|over_budget"}) > 0',
     for: "15m",
     labels: { severity: "ticket" },
     annotations: {
       summary:
         "{{ $labels.environment }}/{{ $labels.application }}: {{ $value }} {{ $labels.kind }}; run npm run leases -- --env {{ $labels.environment }} --fix",
       action: "npm run leases -- --env {{ $labels.environment }} --fix says what it would do and what it leaves to a person.",
+    },
+  },
+  {
+    alert: "KeybuzzLeaseBudgetExceeded",
+    // both series come from the same audit's textfile: their labels match one to one.
+    expr: "keybuzz_leases_active > keybuzz_leases_budget",
+    labels: { severity: "page" },
+    annotations: {
+      summary: "{{ $labels.environment }}/{{ $labels.application }}: {{ $value }} active leases, over its lease budget (a crash loop?)",
+      action:
+        "Find what takes credentials without ending them (a crash-looping pod, a CronJob, processes killed before they revoke) and stop it; each lease ends with its TTL. Raise leaseBudget only if the application really runs more processes.",
     },
   },
   {

@@ -21,7 +21,25 @@ export const KEYBUZZ_DEFAULTS = {
   agentConfigDirectory: "/etc/keybuzz-agent",
   /** agent.runDirectory. */
   agentRunDirectory: "/run/keybuzz-agent",
+  /** applications[].replicas. */
+  replicas: 1,
 } as const;
+
+/**
+ * The lease budget an application gets when its config sets none: per process, its credential and the previous
+ * one (a rollover's or a restart's, which lives on until its TTL when nobody revokes it), times two for a
+ * rolling deploy's or a restart's processes that overlap the old ones. So 4 × replicas: past it, leases are
+ * piling up faster than they end (a crash loop, a CronJob, processes killed before they revoke).
+ */
+export const LEASE_BUDGET = { leasesPerProcess: 2, overlap: 2 } as const;
+
+/** The stack's output of what each application gets, and the field of it that holds its lease budget (the review reads it). */
+export const APPLICATIONS_OUTPUT = { name: "applications", leaseBudget: "lease_budget" } as const;
+
+/** An application's lease budget: its config's `leaseBudget`, else {@link LEASE_BUDGET} × its replicas. */
+export function leaseBudgetOf(app: { readonly replicas: number; readonly leaseBudget?: number }): number {
+  return app.leaseBudget ?? app.replicas * LEASE_BUDGET.leasesPerProcess * LEASE_BUDGET.overlap;
+}
 
 /** What Vault shows for the mount and the auth methods, and the label of the Kubernetes objects written. */
 export const KEYBUZZ_LABELS = {

@@ -13,7 +13,7 @@ import { KUBERNETES_AUTH_DEFAULTS } from "../../constructs/kubernetes-auth";
 import { KUBERNETES_WORKLOAD_DEFAULTS } from "../../constructs/kubernetes-workload";
 import { SECRETS_MOUNT_DEFAULTS } from "../../constructs/secrets-mount";
 import { VAULT_ADMIN_DEFAULTS } from "../../constructs/vault-admin";
-import { KEYBUZZ_DEFAULTS } from "../keybuzz-names";
+import { KEYBUZZ_DEFAULTS, LEASE_BUDGET } from "../keybuzz-names";
 
 /** `3600` as `1h`, `300` as `5m`: a default in a field's description, written from the value itself. */
 const span = (seconds: number) => (seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`);
@@ -100,6 +100,22 @@ const application = z
       .default(DYNAMIC_ROLE_DEFAULTS.connectionLimit)
       .describe(
         `Sessions one issued user may hold at once (CONNECTION LIMIT), so that one leaked credential cannot take every slot. Default ${DYNAMIC_ROLE_DEFAULTS.connectionLimit}.`,
+      ),
+    replicas: z
+      .number()
+      .int()
+      .min(1, "must be at least 1")
+      .default(KEYBUZZ_DEFAULTS.replicas)
+      .describe(
+        `Processes of this application that hold credentials at once in normal operation (pods, or hosts running its agent): what its lease budget is derived from. Default ${KEYBUZZ_DEFAULTS.replicas}.`,
+      ),
+    leaseBudget: z
+      .number()
+      .int()
+      .min(1, "must be at least 1")
+      .optional()
+      .describe(
+        `The most credentials (active leases) the application may hold at once; past it, the lease audit reports it (over_budget) and KeybuzzLeaseBudgetExceeded fires. Default: ${LEASE_BUDGET.leasesPerProcess * LEASE_BUDGET.overlap} × replicas (per process, its credential and the previous one until its TTL; twice that while a deploy or a restart overlaps old processes).`,
       ),
     additionalBaseRoles: z
       .array(pgIdentifier)

@@ -44,6 +44,7 @@ const app = (application: string, vaultRole: string, extra: Partial<ApplicationS
   pending: 0,
   irrevocable: 0,
   users: 2,
+  budget: 4,
   ...extra,
 });
 
@@ -217,6 +218,29 @@ describe("the shipped alert rules, in Prometheus's rule engine, on the audit's a
               {
                 labels: { environment: "prod", application: "workers", kind: "orphan_user" },
                 summary: "prod/workers: 1 orphan_user: a user no lease will ever drop",
+              },
+            ],
+          },
+        ],
+      ),
+      situation(
+        "a crash loop: an application over its lease budget pages at the first audit that reports it",
+        lease(
+          {
+            ...HEALTHY,
+            applications: HEALTHY.applications.map((a) => (a.application === "n8n" ? { ...a, active: 23, users: 23 } : a)),
+            findings: [finding("over_budget", "n8n", "n8n")],
+          },
+          1,
+        ),
+        1,
+        [
+          {
+            alert: "KeybuzzLeaseBudgetExceeded",
+            firing: [
+              {
+                labels: { environment: "prod", application: "n8n", vault_role: "n8n-db" },
+                summary: "prod/n8n: 23 active leases, over its lease budget (a crash loop?)",
               },
             ],
           },

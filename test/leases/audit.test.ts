@@ -3,8 +3,8 @@ import { applicationOf, audit, confirmed, pair, parseUsername, PAIRING_WINDOW_SE
 import type { AuditedApplication, Finding, Inventory, IssuedUser, Lease } from "../../leases/model";
 
 const APPS: AuditedApplication[] = [
-  { name: "keybuzz-api", vaultRole: "keybuzz-api-db", allowedRoles: ["keybuzz_api"] },
-  { name: "chatwoot", vaultRole: "chatwoot-db", allowedRoles: ["chatwoot"] },
+  { name: "keybuzz-api", vaultRole: "keybuzz-api-db", allowedRoles: ["keybuzz_api"], leaseBudget: 4 },
+  { name: "chatwoot", vaultRole: "chatwoot-db", allowedRoles: ["chatwoot"], leaseBudget: 2 },
   { name: "workers", vaultRole: "workers-db", allowedRoles: ["keybuzz_workers", "keybuzz_api"] },
 ];
 const NOW = 1_800_000_000;
@@ -134,6 +134,7 @@ describe("audit", () => {
         pending: 0,
         irrevocable: 0,
         users: 1,
+        budget: 4,
       },
       {
         application: "chatwoot",
@@ -145,6 +146,7 @@ describe("audit", () => {
         pending: 0,
         irrevocable: 0,
         users: 0,
+        budget: 2,
       },
       {
         application: "workers",
@@ -156,6 +158,7 @@ describe("audit", () => {
         pending: 1,
         irrevocable: 0,
         users: 1,
+        budget: null,
       },
     ]);
   });
@@ -186,6 +189,29 @@ describe("audit", () => {
     ]);
     expect(findings.find((f) => f.kind === "foreign_membership")?.detail).toBe("holds chatwoot, outside its application's roles (keybuzz_api)");
     expect(applications.find((a) => a.application === "chatwoot")?.irrevocable).toBe(1);
+  });
+
+  it("reports an application over its lease budget (active leases only), and none without a budget", () => {
+    // chatwoot's budget is 2: three active leases and one expired; workers has none, whatever it holds.
+    const leases = [
+      ...[1, 2, 3].map((i) => lease("chatwoot-db", NOW - 10 * i, { id: `database/creds/chatwoot-db/${i}` })),
+      lease("chatwoot-db", NOW - 4000, { id: "database/creds/chatwoot-db/old", expireTime: NOW - 100 }),
+      ...[1, 2, 3, 4, 5].map((i) => lease("workers-db", NOW - 10 * i, { id: `database/creds/workers-db/${i}` })),
+    ];
+    const { findings } = audit(inventory(leases, [], { postgres: null, postgresError: "x" }), APPS, OPTS);
+    expect(findings).toEqual([
+      {
+        kind: "over_budget",
+        application: "chatwoot",
+        vaultRole: "chatwoot-db",
+        subject: "chatwoot",
+        detail:
+          "3 active leases, over its budget of 2 (leaseBudget in its config): processes take credentials faster than their leases end (a crash loop, a CronJob, processes killed before they revoke)",
+        certain: true,
+      },
+    ]);
+    const atBudget = audit(inventory(leases.slice(1), [], { postgres: null, postgresError: "x" }), APPS, OPTS);
+    expect(atBudget.findings).toEqual([]);
   });
 
   it("says PostgreSQL was not read instead of reporting its users missing", () => {

@@ -25,6 +25,7 @@ const REPORT: Report = {
       pending: 0,
       irrevocable: 0,
       users: 3,
+      budget: 8,
     },
     {
       application: "chatwoot",
@@ -36,6 +37,7 @@ const REPORT: Report = {
       pending: 1,
       irrevocable: 1,
       users: 1,
+      budget: null,
     },
   ],
   findings: [
@@ -92,7 +94,7 @@ describe("toTable", () => {
     expect(text).toContain("health: ok, Vault issued and revoked a probe credential in 31 ms");
     const rows = text.split("\n");
     const header = rows.find((r) => r.startsWith("application"))!;
-    expect(header).toMatch(/^application\s+vault role\s+leases\s+expiring<15m\s+renewable\s+not renewable\s+pending\s+irrevocable\s+users$/);
+    expect(header).toMatch(/^application\s+vault role\s+leases\s+budget\s+expiring<15m\s+renewable\s+not renewable\s+pending\s+irrevocable\s+users$/);
     const api = rows.find((r) => r.startsWith("keybuzz-api"))!;
     expect(api.indexOf("keybuzz-api-db")).toBe(header.indexOf("vault role"));
     expect(text).toContain("findings: 3");

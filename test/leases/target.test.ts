@@ -15,13 +15,19 @@ function localConfig() {
 }
 
 describe("auditedApplications", () => {
-  it("lists each configured application with its base role first, then its additional ones", () => {
+  it("lists each configured application with its base role first, then its additional ones, and its lease budget", () => {
     expect(auditedApplications(localConfig()).slice(0, 4)).toEqual([
-      { name: "keybuzz-api", vaultRole: "keybuzz-api-db", allowedRoles: ["keybuzz_api"] },
-      { name: "chatwoot", vaultRole: "chatwoot-db", allowedRoles: ["chatwoot"] },
-      { name: "n8n", vaultRole: "n8n-db", allowedRoles: ["n8n"] },
-      { name: "workers", vaultRole: "workers-db", allowedRoles: ["keybuzz_workers", "keybuzz_api"] },
+      { name: "keybuzz-api", vaultRole: "keybuzz-api-db", allowedRoles: ["keybuzz_api"], leaseBudget: 4 },
+      { name: "chatwoot", vaultRole: "chatwoot-db", allowedRoles: ["chatwoot"], leaseBudget: 4 },
+      { name: "n8n", vaultRole: "n8n-db", allowedRoles: ["n8n"], leaseBudget: 4 },
+      { name: "workers", vaultRole: "workers-db", allowedRoles: ["keybuzz_workers", "keybuzz_api"], leaseBudget: 4 },
     ]);
+  });
+
+  it("takes an application's leaseBudget when its config sets one, else 4 × its replicas", () => {
+    const config = localConfig();
+    const apps = config.applications.map((a, i) => (i === 0 ? { ...a, leaseBudget: 40 } : i === 1 ? { ...a, replicas: 3 } : a));
+    expect(auditedApplications({ ...config, applications: apps }).map((a) => a.leaseBudget)).toEqual([40, 12, 4, 4, undefined, undefined, undefined]);
   });
 
   it("adds the audit's own three Vault roles, the fix's users also in the audit's base role", () => {
