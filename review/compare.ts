@@ -9,7 +9,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import diff from "microdiff";
-import type { AttributeChange, ResourceChange, StackDiff } from "./model";
+import { APPLICATIONS_OUTPUT } from "../stacks/keybuzz-names";
+import type { AttributeChange, LeaseBudget, ResourceChange, StackDiff } from "./model";
 
 /** A stack's synthesized JSON, as read from `cdktf.out/stacks/<name>/cdk.tf.json`. */
 export interface StackJson {
@@ -189,6 +190,31 @@ function stackSettings(before: StackJson | undefined, after: StackJson | undefin
   );
 }
 
+/**
+ * Every application's lease budget on each side, from the values of the stack's `applications` output
+ * (`{ <application>: { lease_budget, … } }`; anything else counts as no budget), sorted by application.
+ */
+export function leaseBudgets(before: unknown, after: unknown): LeaseBudget[] {
+  const read = (value: unknown): Map<string, number> => {
+    const out = new Map<string, number>();
+    if (!value || typeof value !== "object") return out;
+    for (const [application, fields] of Object.entries(value as Record<string, unknown>)) {
+      const budget = (fields as Record<string, unknown> | null)?.[APPLICATIONS_OUTPUT.leaseBudget];
+      if (typeof budget === "number") out.set(application, budget);
+    }
+    return out;
+  };
+  const [b, a] = [read(before), read(after)];
+  return [...new Set([...b.keys(), ...a.keys()])].sort().map((application) => ({
+    application,
+    ...(b.has(application) ? { before: b.get(application) } : {}),
+    ...(a.has(application) ? { after: a.get(application) } : {}),
+  }));
+}
+
+/** The value of a synthesized stack's `applications` output. */
+const applicationsOutput = (s: StackJson | undefined) => (s?.output?.[APPLICATIONS_OUTPUT.name] as { value?: unknown } | undefined)?.value;
+
 /** Differences of one stack between two synthesized versions (either may be missing). */
 export function compareStack(name: string, before: StackJson | undefined, after: StackJson | undefined): StackDiff {
   const old = flatten(before);
@@ -260,6 +286,7 @@ export function compareStack(name: string, before: StackJson | undefined, after:
   return {
     stack: name,
     settings: stackSettings(before, after),
+    leaseBudgets: leaseBudgets(applicationsOutput(before), applicationsOutput(after)),
     resources,
     source: "synth",
     ...(before ? {} : { status: "new" as const }),

@@ -34,8 +34,17 @@ export interface ResourceChange {
   readonly replaceReason?: string;
 }
 
+/** One application's lease budget on each side (absent on a side where the application is not). */
+export interface LeaseBudget {
+  readonly application: string;
+  readonly before?: number;
+  readonly after?: number;
+}
+
 export interface StackDiff {
   readonly stack: string;
+  /** Every application's lease budget, before and after (from the stack's `applications` output); empty when neither side has one. */
+  readonly leaseBudgets: readonly LeaseBudget[];
   /** Stack-level settings that differ: backend, providers, variables, outputs. */
   readonly settings: readonly AttributeChange[];
   readonly resources: readonly ResourceChange[];

@@ -6,7 +6,8 @@
  * @see https://developer.hashicorp.com/terraform/internals/json-format#plan-representation
  */
 import { readFileSync } from "node:fs";
-import { attributeChanges, labelOf } from "./compare";
+import { APPLICATIONS_OUTPUT } from "../stacks/keybuzz-names";
+import { attributeChanges, labelOf, leaseBudgets } from "./compare";
 import { REDACTED } from "./redact";
 import type { AttributeChange, ResourceChange, StackDiff } from "./model";
 
@@ -167,7 +168,8 @@ export function stackDiffFromPlan(stack: string, plan: PlanJson): StackDiff {
     });
   }
   resources.sort((a, b) => a.address.localeCompare(b.address));
-  return { stack, settings, resources, source: "plan" };
+  const apps = plan.output_changes?.[APPLICATIONS_OUTPUT.name];
+  return { stack, settings, leaseBudgets: leaseBudgets(apps?.before, apps?.after), resources, source: "plan" };
 }
 
 /** Reads `show -json` output from a file. */

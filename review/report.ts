@@ -3,7 +3,7 @@
  * first, then each environment's resources added, changed, replaced and destroyed with their attributes
  * before and after; unchanged environments in one line. Every value goes through redaction.
  */
-import type { AttributeChange, Finding, ResourceChange, StackDiff } from "./model";
+import type { AttributeChange, Finding, LeaseBudget, ResourceChange, StackDiff } from "./model";
 import { redactAt } from "./redact";
 
 /** First line of every report: lets CI find and update its own pull-request comment. */
@@ -129,6 +129,10 @@ function stackSection(s: StackDiff): string {
   const from = s.source === "plan" ? "from the plan" : "from the synthesized JSON";
   const status = s.status === "new" ? " (new environment)" : s.status === "deleted" ? " (environment removed)" : "";
   const out = [`## ${s.stack}${status}: ${counts(s)}`, `_${from}_`, ""];
+  if (s.leaseBudgets.length) {
+    const budget = (b: LeaseBudget) => (b.before === b.after ? `${b.after}` : `${b.before ?? "none"} → ${b.after ?? "none"}`);
+    out.push(`Lease budgets: ${s.leaseBudgets.map((b) => `${b.application} ${budget(b)}`).join(", ")}`, "");
+  }
   if (s.settings.length) {
     out.push("### Stack settings", ...s.settings.map(attributeLine), "");
   }

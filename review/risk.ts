@@ -218,11 +218,22 @@ function settingFindings(stack: string, settings: readonly AttributeChange[]): F
   return findings;
 }
 
+/** A raised lease budget: more credentials at once before the lease audit reports the application. */
+function budgetFindings(s: StackDiff): Finding[] {
+  return s.leaseBudgets
+    .filter((b) => b.before !== undefined && b.after !== undefined && b.after > b.before)
+    .map((b) => ({
+      stack: s.stack,
+      reason: `lease budget of ${b.application} raised: ${b.before} → ${b.after} (more credentials at once before the lease audit reports a crash loop)`,
+    }));
+}
+
 /** Every finding of every stack, in report order; one per resource, its reasons joined. */
 export function findRisks(stacks: readonly StackDiff[]): Finding[] {
   return stacks.flatMap((s) => [
     ...(s.status === "deleted" ? [{ stack: s.stack, reason: "the whole environment's stack is gone: everything in it would be destroyed" }] : []),
     ...settingFindings(s.stack, s.settings),
+    ...budgetFindings(s),
     ...s.resources.flatMap((r) => {
       const reasons = resourceFindings(s.stack, r).map((f) => f.reason);
       return reasons.length ? [{ stack: s.stack, resource: r, reason: reasons.join("; ") }] : [];

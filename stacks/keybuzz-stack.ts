@@ -16,7 +16,7 @@ import { SecretsMount } from "../constructs/secrets-mount";
 import { VaultAdmin } from "../constructs/vault-admin";
 import { MIN_ENGINE_VERSION } from "../constructs/vocabulary";
 import { isProduction, type EnvironmentConfig } from "./environment";
-import { FUNCTIONS_SCHEMA, KEYBUZZ_LABELS, LEASE_AUDIT_NAMES } from "./keybuzz-names";
+import { FUNCTIONS_SCHEMA, KEYBUZZ_LABELS, LEASE_AUDIT_NAMES, APPLICATIONS_OUTPUT, leaseBudgetOf } from "./keybuzz-names";
 import { movedFrom } from "./moved";
 import { LEASE_AUDIT_LABEL, LOG_METRIC_PREFIX, MONITORING_FILES, alertRulesFile } from "./alert-rules";
 
@@ -126,7 +126,7 @@ export class KeybuzzStack extends TerraformStack {
         })
       : undefined;
     const applicationsScope = new Construct(this, "Applications");
-    const applications: Record<string, ApplicationOutputs> = {};
+    const applications: Record<string, ApplicationOutputs & { readonly [APPLICATIONS_OUTPUT.leaseBudget]: number }> = {};
     for (const app of config.applications) {
       const approleBinding = config.auth.approle?.bindings.find((b) => b.application === app.name);
       const k8sBinding = config.auth.kubernetes?.bindings.find((b) => b.application === app.name);
@@ -185,7 +185,7 @@ export class KeybuzzStack extends TerraformStack {
           binary: config.agent.binary,
         },
       });
-      applications[app.name] = application.outputs;
+      applications[app.name] = { ...application.outputs, [APPLICATIONS_OUTPUT.leaseBudget]: leaseBudgetOf(app) };
       // the role and the policy lived directly under the stack before Application existed (see moved.ts).
       movedFrom(application.role.resource, ["DynamicRoles", app.name, "Resource"]);
       movedFrom(application.policy.resource, ["Policies", app.name, "Resource"]);
@@ -209,10 +209,10 @@ export class KeybuzzStack extends TerraformStack {
 
     new TerraformOutput(this, "mount_path", { value: mount.path, description: "Path of the database secrets engine." });
     new TerraformOutput(this, "connection_name", { value: connection.connectionName, description: "Vault connection name." });
-    new TerraformOutput(this, "applications", {
+    new TerraformOutput(this, APPLICATIONS_OUTPUT.name, {
       value: applications,
       description:
-        "Per application: its Vault role, where to read credentials, the base role issued users join, its policy, and where it logs in (auth path and role per method).",
+        "Per application: its Vault role, where to read credentials, the base role issued users join, its policy, where it logs in (auth path and role per method), and its lease budget (the most active leases before the lease audit reports it).",
     });
     new TerraformOutput(this, "leases_audit", {
       value: { policy: audit.auditPolicyName, fix_policy: audit.fixPolicyName },

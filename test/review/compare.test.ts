@@ -122,6 +122,34 @@ describe("compare", () => {
     });
   });
 
+  describe("a lease budget raised", () => {
+    const { dev, findings, report } = review((c) => (c.dev.applications[1].replicas = 3));
+
+    it("reads each application's budget from the applications output, before and after", () => {
+      expect(dev.leaseBudgets).toEqual([
+        { application: "chatwoot", before: 4, after: 12 },
+        { application: "keybuzz-api", before: 4, after: 4 },
+        { application: "n8n", before: 4, after: 4 },
+        { application: "workers", before: 4, after: 4 },
+      ]);
+      expect(dev.resources).toEqual([]);
+    });
+
+    it("flags the raise and prints every application's budget", () => {
+      expect(findings.map((f) => f.reason)).toEqual([
+        "lease budget of chatwoot raised: 4 → 12 (more credentials at once before the lease audit reports a crash loop)",
+      ]);
+      expect(report).toContain("Lease budgets: chatwoot 4 → 12, keybuzz-api 4, n8n 4, workers 4");
+    });
+
+    it("does not flag a budget lowered", () => {
+      const lowered = review((c) => (c.dev.applications[1].leaseBudget = 2));
+
+      expect(lowered.findings).toEqual([]);
+      expect(lowered.report).toContain("Lease budgets: chatwoot 4 → 2,");
+    });
+  });
+
   describe("sslmode weakened", () => {
     const { findings, dev } = review((c) => (c.dev.postgres.sslmode = "disable"));
 

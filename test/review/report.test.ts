@@ -5,6 +5,7 @@ import type { StackDiff } from "../../review/model";
 const changed: StackDiff = {
   stack: "keybuzz-dev",
   source: "synth",
+  leaseBudgets: [],
   settings: [],
   resources: [
     {
@@ -20,7 +21,7 @@ const changed: StackDiff = {
     },
   ],
 };
-const untouched: StackDiff = { stack: "keybuzz-prod", source: "synth", settings: [], resources: [] };
+const untouched: StackDiff = { stack: "keybuzz-prod", source: "synth", leaseBudgets: [], settings: [], resources: [] };
 
 describe("report", () => {
   const report = renderReport({

@@ -204,6 +204,7 @@ describe("risk", () => {
     const stack: StackDiff = {
       stack: "keybuzz-prod",
       source: "synth",
+      leaseBudgets: [],
       resources: [],
       settings: [{ path: "backend.local.path", before: "../../../a.tfstate", after: "../../../b.tfstate" }],
     };
@@ -217,6 +218,7 @@ describe("risk", () => {
     const stack: StackDiff = {
       stack: "s",
       source: "synth",
+      leaseBudgets: [],
       settings: [],
       resources: [
         changed("vault_database_secret_backend_role", [

@@ -223,7 +223,7 @@ describe("KeybuzzStack, per environment file", () => {
       expect(resources(json, "vault_database_secret_backend_role")).toHaveLength(4 + AUDIT_VAULT_ROLES.length);
     });
 
-    it("outputs the mount path, the connection name and, per application, its credentials path, base role, policy and logins", () => {
+    it("outputs the mount path, the connection name and, per application, its credentials path, base role, policy, logins and lease budget", () => {
       expect(json.output.mount_path.value).toBe("database");
       expect(json.output.connection_name.value).toBe("keybuzz-postgres");
       expect(json.output.applications.value).toEqual(
@@ -237,6 +237,8 @@ describe("KeybuzzStack, per environment file", () => {
               policy: a.vaultRole,
               // only the workers are bound to an auth method in these files.
               auth: a.name === "workers" ? { approle: { path: "auth/approle/login", role: "workers" } } : {},
+              // one replica each (the default): 4 × 1.
+              lease_budget: 4,
             },
           ]),
         ),
