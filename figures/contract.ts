@@ -263,6 +263,37 @@ const monitoring = z.object({
 /** test/e2e/monitoring.test.ts, one run per PostgreSQL major: PostgreSQL's log and the lease audit into a real Prometheus and Alertmanager. */
 export interface MonitoringFigures extends z.output<typeof monitoring> {}
 
+const crashLoop = z.object({
+  server,
+  postgres,
+  /** n8n's lease budget (the default for one replica). */
+  budget: n,
+  loopSeconds: n,
+  /** Agent starts, each killed with SIGKILL once it had rendered a credential. */
+  starts: n,
+  /** Leases taken a minute (one per start); what is held levels off at this rate times the TTL. */
+  leasesPerMinute: n,
+  leasesAtStop: n,
+  peakLeases: n,
+  peakUsers: n,
+  /** From the loop's start to the first moment its leases were over the budget. */
+  overBudgetAfterSeconds: n,
+  /** From the loop's end until every lease it left had ended and every user was dropped. */
+  drainedAfterSeconds: n,
+  defaultTtlSeconds: n,
+  /** keybuzz-api's issuance (issue, then revoke) on the quiet server, and during the loop. */
+  otherIssuesBefore: n,
+  otherIssuesDuring: n,
+  otherIssueP50MsBefore: n,
+  otherIssueP99MsBefore: n,
+  otherIssueP50MsDuring: n,
+  otherIssueP99MsDuring: n,
+  irrevocable: n,
+  usersLeft: n,
+});
+/** test/e2e/crash-loop.test.ts: an agent killed after each start, and what its leases did. */
+export interface CrashLoopFigures extends z.output<typeof crashLoop> {}
+
 // ------------------------------------------------------------------------------------------------ the suites
 
 /** The suites that record their figures whole (`recordFigures`), by file name. */
@@ -276,6 +307,7 @@ export interface WholeSuites {
   "raft-vault": RaftFigures;
   "monitoring-pg15": MonitoringFigures;
   "monitoring-pg17": MonitoringFigures;
+  "crash-loop": CrashLoopFigures;
 }
 
 /** The suites that record their figures in parts (`figureParts`), by file name, then part. */
@@ -306,6 +338,7 @@ const WHOLE: { readonly [S in WholeSuite]: z.ZodType<WholeSuites[S]> } = {
   "raft-vault": raft,
   "monitoring-pg15": monitoring,
   "monitoring-pg17": monitoring,
+  "crash-loop": crashLoop,
 };
 
 const PARTS: { readonly [S in PartedSuite]: { readonly [P in keyof PartedSuites[S]]: z.ZodType<PartedSuites[S][P]> } } = {

@@ -160,6 +160,14 @@ const ROWS: readonly Row[] = [
       `**${int(c.cycles)}** cycles at concurrency **${c.concurrency}** (${c.postgres}, ${c.server}) in **${sec(c.seconds)}** (${int(c.cyclesPerSecond)} cycles/s; cycle p50 ${int(c.cycleP50Ms)} ms, p99 ${int(c.cycleP99Ms)} ms); ${int(c.failedCycles)} failed cycles; ${int(c.sessions)} sessions, ${int(c.sessionsEndedByRevocation)} ended by revocation; **${int(c.rolesLeft)}** \`v-\` roles left, **${int(c.leasesLeft)}** leases held, **${int(c.irrevocable)}** irrevocable; ${int(c.tablesOwnedByBaseRoles)} of ${int(c.tablesCreated)} tables owned by base roles; ${int(c.strayObjects)} objects owned by anything else`,
   }),
   row({
+    what: "a crash loop, contained",
+    how: "`crash-loop.test.ts`: n8n's synthesized agent run by `bao agent` and killed with SIGKILL after each start (no revocation), OpenBao and PostgreSQL 15, leases of 30 s, n8n's default lease budget; keybuzz-api issuing all along; the lease audit during the loop and after it ([Alerts](operations.md#alerts-failed-logins-and-the-lease-audit))",
+    file: "test/e2e/crash-loop.test.ts",
+    suites: ["crash-loop"],
+    result: ({ "crash-loop": c }) =>
+      `${int(c.starts)} starts in ${sec(c.loopSeconds)} (${c.server}, ${c.postgres}): ${int(c.leasesPerMinute)} leases taken a minute, none revoked: ${int(c.leasesAtStop)} held when it stopped, ${int(c.peakUsers)} users at most (the rate times the TTL); over the budget of ${int(c.budget)} after ${sec(c.overBudgetAfterSeconds)}, and the audit reported \`over_budget\` for n8n (exit 2, \`keybuzz_leases_budget\` and the finding in its textfile); keybuzz-api's issuance p50/p99 ${c.otherIssueP50MsBefore}/${c.otherIssueP99MsBefore} ms before, ${c.otherIssueP50MsDuring}/${c.otherIssueP99MsDuring} ms during (${int(c.otherIssuesDuring)} issued, none failed); once it stopped, every lease ended with its ${c.defaultTtlSeconds} s TTL and every user was dropped within ${sec(c.drainedAfterSeconds)}: ${int(c.irrevocable)} irrevocable, ${int(c.usersLeft)} users left, the audit healthy`,
+  }),
+  row({
     what: "server restarted mid-churn",
     how: "`outages.test.ts` 1: a persistent OpenBao (file storage, initialized and unsealed like production), leases with a short TTL outstanding, churn, the server stopped (SIGTERM) and started again",
     file: "test/e2e/outages.test.ts",

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LocalDeployment } from "../../harness/deployment";
 import { run, startProcess, waitFor, type Started } from "../../harness/processes";
+import { envFile, unitCommands } from "./fixture/agent-unit";
 import { e2eToolchain } from "./fixture/toolchain";
 
 const toolchain = await e2eToolchain(import.meta.url);
@@ -28,30 +29,6 @@ const DEFAULT_TTL = 20;
 const MAX_TTL = 60;
 const APPS = ["keybuzz-api", "chatwoot", "n8n", "workers"] as const;
 const APP_SCRIPT = join(__dirname, "fixture", "rotating-app.mjs");
-
-/** The lines of a systemd unit that a host would run: HOME, ExecStart and ExecStopPost (without its `-`). */
-function unitCommands(unit: string): { home: string; start: string[]; stopPost: string[] } {
-  const value = (key: string) => {
-    const line = unit.split("\n").find((l) => l.startsWith(`${key}=`));
-    if (!line) throw new Error(`the unit has no ${key}=`);
-    return line.slice(key.length + 1);
-  };
-  return {
-    home: value("Environment").replace(/^HOME=/, ""),
-    start: value("ExecStart").split(" "),
-    stopPost: value("ExecStopPost").replace(/^-/, "").split(" "),
-  };
-}
-
-/** KEY=value lines of an env file. */
-function envFile(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, "utf8")
-      .split("\n")
-      .filter((l) => l.includes("="))
-      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-  );
-}
 
 /** user and password of the `[section]` of a libpq service file. */
 function serviceCredentials(path: string): { user: string; password: string } {

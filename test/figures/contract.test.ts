@@ -129,6 +129,7 @@ describe("parseFiguresFile", () => {
     expect([...SUITES].sort()).toEqual(
       [
         "churn",
+        "crash-loop",
         "ha-async",
         "ha-sync",
         "irrevocable",
