@@ -60,6 +60,23 @@ describe("plan", () => {
     ]);
   });
 
+  it("reads each application's lease budget from the applications output's change, and flags a raise", () => {
+    const apps = (n8n: number) => ({ chatwoot: { vault_role: "chatwoot-db", lease_budget: 4 }, n8n: { vault_role: "n8n-db", lease_budget: n8n } });
+    const plan = stackDiffFromPlan("keybuzz-prod", {
+      resource_changes: [],
+      output_changes: { applications: { actions: ["update"], before: apps(4), after: apps(8) } },
+    });
+
+    expect(plan.leaseBudgets).toEqual([
+      { application: "chatwoot", before: 4, after: 4 },
+      { application: "n8n", before: 4, after: 8 },
+    ]);
+    expect(findRisks([plan]).map((f) => f.reason)).toEqual([
+      "lease budget of n8n raised: 4 → 8 (more credentials at once before the lease audit reports a crash loop)",
+    ]);
+    expect(diff.leaseBudgets).toEqual([]);
+  });
+
   it("fails with a clear message on a file that is not a plan", () => {
     expect(() => readPlan("keybuzz-dev", __filename)).toThrow(
       /--plan keybuzz-dev=.*plan\.test\.ts: not a readable plan in JSON .*tofu show -json <planfile>/,
