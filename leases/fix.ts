@@ -105,6 +105,7 @@ const whyLeft: Partial<Record<Finding["kind"], string>> = {
   irrevocable_lease: "Vault gave up: once the cause is fixed, revoke it again; forcing it (-force) leaves its user, which the next audit reports",
   foreign_membership: "a role was granted by hand: revoke it, or revoke the user's lease",
   expired_user_with_sessions: "its lease should end it: look at why Vault did not revoke it",
+  over_budget: "find and stop what takes credentials without ending them; revoking the leases would cut the processes that still use them",
 };
 
 /** What became of one action of `--fix --apply`. */

@@ -54,6 +54,7 @@ describe("planFixes", () => {
         f("irrevocable_lease", "database/creds/chatwoot-db/y"),
         f("probe_failed", "probe"),
         f("orphan_session", "pid 3", { vaultRole: undefined, database: "postgres" }),
+        f("over_budget", "n8n"),
       ],
       TARGET,
     );
@@ -66,6 +67,7 @@ describe("planFixes", () => {
       "database/creds/chatwoot-db/y: Vault gave up: once the cause is fixed, revoke it again; forcing it (-force) leaves its user, which the next audit reports",
       "probe: Vault cannot reach PostgreSQL: see the error, fix the connection",
       'pid 3: in database "postgres", beyond the revocation function\'s reach: a superuser ends it (SELECT pg_terminate_backend(3))',
+      "n8n: find and stop what takes credentials without ending them; revoking the leases would cut the processes that still use them",
     ]);
   });
 });
