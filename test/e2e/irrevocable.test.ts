@@ -107,7 +107,8 @@ describe.skipIf(!toolchain)("a lease the server gave up revoking, reported by np
           "Vault gave up: once the cause is fixed, revoke it again; forcing it (-force) leaves its user, which the next audit reports",
         ]);
         const table = await leases(["--format", "table"]);
-        expect(table.stdout).toMatch(/^chatwoot\s+chatwoot-db\s+0\s+0\s+0\s+0\s+0\s+1\s+1$/m);
+        // leases 0, budget 4, expiring 0, renewable 0, not renewable 0, pending 0, irrevocable 1, users 1.
+        expect(table.stdout).toMatch(/^chatwoot\s+chatwoot-db\s+0\s+4\s+0\s+0\s+0\s+0\s+1\s+1$/m);
         expect(table.stdout).toMatch(new RegExp(`^  irrevocable lease +chatwoot +${creds.leaseId.replace(/[/.]/g, "\\$&")} +Vault gave up`, "m"));
         const prom = await leases(["--format", "prometheus"]);
         expect(prom.stdout).toMatch(/^keybuzz_leases_irrevocable\{environment="local",application="chatwoot",vault_role="chatwoot-db"\} 1$/m);
