@@ -12,13 +12,13 @@
  * the env files of Chatwoot and n8n and the service file log in as their base roles through libpq and
  * node-postgres; and once the units stop (ExecStopPost revokes the token) no issued user or lease is left.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LocalDeployment } from "../../harness/deployment";
 import { run, startProcess, waitFor, type Started } from "../../harness/processes";
-import { envFile, unitCommands } from "./fixture/agent-unit";
+import { envFile, provisionHost, type UnitCommands } from "./fixture/agent-unit";
 import { e2eToolchain } from "./fixture/toolchain";
 
 const toolchain = await e2eToolchain(import.meta.url);
@@ -86,20 +86,8 @@ describe.skipIf(!toolchain)("Vault Agent delivers rotating credentials to a runn
         await e.deploy();
 
         // provisioning: each host gets its agent.hcl, role ID and secret ID; the unit's run folder exists.
-        for (const name of APPS) {
-          const roleId = await e.v("GET", `auth/approle/role/${name}/role-id`);
-          const secretId = await e.v("PUT", `auth/approle/role/${name}/secret-id`, {});
-          expect(roleId.status, JSON.stringify(roleId.body)).toBe(200);
-          expect(secretId.status, JSON.stringify(secretId.body)).toBe(200);
-          mkdirSync(join(etc, name), { recursive: true, mode: 0o700 });
-          mkdirSync(join(runDir, name), { recursive: true, mode: 0o700 });
-          writeFileSync(join(etc, name, "role-id"), roleId.body.data.role_id, { mode: 0o600 });
-          writeFileSync(join(etc, name, "secret-id"), secretId.body.data.secret_id, { mode: 0o600 });
-          copyFileSync(join(e.stackDir, "agent", name, "agent.hcl"), join(etc, name, "agent.hcl"));
-        }
-        const units = Object.fromEntries(
-          APPS.map((name) => [name, unitCommands(readFileSync(join(e.stackDir, "agent", name, `vault-agent-${name}.service`), "utf8"))]),
-        );
+        const units: Record<string, UnitCommands> = {};
+        for (const name of APPS) units[name] = await provisionHost(e, name, { etc, runDir });
         for (const name of APPS) {
           const u = units[name];
           agents.push(startProcess(u.start[0], u.start.slice(1), { env: { PATH: process.env.PATH, HOME: u.home } }));

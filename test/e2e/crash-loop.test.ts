@@ -13,7 +13,7 @@
  *
  * The figures, once the assertions pass, go to test-results/figures/crash-loop.json.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -22,7 +22,7 @@ import { quantile } from "../../bench/stats";
 import { LocalDeployment } from "../../harness/deployment";
 import { startProcess, waitFor } from "../../harness/processes";
 import { leaseBudgetOf } from "../../stacks/keybuzz-names";
-import { unitCommands } from "./fixture/agent-unit";
+import { provisionHost } from "./fixture/agent-unit";
 import { recordFigures } from "./fixture/figures";
 import { auditTokens, runLeases } from "./fixture/leases";
 import { e2eToolchain } from "./fixture/toolchain";
@@ -74,16 +74,7 @@ describe.skipIf(!toolchain)("a crash-looping agent: leases pile up, the audit re
     const auditJson = () => runLeases(e, [], tokens.audit);
 
     // provisioning, as for any host: the role ID, a secret ID, agent.hcl; the unit's run folder.
-    const roleId = await e.v("GET", `auth/approle/role/${APP}/role-id`);
-    const secretId = await e.v("PUT", `auth/approle/role/${APP}/secret-id`, {});
-    expect(roleId.status, JSON.stringify(roleId.body)).toBe(200);
-    expect(secretId.status, JSON.stringify(secretId.body)).toBe(200);
-    mkdirSync(join(etc, APP), { recursive: true, mode: 0o700 });
-    mkdirSync(join(runDir, APP), { recursive: true, mode: 0o700 });
-    writeFileSync(join(etc, APP, "role-id"), roleId.body.data.role_id, { mode: 0o600 });
-    writeFileSync(join(etc, APP, "secret-id"), secretId.body.data.secret_id, { mode: 0o600 });
-    copyFileSync(join(e.stackDir, "agent", APP, "agent.hcl"), join(etc, APP, "agent.hcl"));
-    const unit = unitCommands(readFileSync(join(e.stackDir, "agent", APP, `vault-agent-${APP}.service`), "utf8"));
+    const unit = await provisionHost(e, APP, { etc, runDir });
     const rendered = join(runDir, APP, "n8n.env");
     // Vault names a user v-<display>-<first 8 of the role>-…: n8n's, whoever issued them.
     const n8nUsers = async () => (await e.dynamicRoles()).filter((r) => r.includes(`-${ROLE.slice(0, 8)}-`));
