@@ -13,6 +13,7 @@ import type { Toolchain } from "../harness/toolchain";
 import type { VaultResponse } from "../harness/vault";
 import type { LocalStackNames } from "./local-stack";
 import { CONCURRENCY, type NotRun, progress } from "./measure";
+import { addRunbookRole, must, RUNBOOK_ROLE } from "./runbook-role";
 import { quantile } from "./stats";
 
 /** One run of a variant: N issued, then revoke-prefix. */
@@ -86,64 +87,20 @@ async function credentialsOn(toolchain: Toolchain, binary: string, options: Cred
       log: "[bench] credentials:",
     });
     await env.deploy();
-    const { pg, adminPassword } = env;
+    const { pg } = env;
     const databaseName = env.databaseName;
     const serverLabel = env.vault.label;
     const v = (method: string, path: string, body?: unknown): Promise<VaultResponse> => env!.v(method, path, body);
-    const must = async (method: string, path: string, body?: unknown): Promise<VaultResponse> => {
-      const res = await v(method, path, body);
-      if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
-      return res;
-    };
-
-    // the connection as synthesized and applied, and the project's role.
     const CONN = `${mountPath}/config/${names.connectionName}`;
-    const conn = (await must("GET", CONN)).body.data as TfJson;
-    const details = conn.connection_details as TfJson;
-    const apiRole = (await must("GET", `${mountPath}/roles/${projectRole.vaultRole}`)).body.data as TfJson;
-    const projectPool = {
-      max_open_connections: details.max_open_connections,
-      max_idle_connections: details.max_idle_connections,
-      max_connection_lifetime: details.max_connection_lifetime,
-    };
-    // Vault's defaults for the two pool sizes; the lifetime stays as synthesized (no run here lasts 300 s).
-    const defaultPool = { ...projectPool, max_open_connections: 4, max_idle_connections: 0 };
-    const allowedRoles = [...(conn.allowed_roles as string[]), "bare-db"];
-    const writeConnection = (poolSettings: TfJson) =>
-      must("POST", CONN, {
-        plugin_name: conn.plugin_name,
-        plugin_version: conn.plugin_version || undefined,
-        verify_connection: conn.verify_connection ?? true,
-        allowed_roles: allowedRoles,
-        root_rotation_statements: conn.root_credentials_rotate_statements,
-        password_policy: conn.password_policy || undefined,
-        connection_url: details.connection_url,
-        username: details.username,
-        password: adminPassword,
-        password_authentication: details.password_authentication,
-        username_template: details.username_template || undefined,
-        ...poolSettings,
-      });
     const readPool = async () => {
-      const d = (await must("GET", CONN)).body.data.connection_details as TfJson;
+      const d = (await must(env!, "GET", CONN)).body.data.connection_details as TfJson;
       return `max_open_connections ${d.max_open_connections}, max_idle_connections ${d.max_idle_connections}, max_connection_lifetime ${d.max_connection_lifetime}`;
     };
-    // the runbook's bare role: its two creation statements only, same TTLs, same connection.
-    const runbookCreation = [
-      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
-      `GRANT ${projectRole.baseRole} TO "{{name}}";`,
-    ];
-    // the runbook's bare statements need the runbook's SUPERUSER vault_admin (the project's holds no attribute);
-    // the project's statements run through the credential functions, as their owner, either way.
-    await pg.query("ALTER ROLE vault_admin SUPERUSER");
-    await writeConnection(projectPool);
+    // the runbook's bare role beside the project's; Vault's defaults for the two pool sizes (the lifetime stays as
+    // synthesized: no run here lasts 300 s).
+    const { projectPool, writeConnection } = await addRunbookRole(env, names);
+    const defaultPool = { ...projectPool, max_open_connections: 4, max_idle_connections: 0 };
     const projectPoolRead = await readPool();
-    await must("POST", `${mountPath}/roles/bare-db`, {
-      db_name: apiRole.db_name,
-      default_ttl: apiRole.default_ttl,
-      max_ttl: apiRole.max_ttl,
-      creation_statements: runbookCreation,
-    });
     await writeConnection(defaultPool);
     const defaultPoolRead = await readPool();
     await writeConnection(projectPool);
@@ -213,7 +170,7 @@ async function credentialsOn(toolchain: Toolchain, binary: string, options: Cred
         pool: "default",
         runs: [],
       },
-      { key: "bare", label: "project pool, the runbook's bare role (`bare-db`)", role: "bare-db", pool: "project", runs: [] },
+      { key: "bare", label: `project pool, the runbook's bare role (\`${RUNBOOK_ROLE}\`)`, role: RUNBOOK_ROLE, pool: "project", runs: [] },
     ];
     let current: "project" | "default" = "project";
     for (let rep = 1; rep <= CRED_REPEATS; rep++) {
