@@ -11,6 +11,8 @@ import type { CredentialsResult, IssueRun } from "./credentials";
 import type { DeploysResult } from "./deploys";
 import type { HaResult } from "./ha";
 import type { LeaseAuditNotRun, LeaseAuditResult } from "./lease-audit";
+import type { LeaseScaleNotRun, LeaseScaleResult } from "./lease-scale";
+import { renderLeaseScale } from "./lease-scale-report";
 import { type NotRun, notRun } from "./measure";
 import type { RaftResult } from "./raft";
 import { median, overlap, quantile, slope, spread } from "./stats";
@@ -39,6 +41,7 @@ export interface BenchResults {
   readonly ha?: HaResult | NotRun;
   readonly leaseAudit?: LeaseAuditResult | LeaseAuditNotRun;
   readonly raft?: RaftResult | NotRun;
+  readonly leaseScale?: LeaseScaleResult | LeaseScaleNotRun;
 }
 
 const ok = (pass: boolean) => (pass ? "✅" : "❌");
@@ -367,6 +370,7 @@ export function renderReport(results: BenchResults): string[] {
     ...(results.ha ? renderHa(results.ha) : []),
     ...(results.leaseAudit ? renderLeaseAudit(results.leaseAudit) : []),
     ...(results.raft ? renderRaft(results.raft) : []),
+    ...(results.leaseScale ? renderLeaseScale(results.leaseScale).lines : []),
   ];
 }
 

@@ -8,14 +8,15 @@ import { measureCredentials } from "./credentials";
 import { measureDeploys } from "./deploys";
 import { measureHa } from "./ha";
 import { measureLeaseAudit } from "./lease-audit";
+import { measureLeaseScale } from "./lease-scale";
 import { type LocalStackNames, localStackNames } from "./local-stack";
 import { progress } from "./measure";
 import { measureRaft } from "./raft";
 import type { BenchResults, Machine } from "./report";
 import { measureSynth } from "./synth";
 
-/** The parts BENCH_ONLY can name, in the report's order (sections 1 to 6). */
-export const BENCH_PARTS = ["synth", "creds", "deploy", "ha", "leases", "raft"] as const;
+/** The parts BENCH_ONLY can name, in the report's order (sections 1 to 7). */
+export const BENCH_PARTS = ["synth", "creds", "deploy", "ha", "leases", "raft", "scale"] as const;
 /** A part BENCH_ONLY can name. */
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
@@ -38,26 +39,36 @@ export interface BenchOptions {
   readonly auditRuns: number;
   /** Runs of each Raft event per server. */
   readonly raftRepeats: number;
+  /** Active-lease levels of the curve, ascending. */
+  readonly scaleLevels: readonly number[];
+  /** Credentials issued at concurrency 16 per role and level. */
+  readonly scaleSamples: number;
+  /** Leases of the drain after an outage (0: none). */
+  readonly drainLeases: number;
 }
 
 /**
  * The options of `npm run bench` from its environment: BENCH_ONLY (one of {@link BENCH_PARTS}) and each
  * section's counts (BENCH_SYNTH_RUNS, BENCH_CRED_REPEATS, BENCH_CREDS, BENCH_DEPLOY_REPEATS, BENCH_HA_REPEATS,
- * BENCH_AUDIT_LEASES, BENCH_AUDIT_RUNS, BENCH_RAFT_REPEATS), each with its default. Throws on a BENCH_ONLY that
- * names no part, or a count that is not a positive whole number.
+ * BENCH_AUDIT_LEASES, BENCH_AUDIT_RUNS, BENCH_RAFT_REPEATS, BENCH_SCALE_SAMPLES; BENCH_SCALE_LEVELS a comma-separated
+ * ascending list, BENCH_DRAIN_LEASES 0 or more), each with its default. Throws on a BENCH_ONLY that names no part,
+ * or a count that is not a whole number in range.
  */
 export function benchOptions(env: NodeJS.ProcessEnv): BenchOptions {
   const only = env.BENCH_ONLY;
   if (only !== undefined && !(BENCH_PARTS as readonly string[]).includes(only)) {
     throw new Error(`BENCH_ONLY=${only}: expected one of ${BENCH_PARTS.join(", ")}`);
   }
-  const count = (name: string, fallback: number) => {
-    const value = env[name];
-    if (value === undefined) return fallback;
+  const whole = (name: string, value: string, min: number) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${value}: expected a whole number of at least 1`);
+    if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new Error(`${name}=${value}: expected a whole number of at least ${min}`);
     return n;
   };
+  const count = (name: string, fallback: number, min = 1) => (env[name] === undefined ? fallback : whole(name, env[name], min));
+  const levels =
+    env.BENCH_SCALE_LEVELS === undefined ? [0, 10_000, 50_000] : env.BENCH_SCALE_LEVELS.split(",").map((v) => whole("BENCH_SCALE_LEVELS", v, 0));
+  if (levels.some((l, i) => i > 0 && l <= levels[i - 1]))
+    throw new Error(`BENCH_SCALE_LEVELS=${env.BENCH_SCALE_LEVELS}: expected levels in ascending order`);
   return {
     only: only as BenchPart | undefined,
     synthRuns: count("BENCH_SYNTH_RUNS", 5),
@@ -68,6 +79,9 @@ export function benchOptions(env: NodeJS.ProcessEnv): BenchOptions {
     auditLeases: count("BENCH_AUDIT_LEASES", 10_000),
     auditRuns: count("BENCH_AUDIT_RUNS", 3),
     raftRepeats: count("BENCH_RAFT_REPEATS", 3),
+    scaleLevels: levels,
+    scaleSamples: count("BENCH_SCALE_SAMPLES", 400),
+    drainLeases: count("BENCH_DRAIN_LEASES", 10_000, 0),
   };
 }
 
@@ -116,5 +130,13 @@ export async function runBench(options: BenchOptions, names: LocalStackNames = l
       ? await measureLeaseAudit(toolchain, missing, { leases: options.auditLeases, runs: options.auditRuns, roles })
       : undefined,
     raft: servers.includes("raft") ? await measureRaft(toolchain, missing, { repeats: options.raftRepeats, roles }) : undefined,
+    leaseScale: servers.includes("scale")
+      ? await measureLeaseScale(toolchain, missing, {
+          levels: options.scaleLevels,
+          samples: options.scaleSamples,
+          drainLeases: options.drainLeases,
+          names,
+        })
+      : undefined,
   };
 }

@@ -14,7 +14,17 @@ describe("benchOptions", () => {
       auditLeases: 10_000,
       auditRuns: 3,
       raftRepeats: 3,
+      scaleLevels: [0, 10_000, 50_000],
+      scaleSamples: 400,
+      drainLeases: 10_000,
     });
+  });
+
+  it("reads the curve's levels as an ascending list, and a drain of 0 as none", () => {
+    expect(benchOptions({ BENCH_SCALE_LEVELS: "0,2000", BENCH_DRAIN_LEASES: "0" })).toMatchObject({ scaleLevels: [0, 2000], drainLeases: 0 });
+    expect(() => benchOptions({ BENCH_SCALE_LEVELS: "10000,0" })).toThrow("BENCH_SCALE_LEVELS=10000,0: expected levels in ascending order");
+    expect(() => benchOptions({ BENCH_SCALE_LEVELS: "0,,5" })).toThrow("BENCH_SCALE_LEVELS=: expected a whole number of at least 0");
+    expect(() => benchOptions({ BENCH_DRAIN_LEASES: "-1" })).toThrow("BENCH_DRAIN_LEASES=-1: expected a whole number of at least 0");
   });
 
   it("reads BENCH_ONLY and each count", () => {
@@ -30,7 +40,7 @@ describe("benchOptions", () => {
 
   it("fails on a BENCH_ONLY that names no part, listing the parts", () => {
     expect(() => benchOptions({ BENCH_ONLY: "credentials" })).toThrow(
-      "BENCH_ONLY=credentials: expected one of synth, creds, deploy, ha, leases, raft",
+      "BENCH_ONLY=credentials: expected one of synth, creds, deploy, ha, leases, raft, scale",
     );
   });
 
@@ -43,7 +53,7 @@ describe("benchOptions", () => {
 
 describe("partsToRun", () => {
   it("runs every part in the report's order without BENCH_ONLY", () => {
-    expect(partsToRun()).toEqual(["synth", "creds", "deploy", "ha", "leases", "raft"]);
+    expect(partsToRun()).toEqual(["synth", "creds", "deploy", "ha", "leases", "raft", "scale"]);
   });
 
   it("runs the one part BENCH_ONLY names", () => {

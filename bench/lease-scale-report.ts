@@ -1,0 +1,110 @@
+/**
+ * Section 7 of BENCHMARKS.md (bench/lease-scale.ts's figures): the curve as tables and as a plot, the statements
+ * and the profile behind it, and the drain after an outage. Pure: the plot comes back as SVG text, which
+ * scripts/bench.ts writes beside BENCHMARKS.md.
+ */
+import type { LeaseScaleNotRun, LeaseScaleResult, Latency, LevelFigures, RoleFigures } from "./lease-scale";
+import { notRun } from "./measure";
+import { lineChart } from "./plot";
+
+/** Where the plot goes, from the repository root; BENCHMARKS.md links it. */
+export const LEASE_SCALE_PLOT = "docs/images/lease-scale.svg";
+
+const ms = (l: Latency) => (l.n ? `${l.p50.toFixed(1)} / ${l.p99.toFixed(1)}` : "–") + (l.errors ? ` (${l.errors} failed)` : "");
+const thousands = (n: number) => n.toLocaleString("en");
+/** p50 at a level over p50 on the empty server, as `1.8×`. */
+const ratio = (level: Latency, empty: Latency) => `${(level.p50 / empty.p50).toFixed(1)}×`;
+
+function curveRows(label: string, levels: readonly LevelFigures[], key: "project" | "bare"): string[] {
+  const empty = levels[0][key];
+  return levels.map((l) => {
+    const r: RoleFigures = l[key];
+    return (
+      `| ${label} | ${key === "project" ? "project" : "runbook"} | ${thousands(l.active)} | ${ms(r.issueC1)} | ${ms(r.issueC16)} | ` +
+      `${ratio(r.issueC16, empty.issueC16)} | ${ms(r.renew)} | ${ms(r.revoke)} |`
+    );
+  });
+}
+
+/** Section 7 as Markdown lines, and the plot (absent when it did not run). */
+export function renderLeaseScale(outcome: LeaseScaleResult | LeaseScaleNotRun): { lines: string[]; plot?: string } {
+  const lines = ["## 7. Lease explosions: issuance as active leases grow, and the drain after an outage", ""];
+  if (notRun(outcome)) {
+    return { lines: [...lines, `❌ not run (levels ${outcome.levels.map(thousands).join(", ")}): missing ${outcome.missing}`, ""] };
+  }
+  const { servers } = outcome;
+  lines.push(
+    `Measured ${outcome.measuredAt}. Each server a dev server with its own PostgreSQL ${outcome.postgresMajor} (\`pg_stat_statements\` loaded), the \`local\` stack ` +
+      "deployed by OpenTofu, everything on 127.0.0.1. At each level the leases are filled at concurrency 16 across the four applications' roles (4 h leases, left active); " +
+      `then, for the project's role and the runbook's bare role (its two statements, same connection: bench/runbook-role.ts), ${outcome.samplesC1} credentials at ` +
+      `concurrency 1 and ${outcome.samplesC16} at concurrency 16, the latter renewed and all of them revoked at concurrency 16. p50 / p99 in ms; ` +
+      "*vs empty* is the concurrency-16 p50 over the same role's on the empty server.",
+    "",
+    `![issuance p50 against active leases](${LEASE_SCALE_PLOT})`,
+    "",
+    "| server | statements | active leases | issue, c1 | issue, c16 | vs empty | renew, c16 | revoke, c16 |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...servers.flatMap((s) => [...curveRows(s.label, s.levels, "project"), ...curveRows(s.label, s.levels, "bare")]),
+    "",
+    "What grows beside the leases: issued users in `pg_roles`, the server's resident memory, and how long the fill to that level took.",
+    "",
+    "| server | active leases | issued users | server RSS | fill |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...servers.flatMap((s) =>
+      s.levels.map((l) => `| ${s.label} | ${thousands(l.active)} | ${thousands(l.users)} | ${l.serverRssMiB} MiB | ${l.fillS.toFixed(0)} s |`),
+    ),
+    "",
+  );
+  for (const s of servers) {
+    const last = s.levels.at(-1)!;
+    lines.push(
+      `### ${s.label} at ${thousands(last.active)} active leases: where the time goes`,
+      "",
+      "PostgreSQL's statements during the project's concurrency-16 issuance (`pg_stat_statements`, top by total time, nested statements included):",
+      "",
+      "| statement | calls | mean | total |",
+      "| --- | ---: | ---: | ---: |",
+      ...last.project.statements.map(
+        (st) => `| \`${st.query.replace(/\|/g, "\\|")}\` | ${st.calls} | ${st.meanMs.toFixed(2)} ms | ${st.totalMs.toFixed(0)} ms |`,
+      ),
+      "",
+      `The server's CPU over ${outcome.profileSeconds} s of that issuance (\`sys/pprof/profile\`, \`go tool pprof -top\`):`,
+      "",
+      "```",
+      ...s.profile,
+      "```",
+      "",
+    );
+  }
+  const drains = servers.filter((s) => s.drain);
+  if (drains.length) {
+    lines.push(
+      "### Drain after an outage",
+      "",
+      "A fresh deployment per server (both at once), its leases cut to a short TTL by a renewal, PostgreSQL stopped until every one had expired and 60 s more, " +
+        "then started: how long until the server had revoked every lease and dropped every user (polled every 2 s), and what was left.",
+      "",
+      "| server | leases | TTL | cutting them took | PostgreSQL down | drained after | leases left | users left | irrevocable |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...drains.map((s) => {
+        const d = s.drain!;
+        return (
+          `| ${s.label} | ${thousands(d.leases)} | ${d.ttlS} s | ${d.cutS.toFixed(0)} s | ${d.outageS.toFixed(0)} s | ` +
+          `${d.drained ? `${d.drainS.toFixed(0)} s` : `not within ${d.drainS.toFixed(0)} s`} | ${d.leasesLeft} | ${d.usersLeft} | ${d.irrevocable} |`
+        );
+      }),
+      "",
+    );
+  }
+  const plot = lineChart({
+    title: "Issuance p50 at concurrency 16 against active leases",
+    xLabel: "active leases",
+    yLabel: "p50, ms (log)",
+    logY: true,
+    series: servers.flatMap((s, colour) => [
+      { name: `${s.label}, project`, colour, points: s.levels.map((l) => [l.active, l.project.issueC16.p50] as const) },
+      { name: `${s.label}, runbook`, colour, points: s.levels.map((l) => [l.active, l.bare.issueC16.p50] as const), dashed: true },
+    ]),
+  });
+  return { lines, plot };
+}

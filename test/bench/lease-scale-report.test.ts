@@ -1,0 +1,80 @@
+/** bench/lease-scale-report.ts: section 7 of BENCHMARKS.md and its plot, from section 7's typed figures. */
+import { describe, expect, it } from "vitest";
+import type { LeaseScaleResult, LevelFigures, RoleFigures } from "../../bench/lease-scale";
+import { LEASE_SCALE_PLOT, renderLeaseScale } from "../../bench/lease-scale-report";
+
+const latency = (p50: number) => ({ n: 400, p50, p99: p50 * 3, errors: 0 });
+const role = (issue: number): RoleFigures => ({
+  issueC1: latency(issue / 2),
+  issueC16: latency(issue),
+  renew: latency(issue / 3),
+  revoke: latency(issue / 4),
+  statements: [{ query: "SELECT keybuzz_credentials.create_user($1, $2, $3)", calls: 400, meanMs: 4.2, totalMs: 1680 }],
+});
+const level = (active: number, project: number, bare: number): LevelFigures => ({
+  active,
+  users: active,
+  serverRssMiB: 100 + active / 100,
+  fillS: active / 100,
+  project: role(project),
+  bare: role(bare),
+});
+const RESULT: LeaseScaleResult = {
+  measuredAt: "2026-12-07T00:00:00.000Z",
+  postgresMajor: 15,
+  samplesC1: 100,
+  samplesC16: 400,
+  profileSeconds: 15,
+  servers: [
+    {
+      label: "OpenBao 2.6.2",
+      levels: [level(0, 12, 10), level(10_000, 60, 55), level(50_000, 240, 230)],
+      profile: ["Showing nodes accounting for 10s", "flat  flat%   sum%        cum   cum%"],
+      drain: { leases: 10_000, ttlS: 180, cutS: 80, outageS: 240, drainS: 95, drained: true, leasesLeft: 0, usersLeft: 0, irrevocable: 0 },
+    },
+    {
+      label: "Vault 1.21.0",
+      levels: [level(0, 12, 10), level(10_000, 14, 12), level(50_000, 16, 13)],
+      profile: [],
+      drain: { leases: 10_000, ttlS: 180, cutS: 40, outageS: 240, drainS: 900, drained: false, leasesLeft: 12, usersLeft: 12, irrevocable: 0 },
+    },
+  ],
+};
+
+describe("renderLeaseScale", () => {
+  const { lines, plot } = renderLeaseScale(RESULT);
+  const text = lines.join("\n");
+
+  it("has a heading that does not depend on the levels, so that a run of the part alone replaces it", () => {
+    expect(lines[0]).toBe("## 7. Lease explosions: issuance as active leases grow, and the drain after an outage");
+  });
+
+  it("has a row per server, statement set and level, with the p50 at that level over the empty server's", () => {
+    expect(text).toContain("| OpenBao 2.6.2 | project | 50,000 | 120.0 / 360.0 | 240.0 / 720.0 | 20.0× | 80.0 / 240.0 | 60.0 / 180.0 |");
+    expect(text).toContain("| Vault 1.21.0 | runbook | 10,000 | 6.0 / 18.0 | 12.0 / 36.0 | 1.2× | 4.0 / 12.0 | 3.0 / 9.0 |");
+    expect(lines.filter((l) => /^\| (OpenBao|Vault) [^|]+ \| (project|runbook) \|/.test(l))).toHaveLength(12);
+  });
+
+  it("links the plot and shows, per server at the top level, the statements and the profile", () => {
+    expect(text).toContain(`](${LEASE_SCALE_PLOT})`);
+    expect(text).toContain("### OpenBao 2.6.2 at 50,000 active leases: where the time goes");
+    expect(text).toContain("| `SELECT keybuzz_credentials.create_user($1, $2, $3)` | 400 | 4.20 ms | 1680 ms |");
+    expect(text).toContain("Showing nodes accounting for 10s");
+  });
+
+  it("says when a drain did not finish, with what was left", () => {
+    expect(text).toContain("| OpenBao 2.6.2 | 10,000 | 180 s | 80 s | 240 s | 95 s | 0 | 0 | 0 |");
+    expect(text).toContain("| Vault 1.21.0 | 10,000 | 180 s | 40 s | 240 s | not within 900 s | 12 | 12 | 0 |");
+  });
+
+  it("plots a solid and a dashed line per server, in the server's colour", () => {
+    expect(plot?.match(/<polyline /g)).toHaveLength(4);
+    expect(plot).toContain(">OpenBao 2.6.2, runbook</text>");
+  });
+
+  it("says what was missing when it did not run, and draws nothing", () => {
+    const missing = renderLeaseScale({ missing: "OpenBao (tools/build.sh bao failed)", levels: [0, 10_000] });
+    expect(missing.lines).toContain("❌ not run (levels 0, 10,000): missing OpenBao (tools/build.sh bao failed)");
+    expect(missing.plot).toBeUndefined();
+  });
+});
