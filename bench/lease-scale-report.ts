@@ -96,6 +96,23 @@ export function renderLeaseScale(outcome: LeaseScaleResult | LeaseScaleNotRun): 
       "",
     );
   }
+  if (outcome.restarts.length) {
+    lines.push(
+      "### A Raft cluster restarted with its leases",
+      "",
+      "Section 6's three-node cluster (TLS, HAProxy in front) filled through HAProxy at concurrency 16 (4 h leases, left active), then every node " +
+        "killed at once (SIGKILL) and the three started again together and unsealed. From the start: a node active behind HAProxy, the first credential " +
+        "issued through it, the active node's `lease restore complete` (every lease loaded from storage), every node an unsealed voter again.",
+      "",
+      "| server | leases | filling took | active | first credential | leases restored | healthy |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...outcome.restarts.map(
+        (r) =>
+          `| ${r.label} | ${thousands(r.leases)} | ${r.fillS.toFixed(0)} s | ${r.activeS.toFixed(1)} s | ${r.firstIssueS.toFixed(1)} s | ${r.restoredS.toFixed(1)} s | ${r.healthyS.toFixed(1)} s |`,
+      ),
+      "",
+    );
+  }
   const plot = lineChart({
     title: "Issuance p50 at concurrency 16 against active leases",
     xLabel: "active leases",

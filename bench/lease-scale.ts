@@ -15,6 +15,7 @@
  *   that increment, which PostgreSQL must answer), PostgreSQL stopped until every one has expired and 60 s more,
  *   then started: the time until the server has revoked every lease and dropped every user, and what is left
  *   irrevocable or orphaned.
+ * - **A Raft cluster restarted** with 50,000 leases (bench/raft-restart.ts).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +28,7 @@ import { pool, run } from "../harness/processes";
 import type { Toolchain } from "../harness/toolchain";
 import type { LocalStackNames } from "./local-stack";
 import { CONCURRENCY, type NotRun, progress } from "./measure";
+import { type RaftRestartFigures, raftRestartOn } from "./raft-restart";
 import { addRunbookRole, RUNBOOK_ROLE } from "./runbook-role";
 import { quantile } from "./stats";
 
@@ -108,6 +110,8 @@ export interface LeaseScaleResult {
   readonly profileSeconds: number;
   /** OpenBao, then Vault. */
   readonly servers: readonly ScaleServer[];
+  /** The three-node Raft clusters' restart with their leases (bench/raft-restart.ts), OpenBao then Vault; empty when not run. */
+  readonly restarts: readonly RaftRestartFigures[];
 }
 
 /** Section 7 not run; its heading still says up to how many leases. */
@@ -115,7 +119,7 @@ export interface LeaseScaleNotRun extends NotRun {
   readonly levels: readonly number[];
 }
 
-/** How section 7 runs (BENCH_SCALE_LEVELS, BENCH_SCALE_SAMPLES, BENCH_DRAIN_LEASES). */
+/** How section 7 runs (BENCH_SCALE_LEVELS, BENCH_SCALE_SAMPLES, BENCH_DRAIN_LEASES, BENCH_RAFT_RESTART_LEASES). */
 export interface LeaseScaleOptions {
   /** Active-lease levels, ascending; the first may be 0. */
   readonly levels: readonly number[];
@@ -123,6 +127,8 @@ export interface LeaseScaleOptions {
   readonly samples: number;
   /** Leases of the drain (0: no drain). */
   readonly drainLeases: number;
+  /** Leases a Raft cluster holds when restarted (0: no restart). */
+  readonly raftRestartLeases: number;
   readonly names: LocalStackNames;
 }
 
@@ -358,6 +364,10 @@ export async function measureLeaseScale(
     const curves: Omit<ScaleServer, "drain">[] = [];
     for (const binary of binaries) curves.push(await curveOn(toolchain, binary, scratch, options));
     const drains = options.drainLeases > 0 ? await Promise.all(binaries.map((b) => drainOn(toolchain, b, options))) : [];
+    const restarts: RaftRestartFigures[] = [];
+    if (options.raftRestartLeases > 0) {
+      for (const b of binaries) restarts.push(await raftRestartOn(toolchain, b, options.raftRestartLeases, options.names.vaultRoles));
+    }
     return {
       measuredAt: new Date().toISOString(),
       postgresMajor: toolchain.postgres[0].major,
@@ -365,6 +375,7 @@ export async function measureLeaseScale(
       samplesC16: options.samples,
       profileSeconds: PROFILE_SECONDS,
       servers: curves.map((c, i) => ({ ...c, drain: drains[i] })),
+      restarts,
     };
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -39,6 +39,7 @@ const RESULT: LeaseScaleResult = {
       drain: { leases: 10_000, ttlS: 180, cutS: 40, outageS: 240, drainS: 900, drained: false, leasesLeft: 12, usersLeft: 12, irrevocable: 0 },
     },
   ],
+  restarts: [{ label: "OpenBao 2.6.2", leases: 50_000, fillS: 900, activeS: 4.25, firstIssueS: 5.5, restoredS: 61.04, healthyS: 70 }],
 };
 
 describe("renderLeaseScale", () => {
@@ -65,6 +66,11 @@ describe("renderLeaseScale", () => {
   it("says when a drain did not finish, with what was left", () => {
     expect(text).toContain("| OpenBao 2.6.2 | 10,000 | 180 s | 80 s | 240 s | 95 s | 0 | 0 | 0 |");
     expect(text).toContain("| Vault 1.21.0 | 10,000 | 180 s | 40 s | 240 s | not within 900 s | 12 | 12 | 0 |");
+  });
+
+  it("has a row per restarted cluster, and no such table when none was", () => {
+    expect(text).toContain("| OpenBao 2.6.2 | 50,000 | 900 s | 4.3 s | 5.5 s | 61.0 s | 70.0 s |");
+    expect(renderLeaseScale({ ...RESULT, restarts: [] }).lines.join("\n")).not.toContain("### A Raft cluster restarted");
   });
 
   it("plots a solid and a dashed line per server, in the server's colour", () => {
