@@ -1,9 +1,9 @@
 /**
  * Section 7 of BENCHMARKS.md (bench/lease-scale.ts's figures): the curve as tables and as a plot, the statements
- * and the profile behind it, and the drain after an outage. Pure: the plot comes back as SVG text, which
- * scripts/bench.ts writes beside BENCHMARKS.md.
+ * and the profiles behind it, the drain after an outage and the Raft restarts. Pure: the plot comes back as SVG
+ * text, which scripts/bench.ts writes beside BENCHMARKS.md.
  */
-import type { LeaseScaleNotRun, LeaseScaleResult, Latency, LevelFigures, RoleFigures } from "./lease-scale";
+import type { Latency, LeaseScaleNotRun, LeaseScaleResult, LevelFigures, ScaleServer } from "./lease-scale";
 import { notRun } from "./measure";
 import { lineChart } from "./plot";
 
@@ -14,16 +14,45 @@ const ms = (l: Latency) => (l.n ? `${l.p50.toFixed(1)} / ${l.p99.toFixed(1)}` : 
 const thousands = (n: number) => n.toLocaleString("en");
 /** p50 at a level over p50 on the empty server, as `1.8×`. */
 const ratio = (level: Latency, empty: Latency) => `${(level.p50 / empty.p50).toFixed(1)}×`;
+/** A server and its storage, as the tables name it. */
+const named = (s: ScaleServer) => `${s.label}, ${s.storage === "dev" ? "dev server" : "Raft ×3"}`;
 
-function curveRows(label: string, levels: readonly LevelFigures[], key: "project" | "bare"): string[] {
-  const empty = levels[0][key];
-  return levels.map((l) => {
-    const r: RoleFigures = l[key];
+function curveRows(s: ScaleServer, key: "project" | "bare"): string[] {
+  const empty = s.levels[0][key];
+  return s.levels.map((l: LevelFigures) => {
+    const r = l[key];
     return (
-      `| ${label} | ${key === "project" ? "project" : "runbook"} | ${thousands(l.active)} | ${ms(r.issueC1)} | ${ms(r.issueC16)} | ` +
+      `| ${named(s)} | ${key === "project" ? "project" : "runbook"} | ${thousands(l.active)} | ${ms(r.issueC1)} | ${ms(r.issueC16)} | ` +
       `${ratio(r.issueC16, empty.issueC16)} | ${ms(r.renew)} | ${ms(r.revoke)} |`
     );
   });
+}
+
+function whereTheTimeGoes(s: ScaleServer, profileSeconds: number): string[] {
+  const last = s.levels.at(-1)!;
+  return [
+    `### ${named(s)} at ${thousands(last.active)} active leases: where the time goes`,
+    "",
+    "PostgreSQL's statements during the project's concurrency-16 issuance (`pg_stat_statements`, top by total time, nested statements included; " +
+      "issued users' names and every literal shown as `…`, so that one kind of statement is one row and no password is printed):",
+    "",
+    "| statement | calls | mean | total |",
+    "| --- | ---: | ---: | ---: |",
+    ...last.project.statements.map(
+      (st) => `| \`${st.query.replace(/\|/g, "\\|")}\` | ${st.calls} | ${st.meanMs.toFixed(2)} ms | ${st.totalMs.toFixed(0)} ms |`,
+    ),
+    "",
+    ...(s.profile.length
+      ? [
+          `The server's CPU while the project's role issued at concurrency 16 for ${profileSeconds} s (\`sys/pprof/profile\`, \`go tool pprof -top -cum\`):`,
+          "",
+          "```",
+          ...s.profile,
+          "```",
+          "",
+        ]
+      : []),
+  ];
 }
 
 /** Section 7 as Markdown lines, and the plot (absent when it did not run). */
@@ -33,55 +62,45 @@ export function renderLeaseScale(outcome: LeaseScaleResult | LeaseScaleNotRun): 
     return { lines: [...lines, `❌ not run (levels ${outcome.levels.map(thousands).join(", ")}): missing ${outcome.missing}`, ""] };
   }
   const { servers } = outcome;
+  const devBao = servers.find((s) => s.storage === "dev" && s.label.startsWith("OpenBao"));
   lines.push(
-    `Measured ${outcome.measuredAt}. Each server a dev server with its own PostgreSQL ${outcome.postgresMajor} (\`pg_stat_statements\` loaded), the \`local\` stack ` +
-      "deployed by OpenTofu, everything on 127.0.0.1. At each level the leases are filled at concurrency 16 across the four applications' roles (4 h leases, left active); " +
+    `Measured ${outcome.measuredAt}. Each server with its own PostgreSQL ${outcome.postgresMajor} (\`pg_stat_statements\` loaded), the \`local\` stack ` +
+      "deployed by OpenTofu, everything on 127.0.0.1: dev servers (in-memory storage), then section 6's three-node Raft clusters (TLS, HAProxy in front), production's storage. " +
+      "At each level the leases are filled at concurrency 16 across the four applications' roles (4 h leases, left active); " +
       `then, for the project's role and the runbook's bare role (its two statements, same connection: bench/runbook-role.ts), ${outcome.samplesC1} credentials at ` +
       `concurrency 1 and ${outcome.samplesC16} at concurrency 16, the latter renewed and all of them revoked at concurrency 16. p50 / p99 in ms; ` +
-      "*vs empty* is the concurrency-16 p50 over the same role's on the empty server.",
+      "*vs empty* is the concurrency-16 p50 over the same row's on the empty server.",
     "",
+    ...(devBao
+      ? [
+          `OpenBao's dev server stops at ${thousands(outcome.openbaoDevTop)}: its in-memory storage copies itself whole at the start of every transaction ` +
+            "(OpenBao 2.6.2, `sdk/physical/inmem/inmem.go`, `TransactionalInmemBackend.BeginTx`: `radix.NewFromMap(i.root.ToMap())`, under the backend's lock), " +
+            "so every lease stored makes every later request that writes slower, and filling it to 50,000 would take about an hour. Production runs Raft, below.",
+          "",
+        ]
+      : []),
     `![issuance p50 against active leases](${LEASE_SCALE_PLOT})`,
     "",
     "| server | statements | active leases | issue, c1 | issue, c16 | vs empty | renew, c16 | revoke, c16 |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...servers.flatMap((s) => [...curveRows(s.label, s.levels, "project"), ...curveRows(s.label, s.levels, "bare")]),
+    ...servers.flatMap((s) => [...curveRows(s, "project"), ...curveRows(s, "bare")]),
     "",
-    "What grows beside the leases: issued users in `pg_roles`, the server's resident memory, and how long the fill to that level took.",
+    "What grows beside the leases: issued users in `pg_roles`, the server's resident memory (a Raft cluster's largest node), and how long the fill to that level took.",
     "",
     "| server | active leases | issued users | server RSS | fill |",
     "| --- | ---: | ---: | ---: | ---: |",
     ...servers.flatMap((s) =>
-      s.levels.map((l) => `| ${s.label} | ${thousands(l.active)} | ${thousands(l.users)} | ${l.serverRssMiB} MiB | ${l.fillS.toFixed(0)} s |`),
+      s.levels.map((l) => `| ${named(s)} | ${thousands(l.active)} | ${thousands(l.users)} | ${l.serverRssMiB} MiB | ${l.fillS.toFixed(0)} s |`),
     ),
     "",
+    ...servers.flatMap((s) => whereTheTimeGoes(s, outcome.profileSeconds)),
   );
-  for (const s of servers) {
-    const last = s.levels.at(-1)!;
-    lines.push(
-      `### ${s.label} at ${thousands(last.active)} active leases: where the time goes`,
-      "",
-      "PostgreSQL's statements during the project's concurrency-16 issuance (`pg_stat_statements`, top by total time, nested statements included):",
-      "",
-      "| statement | calls | mean | total |",
-      "| --- | ---: | ---: | ---: |",
-      ...last.project.statements.map(
-        (st) => `| \`${st.query.replace(/\|/g, "\\|")}\` | ${st.calls} | ${st.meanMs.toFixed(2)} ms | ${st.totalMs.toFixed(0)} ms |`,
-      ),
-      "",
-      `The server's CPU over ${outcome.profileSeconds} s of that issuance (\`sys/pprof/profile\`, \`go tool pprof -top\`):`,
-      "",
-      "```",
-      ...s.profile,
-      "```",
-      "",
-    );
-  }
   const drains = servers.filter((s) => s.drain);
   if (drains.length) {
     lines.push(
       "### Drain after an outage",
       "",
-      "A fresh deployment per server (both at once), its leases cut to a short TTL by a renewal, PostgreSQL stopped until every one had expired and 60 s more, " +
+      "A fresh dev deployment per server (both at once), its leases cut to a short TTL by a renewal, PostgreSQL stopped until every one had expired and 60 s more, " +
         "then started: how long until the server had revoked every lease and dropped every user (polled every 2 s), and what was left.",
       "",
       "| server | leases | TTL | cutting them took | PostgreSQL down | drained after | leases left | users left | irrevocable |",
@@ -96,20 +115,21 @@ export function renderLeaseScale(outcome: LeaseScaleResult | LeaseScaleNotRun): 
       "",
     );
   }
-  if (outcome.restarts.length) {
+  const restarts = servers.filter((s) => s.restart);
+  if (restarts.length) {
     lines.push(
       "### A Raft cluster restarted with its leases",
       "",
-      "Section 6's three-node cluster (TLS, HAProxy in front) filled through HAProxy at concurrency 16 (4 h leases, left active), then every node " +
-        "killed at once (SIGKILL) and the three started again together and unsealed. From the start: a node active behind HAProxy, the first credential " +
-        "issued through it, the active node's `lease restore complete` (every lease loaded from storage), every node an unsealed voter again.",
+      "The Raft clusters above, holding their top level of leases: every node killed at once (SIGKILL), the three started again together and unsealed. " +
+        "From the start: a node active behind HAProxy, the first credential issued through it, the active node's `lease restore complete` (every lease " +
+        "loaded from storage), every node an unsealed voter again.",
       "",
-      "| server | leases | filling took | active | first credential | leases restored | healthy |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-      ...outcome.restarts.map(
-        (r) =>
-          `| ${r.label} | ${thousands(r.leases)} | ${r.fillS.toFixed(0)} s | ${r.activeS.toFixed(1)} s | ${r.firstIssueS.toFixed(1)} s | ${r.restoredS.toFixed(1)} s | ${r.healthyS.toFixed(1)} s |`,
-      ),
+      "| server | leases | active | first credential | leases restored | healthy |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
+      ...restarts.map((s) => {
+        const r = s.restart!;
+        return `| ${s.label} | ${thousands(r.leases)} | ${r.activeS.toFixed(1)} s | ${r.firstIssueS.toFixed(1)} s | ${r.restoredS.toFixed(1)} s | ${r.healthyS.toFixed(1)} s |`;
+      }),
       "",
     );
   }
@@ -119,8 +139,8 @@ export function renderLeaseScale(outcome: LeaseScaleResult | LeaseScaleNotRun): 
     yLabel: "p50, ms (log)",
     logY: true,
     series: servers.flatMap((s, colour) => [
-      { name: `${s.label}, project`, colour, points: s.levels.map((l) => [l.active, l.project.issueC16.p50] as const) },
-      { name: `${s.label}, runbook`, colour, points: s.levels.map((l) => [l.active, l.bare.issueC16.p50] as const), dashed: true },
+      { name: `${named(s)}, project`, colour, points: s.levels.map((l) => [l.active, l.project.issueC16.p50] as const) },
+      { name: `${named(s)}, runbook`, colour, points: s.levels.map((l) => [l.active, l.bare.issueC16.p50] as const), dashed: true },
     ]),
   });
   return { lines, plot };

@@ -23,9 +23,9 @@ export interface Chart {
   readonly logY?: boolean;
 }
 
-const WIDTH = 720;
+const WIDTH = 780;
 const HEIGHT = 420;
-const MARGIN = { left: 70, right: 230, top: 40, bottom: 50 };
+const MARGIN = { left: 70, right: 270, top: 40, bottom: 50 };
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 
 const xmlText = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");

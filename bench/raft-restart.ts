@@ -1,26 +1,27 @@
 /**
- * Part of section 7: how long a Raft cluster holding tens of thousands of leases takes to serve again after every
- * node went down at once (a power loss: SIGKILL of all three), on the three-node cluster of section 6
- * (harness/raft.ts: TLS, HAProxy in front, the `local` stack deployed through it). The nodes are started again
- * together and unsealed; measured from the start: a node active behind HAProxy, the first credential issued
- * through it, the active node's "lease restore complete" (it loads every lease from storage after it becomes
- * active), and the cluster healthy again (every node an unsealed voter).
+ * Part of section 7 on production's storage: the three-node cluster of section 6 (harness/raft.ts: Raft, TLS,
+ * HAProxy in front, the `local` stack deployed through it). First the curve (bench/lease-curve.ts, without a CPU
+ * profile), then how long the cluster, holding the curve's top level of leases, takes to serve again after every
+ * node went down at once (a power loss: SIGKILL of all three). The nodes are started again together and unsealed;
+ * measured from the start: a node active behind HAProxy, the first credential issued through it, the active node's
+ * "lease restore complete" (it loads every lease from storage after it becomes active), and the cluster healthy
+ * again (every node an unsealed voter).
  */
 import { performance } from "node:perf_hooks";
 import { ThrowawayCa } from "../harness/ca";
 import { LocalDeployment } from "../harness/deployment";
-import { pool, waitFor } from "../harness/processes";
+import { waitFor } from "../harness/processes";
 import { RaftCluster } from "../harness/raft";
 import type { Toolchain } from "../harness/toolchain";
-import { CONCURRENCY, progress } from "./measure";
+import { type Curve, enableStatementStats, FILL_TTL, measureCurve, STATEMENT_STATS } from "./lease-curve";
+import type { LocalStackNames } from "./local-stack";
+import { progress } from "./measure";
+import { addRunbookRole } from "./runbook-role";
 
-/** One server's restart with its leases. */
+/** One cluster's restart with its leases. */
 export interface RaftRestartFigures {
-  readonly label: string;
   /** Leases the cluster held (issued through HAProxy, 4 h, left active). */
   readonly leases: number;
-  /** How long issuing them took, s. */
-  readonly fillS: number;
   /** From the restart to each milestone, s. */
   readonly activeS: number;
   readonly firstIssueS: number;
@@ -31,34 +32,34 @@ export interface RaftRestartFigures {
 /** The line the active node logs once every lease is loaded (OpenBao and Vault, vault/expiration.go). */
 const RESTORED = "lease restore complete";
 
-/** Fills a three-node cluster of `binary` with `leases` leases, kills every node, starts them again; the times. */
-export async function raftRestartOn(toolchain: Toolchain, binary: string, leases: number, roles: readonly string[]): Promise<RaftRestartFigures> {
-  if (!toolchain.ha) throw new Error("the Raft restart needs HAProxy (tools/build.sh ha-topology)");
+/** The curve on a three-node cluster of `binary`, then every node killed and started again; the figures. */
+export async function raftCurveAndRestart(
+  toolchain: Toolchain,
+  binary: string,
+  stack: LocalStackNames,
+  options: { readonly levels: readonly number[]; readonly samples: number },
+): Promise<{ label: string; curve: Curve; restart: RaftRestartFigures }> {
+  if (!toolchain.ha) throw new Error("the Raft part needs HAProxy (tools/build.sh ha-topology)");
   const ca = await ThrowawayCa.create();
   const env = await LocalDeployment.start({
     server: toolchain.postgres[0],
-    startVault: (parentDir) =>
-      RaftCluster.start({ binary, ca, haproxy: toolchain.ha!.haproxy, parentDir, log: (m) => progress(`raft restart ${m}`) }),
+    startVault: (parentDir) => RaftCluster.start({ binary, ca, haproxy: toolchain.ha!.haproxy, parentDir, log: (m) => progress(`scale raft ${m}`) }),
     tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
+    postgres: { settings: STATEMENT_STATS },
     patchConfig: (config) => {
-      for (const a of config.applications) a.defaultTtl = "4h";
+      for (const a of config.applications) a.defaultTtl = FILL_TTL;
     },
-    log: "[bench] raft restart:",
+    log: "[bench] scale raft:",
   });
   const cluster = env.vault;
   try {
     await env.deploy();
-    const what = `raft restart ${cluster.label}`;
-    const t0 = performance.now();
-    let failed = 0;
-    await pool(leases, CONCURRENCY, async (i) => {
-      const res = await env.v("GET", `database/creds/${roles[i % roles.length]}`);
-      if (res.status !== 200 && ++failed > leases / 100)
-        throw new Error(`${what}: ${failed} issuances failed, last ${res.status} ${JSON.stringify(res.body)}`);
-      if ((i + 1) % 5000 === 0) progress(`${what}: ${i + 1} of ${leases} issued`);
-    });
-    const fillS = (performance.now() - t0) / 1000;
-    progress(`${what}: ${leases - failed} leases in ${fillS.toFixed(0)} s; killing every node`);
+    await enableStatementStats(env);
+    await addRunbookRole(env, stack);
+    const what = `scale ${cluster.label} (Raft)`;
+    const curve = await measureCurve(env, stack, { ...options, what });
+    const leases = curve.levels.at(-1)?.active ?? 0;
+    progress(`${what}: ${leases} leases; killing every node`);
     const names = cluster.nodes.map((n) => n.name);
     for (const name of names) cluster.kill(name);
     await Promise.all(names.map((n) => cluster.exited(n)));
@@ -72,7 +73,11 @@ export async function raftRestartOn(toolchain: Toolchain, binary: string, leases
       600_000,
     );
     milestones.activeS = since();
-    await waitFor(`${what}: a credential through HAProxy`, async () => (await env.v("GET", `database/creds/${roles[0]}`)).status === 200, 600_000);
+    await waitFor(
+      `${what}: a credential through HAProxy`,
+      async () => (await env.v("GET", `${stack.mountPath}/creds/${stack.projectRole.vaultRole}`)).status === 200,
+      600_000,
+    );
     milestones.firstIssueS = since();
     await waitFor(
       `${what}: "${RESTORED}" on the active node`,
@@ -83,11 +88,11 @@ export async function raftRestartOn(toolchain: Toolchain, binary: string, leases
     milestones.restoredS = since();
     await restarting;
     await cluster.waitHealthy(600_000);
-    const figures = { label: cluster.label, leases: leases - failed, fillS, ...milestones, healthyS: since() };
+    const restart = { leases, ...milestones, healthyS: since() };
     progress(
-      `${what}: active ${figures.activeS.toFixed(1)} s, first credential ${figures.firstIssueS.toFixed(1)} s, leases restored ${figures.restoredS.toFixed(1)} s, healthy ${figures.healthyS.toFixed(1)} s`,
+      `${what}: active ${restart.activeS.toFixed(1)} s, first credential ${restart.firstIssueS.toFixed(1)} s, leases restored ${restart.restoredS.toFixed(1)} s, healthy ${restart.healthyS.toFixed(1)} s`,
     );
-    return figures;
+    return { label: cluster.label, curve, restart };
   } finally {
     await env.stop();
     ca.remove();

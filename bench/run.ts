@@ -45,15 +45,15 @@ export interface BenchOptions {
   readonly scaleSamples: number;
   /** Leases of the drain after an outage (0: none). */
   readonly drainLeases: number;
-  /** Leases a Raft cluster holds when restarted (0: none). */
-  readonly raftRestartLeases: number;
+  /** Whether section 7 measures three-node Raft clusters too (the curve and a restart). */
+  readonly scaleRaft: boolean;
 }
 
 /**
  * The options of `npm run bench` from its environment: BENCH_ONLY (one of {@link BENCH_PARTS}) and each
  * section's counts (BENCH_SYNTH_RUNS, BENCH_CRED_REPEATS, BENCH_CREDS, BENCH_DEPLOY_REPEATS, BENCH_HA_REPEATS,
  * BENCH_AUDIT_LEASES, BENCH_AUDIT_RUNS, BENCH_RAFT_REPEATS, BENCH_SCALE_SAMPLES; BENCH_SCALE_LEVELS a comma-separated
- * ascending list, BENCH_DRAIN_LEASES and BENCH_RAFT_RESTART_LEASES 0 or more), each with its default. Throws on a BENCH_ONLY that names no part,
+ * ascending list, BENCH_DRAIN_LEASES 0 or more, BENCH_SCALE_RAFT=0 to leave the Raft clusters out), each with its default. Throws on a BENCH_ONLY that names no part,
  * or a count that is not a whole number in range.
  */
 export function benchOptions(env: NodeJS.ProcessEnv): BenchOptions {
@@ -84,7 +84,7 @@ export function benchOptions(env: NodeJS.ProcessEnv): BenchOptions {
     scaleLevels: levels,
     scaleSamples: count("BENCH_SCALE_SAMPLES", 400),
     drainLeases: count("BENCH_DRAIN_LEASES", 10_000, 0),
-    raftRestartLeases: count("BENCH_RAFT_RESTART_LEASES", 50_000, 0),
+    scaleRaft: env.BENCH_SCALE_RAFT !== "0",
   };
 }
 
@@ -138,7 +138,7 @@ export async function runBench(options: BenchOptions, names: LocalStackNames = l
           levels: options.scaleLevels,
           samples: options.scaleSamples,
           drainLeases: options.drainLeases,
-          raftRestartLeases: options.raftRestartLeases,
+          raft: options.scaleRaft,
           names,
         })
       : undefined,

@@ -4,15 +4,21 @@
  * that a section can separate the project's own cost (its statements, its pool) from the server's and PostgreSQL's.
  */
 import type { LocalDeployment } from "../harness/deployment";
+import type { PostgresCluster } from "../harness/postgres";
 import type { TfJson } from "../harness/stack";
-import type { VaultResponse } from "../harness/vault";
+import type { VaultEndpoint, VaultResponse } from "../harness/vault";
 import type { LocalStackNames } from "./local-stack";
 
 /** The bare role's name in Vault. */
 export const RUNBOOK_ROLE = "bare-db";
 
 /** A Vault call that must succeed (status below 300); throws with the server's answer otherwise. */
-export async function must(env: LocalDeployment, method: string, path: string, body?: unknown): Promise<VaultResponse> {
+export async function must(
+  env: LocalDeployment<PostgresCluster, VaultEndpoint>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<VaultResponse> {
   const res = await env.v(method, path, body);
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
   return res;
@@ -30,7 +36,7 @@ export interface RunbookSetup {
  * `vault_admin` (the project's holds no attribute), so it is given that too; the project's statements run
  * through the credential functions, as their owner, either way.
  */
-export async function addRunbookRole(env: LocalDeployment, names: LocalStackNames): Promise<RunbookSetup> {
+export async function addRunbookRole(env: LocalDeployment<PostgresCluster, VaultEndpoint>, names: LocalStackNames): Promise<RunbookSetup> {
   const { mountPath, projectRole } = names;
   const path = `${mountPath}/config/${names.connectionName}`;
   const conn = (await must(env, "GET", path)).body.data as TfJson;

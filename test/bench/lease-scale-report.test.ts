@@ -25,21 +25,30 @@ const RESULT: LeaseScaleResult = {
   samplesC1: 100,
   samplesC16: 400,
   profileSeconds: 15,
+  openbaoDevTop: 10_000,
   servers: [
     {
       label: "OpenBao 2.6.2",
+      storage: "dev",
       levels: [level(0, 12, 10), level(10_000, 60, 55), level(50_000, 240, 230)],
       profile: ["Showing nodes accounting for 10s", "flat  flat%   sum%        cum   cum%"],
       drain: { leases: 10_000, ttlS: 180, cutS: 80, outageS: 240, drainS: 95, drained: true, leasesLeft: 0, usersLeft: 0, irrevocable: 0 },
     },
     {
       label: "Vault 1.21.0",
+      storage: "dev",
       levels: [level(0, 12, 10), level(10_000, 14, 12), level(50_000, 16, 13)],
       profile: [],
       drain: { leases: 10_000, ttlS: 180, cutS: 40, outageS: 240, drainS: 900, drained: false, leasesLeft: 12, usersLeft: 12, irrevocable: 0 },
     },
+    {
+      label: "OpenBao 2.6.2",
+      storage: "raft",
+      levels: [level(0, 20, 18), level(50_000, 22, 19)],
+      profile: [],
+      restart: { leases: 50_000, activeS: 4.25, firstIssueS: 5.5, restoredS: 61.04, healthyS: 70 },
+    },
   ],
-  restarts: [{ label: "OpenBao 2.6.2", leases: 50_000, fillS: 900, activeS: 4.25, firstIssueS: 5.5, restoredS: 61.04, healthyS: 70 }],
 };
 
 describe("renderLeaseScale", () => {
@@ -51,14 +60,24 @@ describe("renderLeaseScale", () => {
   });
 
   it("has a row per server, statement set and level, with the p50 at that level over the empty server's", () => {
-    expect(text).toContain("| OpenBao 2.6.2 | project | 50,000 | 120.0 / 360.0 | 240.0 / 720.0 | 20.0× | 80.0 / 240.0 | 60.0 / 180.0 |");
-    expect(text).toContain("| Vault 1.21.0 | runbook | 10,000 | 6.0 / 18.0 | 12.0 / 36.0 | 1.2× | 4.0 / 12.0 | 3.0 / 9.0 |");
-    expect(lines.filter((l) => /^\| (OpenBao|Vault) [^|]+ \| (project|runbook) \|/.test(l))).toHaveLength(12);
+    expect(text).toContain("| OpenBao 2.6.2, dev server | project | 50,000 | 120.0 / 360.0 | 240.0 / 720.0 | 20.0× | 80.0 / 240.0 | 60.0 / 180.0 |");
+    expect(text).toContain("| Vault 1.21.0, dev server | runbook | 10,000 | 6.0 / 18.0 | 12.0 / 36.0 | 1.2× | 4.0 / 12.0 | 3.0 / 9.0 |");
+    expect(text).toContain("| OpenBao 2.6.2, Raft ×3 | project | 50,000 | 11.0 / 33.0 | 22.0 / 66.0 | 1.1× |");
+    expect(lines.filter((l) => /^\| (OpenBao|Vault) [^|]+ \| (project|runbook) \|/.test(l))).toHaveLength(16);
+  });
+
+  it("says why OpenBao's dev server stops early, and only when it is in the run", () => {
+    expect(text).toContain("OpenBao's dev server stops at 10,000: its in-memory storage copies itself whole");
+    expect(renderLeaseScale({ ...RESULT, servers: RESULT.servers.slice(1) }).lines.join("\n")).not.toContain("dev server stops at");
+  });
+
+  it("prints no profile block for a server without one", () => {
+    expect(text.match(/```/g)).toHaveLength(2);
   });
 
   it("links the plot and shows, per server at the top level, the statements and the profile", () => {
     expect(text).toContain(`](${LEASE_SCALE_PLOT})`);
-    expect(text).toContain("### OpenBao 2.6.2 at 50,000 active leases: where the time goes");
+    expect(text).toContain("### OpenBao 2.6.2, dev server at 50,000 active leases: where the time goes");
     expect(text).toContain("| `SELECT keybuzz_credentials.create_user($1, $2, $3)` | 400 | 4.20 ms | 1680 ms |");
     expect(text).toContain("Showing nodes accounting for 10s");
   });
@@ -69,13 +88,13 @@ describe("renderLeaseScale", () => {
   });
 
   it("has a row per restarted cluster, and no such table when none was", () => {
-    expect(text).toContain("| OpenBao 2.6.2 | 50,000 | 900 s | 4.3 s | 5.5 s | 61.0 s | 70.0 s |");
-    expect(renderLeaseScale({ ...RESULT, restarts: [] }).lines.join("\n")).not.toContain("### A Raft cluster restarted");
+    expect(text).toContain("| OpenBao 2.6.2 | 50,000 | 4.3 s | 5.5 s | 61.0 s | 70.0 s |");
+    expect(renderLeaseScale({ ...RESULT, servers: RESULT.servers.slice(0, 2) }).lines.join("\n")).not.toContain("### A Raft cluster restarted");
   });
 
   it("plots a solid and a dashed line per server, in the server's colour", () => {
-    expect(plot?.match(/<polyline /g)).toHaveLength(4);
-    expect(plot).toContain(">OpenBao 2.6.2, runbook</text>");
+    expect(plot?.match(/<polyline /g)).toHaveLength(6);
+    expect(plot).toContain(">OpenBao 2.6.2, Raft ×3, runbook</text>");
   });
 
   it("says what was missing when it did not run, and draws nothing", () => {

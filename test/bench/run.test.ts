@@ -17,7 +17,7 @@ describe("benchOptions", () => {
       scaleLevels: [0, 10_000, 50_000],
       scaleSamples: 400,
       drainLeases: 10_000,
-      raftRestartLeases: 50_000,
+      scaleRaft: true,
     });
   });
 
