@@ -14,6 +14,22 @@ const ms = (l: Latency) => (l.n ? `${l.p50.toFixed(1)} / ${l.p99.toFixed(1)}` : 
 const thousands = (n: number) => n.toLocaleString("en");
 /** p50 at a level over p50 on the empty server, as `1.8×`. */
 const ratio = (level: Latency, empty: Latency) => `${(level.p50 / empty.p50).toFixed(1)}×`;
+/** The goal of issue 38: issuance p50 at the top level within this many times the empty server's. */
+export const SCALE_GOAL = 1.5;
+
+/** One line per server: the project's concurrency-16 p50 at its top level over the empty server's, against {@link SCALE_GOAL}. */
+function goalLines(servers: readonly ScaleServer[]): string[] {
+  return servers.map((s) => {
+    const [empty, top] = [s.levels[0], s.levels.at(-1)!];
+    const x = top.project.issueC16.p50 / empty.project.issueC16.p50;
+    const bare = top.bare.issueC16.p50 / empty.bare.issueC16.p50;
+    return (
+      `- ${x <= SCALE_GOAL ? "✅" : "❌"} ${named(s)}: the project's issuance p50 at ${thousands(top.active)} active leases is ${x.toFixed(2)}× the empty server's ` +
+      `(goal ≤ ${SCALE_GOAL}×); the runbook's bare statements ${bare.toFixed(2)}×.`
+    );
+  });
+}
+
 /** A server and its storage, as the tables name it. */
 const named = (s: ScaleServer) => `${s.label}, ${s.storage === "dev" ? "dev server" : "Raft ×3"}`;
 
@@ -84,6 +100,8 @@ export function renderLeaseScale(outcome: LeaseScaleResult | LeaseScaleNotRun): 
     "| server | statements | active leases | issue, c1 | issue, c16 | vs empty | renew, c16 | revoke, c16 |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...servers.flatMap((s) => [...curveRows(s, "project"), ...curveRows(s, "bare")]),
+    "",
+    ...goalLines(servers),
     "",
     "What grows beside the leases: issued users in `pg_roles`, the server's resident memory (a Raft cluster's largest node), and how long the fill to that level took.",
     "",

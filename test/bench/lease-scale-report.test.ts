@@ -66,6 +66,13 @@ describe("renderLeaseScale", () => {
     expect(lines.filter((l) => /^\| (OpenBao|Vault) [^|]+ \| (project|runbook) \|/.test(l))).toHaveLength(16);
   });
 
+  it("says per server whether the project's issuance at the top level is within 1.5× of the empty server's", () => {
+    expect(text).toContain(
+      "- ❌ OpenBao 2.6.2, dev server: the project's issuance p50 at 50,000 active leases is 20.00× the empty server's (goal ≤ 1.5×); the runbook's bare statements 23.00×.",
+    );
+    expect(text).toContain("- ✅ OpenBao 2.6.2, Raft ×3: the project's issuance p50 at 50,000 active leases is 1.10× the empty server's");
+  });
+
   it("says why OpenBao's dev server stops early, and only when it is in the run", () => {
     expect(text).toContain("OpenBao's dev server stops at 10,000: its in-memory storage copies itself whole");
     expect(renderLeaseScale({ ...RESULT, servers: RESULT.servers.slice(1) }).lines.join("\n")).not.toContain("dev server stops at");
