@@ -121,13 +121,15 @@ export function renderLeaseScale(outcome: LeaseScaleResult | LeaseScaleNotRun): 
       "A fresh dev deployment per server (both at once), its leases cut to a short TTL by a renewal, PostgreSQL stopped until every one had expired and 60 s more, " +
         "then started: how long until the server had revoked every lease and dropped every user (polled every 2 s), and what was left.",
       "",
-      "| server | leases | TTL | cutting them took | PostgreSQL down | drained after | leases left | users left | irrevocable |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      "| server | leases | TTL | cutting them took | PostgreSQL down | drained after | leases left | users left | irrevocable | polls unanswered |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...drains.map((s) => {
         const d = s.drain!;
+        if ("failed" in d) return `| ${s.label} | ❌ failed: ${d.failed.replace(/\|/g, "\\|").split("\n")[0]} | | | | | | | | |`;
+        const known = (n: number) => (n < 0 ? "?" : String(n));
         return (
           `| ${s.label} | ${thousands(d.leases)} | ${d.ttlS} s | ${d.cutS.toFixed(0)} s | ${d.outageS.toFixed(0)} s | ` +
-          `${d.drained ? `${d.drainS.toFixed(0)} s` : `not within ${d.drainS.toFixed(0)} s`} | ${d.leasesLeft} | ${d.usersLeft} | ${d.irrevocable} |`
+          `${d.drained ? `${d.drainS.toFixed(0)} s` : `not within ${d.drainS.toFixed(0)} s`} | ${d.leasesLeft} | ${d.usersLeft} | ${known(d.irrevocable)} | ${d.unansweredPolls} |`
         );
       }),
       "",
@@ -151,6 +153,7 @@ export function renderLeaseScale(outcome: LeaseScaleResult | LeaseScaleNotRun): 
       "",
     );
   }
+  for (const f of outcome.raftFailures) lines.push(`❌ the Raft part of \`${f.binary}\` failed: ${f.failed.split("\n")[0]}`, "");
   const plot = lineChart({
     title: "Issuance p50 at concurrency 16 against active leases",
     xLabel: "active leases",

@@ -48,7 +48,15 @@ export interface DrainFigures {
   readonly drained: boolean;
   readonly leasesLeft: number;
   readonly usersLeft: number;
+  /** Leases the server gave up revoking (-1: it did not say). */
   readonly irrevocable: number;
+  /** Polls of the drain the server did not answer. */
+  readonly unansweredPolls: number;
+}
+
+/** A part of section 7 that failed, and why (the other parts are still reported). */
+export interface PartFailed {
+  readonly failed: string;
 }
 
 /** One server and storage's figures. */
@@ -57,7 +65,7 @@ export interface ScaleServer extends Curve {
   readonly label: string;
   /** A dev server's in-memory storage, or three nodes of Raft. */
   readonly storage: "dev" | "raft";
-  readonly drain?: DrainFigures;
+  readonly drain?: DrainFigures | PartFailed;
   readonly restart?: RaftRestartFigures;
 }
 
@@ -72,6 +80,8 @@ export interface LeaseScaleResult {
   readonly openbaoDevTop: number;
   /** OpenBao then Vault on dev servers, then (when run) OpenBao then Vault on Raft. */
   readonly servers: readonly ScaleServer[];
+  /** The Raft clusters whose part failed, with why. */
+  readonly raftFailures: readonly (PartFailed & { readonly binary: string })[];
 }
 
 /** Section 7 not run; its heading still says up to how many leases. */
@@ -101,8 +111,8 @@ export const OPENBAO_DEV_TOP = 10_000;
  */
 const DRAIN_TTL_S = 300;
 const DRAIN_EXTRA_DOWN_S = 60;
-/** How long the drain may take once PostgreSQL is back: past the servers' longest retry (320 s ± 50 %). */
-const DRAIN_WAIT_S = 900;
+/** How long the drain may take once PostgreSQL is back: past the longest retry a lease can be waiting for (160 s ± 50 %, its fifth). */
+const DRAIN_WAIT_S = 600;
 
 /** A dev server of `binary` with the stack deployed, `pg_stat_statements` on, leases of `ttl` by default. */
 async function startDeployment(toolchain: Toolchain, binary: string, ttl: string, log: string): Promise<LocalDeployment> {
@@ -173,8 +183,15 @@ async function drainOn(toolchain: Toolchain, binary: string, options: LeaseScale
     const upAt = Date.now();
     progress(`${what}: PostgreSQL started again after ${((upAt - downAt) / 1000).toFixed(0)} s; waiting for the server's retries`);
     let left = { leases: leases.length, users: leases.length };
+    let unanswered = 0;
     while (Date.now() - upAt < DRAIN_WAIT_S * 1000) {
-      left = { leases: await leasesLeft(env, names.vaultRoles), users: await issuedUsers(env) };
+      try {
+        left = { leases: await leasesLeft(env, names.vaultRoles), users: await issuedUsers(env) };
+      } catch (err) {
+        // a server busy revoking may not answer a LIST in time: counted, and the wait goes on.
+        if (++unanswered === 1) progress(`${what}: a poll went unanswered (${(err as Error).message}); still waiting`);
+        continue;
+      }
       if (left.leases === 0 && left.users === 0) break;
       await sleep(2000);
     }
@@ -188,7 +205,8 @@ async function drainOn(toolchain: Toolchain, binary: string, options: LeaseScale
       drained: left.leases === 0 && left.users === 0,
       leasesLeft: left.leases,
       usersLeft: left.users,
-      irrevocable: await env.irrevocableLeases(),
+      irrevocable: await env.irrevocableLeases().catch(() => -1),
+      unansweredPolls: unanswered,
     };
     progress(`${what}: ${figures.drained ? "drained" : "NOT drained"} in ${drainS.toFixed(0)} s; ${left.leases} leases, ${left.users} users left`);
     return figures;
@@ -210,15 +228,23 @@ export async function measureLeaseScale(
   try {
     const dev: ScaleServer[] = [];
     for (const binary of binaries) dev.push(await devCurve(toolchain, binary, scratch, options));
-    const drains = options.drainLeases > 0 ? await Promise.all(binaries.map((b) => drainOn(toolchain, b, options))) : [];
+    const failed = (err: unknown): PartFailed => ({ failed: err instanceof Error ? err.message : String(err) });
+    const drains =
+      options.drainLeases > 0 ? await Promise.all(binaries.map((b) => drainOn(toolchain, b, options).catch((err): PartFailed => failed(err)))) : [];
     const raft: ScaleServer[] = [];
+    const raftFailures: (PartFailed & { binary: string })[] = [];
     if (options.raft) {
       for (const binary of binaries) {
-        const { label, curve, restart } = await raftCurveAndRestart(toolchain, binary, options.names, {
-          levels: options.levels,
-          samples: options.samples,
-        });
-        raft.push({ label, storage: "raft", ...curve, restart });
+        try {
+          const { label, curve, restart } = await raftCurveAndRestart(toolchain, binary, options.names, {
+            levels: options.levels,
+            samples: options.samples,
+          });
+          raft.push({ label, storage: "raft", ...curve, restart });
+        } catch (err) {
+          progress(`scale raft ${binary}: FAILED ${failed(err).failed}`);
+          raftFailures.push({ binary, ...failed(err) });
+        }
       }
     }
     return {
@@ -228,6 +254,7 @@ export async function measureLeaseScale(
       samplesC16: options.samples,
       profileSeconds: PROFILE_SECONDS,
       openbaoDevTop: OPENBAO_DEV_TOP,
+      raftFailures,
       servers: [...dev.map((d, i) => ({ ...d, drain: drains[i] })), ...raft],
     };
   } finally {

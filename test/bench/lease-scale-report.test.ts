@@ -26,20 +26,43 @@ const RESULT: LeaseScaleResult = {
   samplesC16: 400,
   profileSeconds: 15,
   openbaoDevTop: 10_000,
+  raftFailures: [],
   servers: [
     {
       label: "OpenBao 2.6.2",
       storage: "dev",
       levels: [level(0, 12, 10), level(10_000, 60, 55), level(50_000, 240, 230)],
       profile: ["Showing nodes accounting for 10s", "flat  flat%   sum%        cum   cum%"],
-      drain: { leases: 10_000, ttlS: 180, cutS: 80, outageS: 240, drainS: 95, drained: true, leasesLeft: 0, usersLeft: 0, irrevocable: 0 },
+      drain: {
+        leases: 10_000,
+        ttlS: 180,
+        cutS: 80,
+        outageS: 240,
+        drainS: 95,
+        drained: true,
+        leasesLeft: 0,
+        usersLeft: 0,
+        irrevocable: 0,
+        unansweredPolls: 0,
+      },
     },
     {
       label: "Vault 1.21.0",
       storage: "dev",
       levels: [level(0, 12, 10), level(10_000, 14, 12), level(50_000, 16, 13)],
       profile: [],
-      drain: { leases: 10_000, ttlS: 180, cutS: 40, outageS: 240, drainS: 900, drained: false, leasesLeft: 12, usersLeft: 12, irrevocable: 0 },
+      drain: {
+        leases: 10_000,
+        ttlS: 180,
+        cutS: 40,
+        outageS: 240,
+        drainS: 900,
+        drained: false,
+        leasesLeft: 12,
+        usersLeft: 12,
+        irrevocable: -1,
+        unansweredPolls: 3,
+      },
     },
     {
       label: "OpenBao 2.6.2",
@@ -90,13 +113,24 @@ describe("renderLeaseScale", () => {
   });
 
   it("says when a drain did not finish, with what was left", () => {
-    expect(text).toContain("| OpenBao 2.6.2 | 10,000 | 180 s | 80 s | 240 s | 95 s | 0 | 0 | 0 |");
-    expect(text).toContain("| Vault 1.21.0 | 10,000 | 180 s | 40 s | 240 s | not within 900 s | 12 | 12 | 0 |");
+    expect(text).toContain("| OpenBao 2.6.2 | 10,000 | 180 s | 80 s | 240 s | 95 s | 0 | 0 | 0 | 0 |");
+    expect(text).toContain("| Vault 1.21.0 | 10,000 | 180 s | 40 s | 240 s | not within 900 s | 12 | 12 | ? | 3 |");
   });
 
   it("has a row per restarted cluster, and no such table when none was", () => {
     expect(text).toContain("| OpenBao 2.6.2 | 50,000 | 4.3 s | 5.5 s | 61.0 s | 70.0 s |");
     expect(renderLeaseScale({ ...RESULT, servers: RESULT.servers.slice(0, 2) }).lines.join("\n")).not.toContain("### A Raft cluster restarted");
+  });
+
+  it("reports a drain or a Raft part that failed, and the rest as measured", () => {
+    const broken = renderLeaseScale({
+      ...RESULT,
+      servers: [{ ...RESULT.servers[0], drain: { failed: "fetch failed\nat …" } }, RESULT.servers[1]],
+      raftFailures: [{ binary: "/cache/vault", failed: "timed out" }],
+    }).lines.join("\n");
+    expect(broken).toContain("| OpenBao 2.6.2 | ❌ failed: fetch failed |");
+    expect(broken).toContain("❌ the Raft part of `/cache/vault` failed: timed out");
+    expect(broken).toContain("| Vault 1.21.0 | 10,000 | 180 s |");
   });
 
   it("plots a solid and a dashed line per server, in the server's colour", () => {
