@@ -46,6 +46,7 @@ export interface DrainFigures {
   readonly drainS: number;
   /** Whether every lease and user was gone within the wait. */
   readonly drained: boolean;
+  /** Leases and users left at the end (-1: no poll was answered, so unknown). */
   readonly leasesLeft: number;
   readonly usersLeft: number;
   /** Leases the server gave up revoking (-1: it did not say). */
@@ -182,7 +183,8 @@ async function drainOn(toolchain: Toolchain, binary: string, options: LeaseScale
     await env.pg.resume();
     const upAt = Date.now();
     progress(`${what}: PostgreSQL started again after ${((upAt - downAt) / 1000).toFixed(0)} s; waiting for the server's retries`);
-    let left = { leases: leases.length, users: leases.length };
+    // -1 until the server answers a poll: what is left is then unknown, not the count before the outage.
+    let left = { leases: -1, users: -1 };
     let unanswered = 0;
     while (Date.now() - upAt < DRAIN_WAIT_S * 1000) {
       try {

@@ -1,7 +1,10 @@
 /** bench/lease-scale-report.ts: section 7 of BENCHMARKS.md and its plot, from section 7's typed figures. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { LeaseScaleResult, LevelFigures, RoleFigures } from "../../bench/lease-scale";
 import { LEASE_SCALE_PLOT, renderLeaseScale } from "../../bench/lease-scale-report";
+import { ROOT } from "../helpers";
 
 const latency = (p50: number) => ({ n: 400, p50, p99: p50 * 3, errors: 0 });
 const role = (issue: number): RoleFigures => ({
@@ -142,5 +145,17 @@ describe("renderLeaseScale", () => {
     const missing = renderLeaseScale({ missing: "OpenBao (tools/build.sh bao failed)", levels: [0, 10_000] });
     expect(missing.lines).toContain("❌ not run (levels 0, 10,000): missing OpenBao (tools/build.sh bao failed)");
     expect(missing.plot).toBeUndefined();
+  });
+});
+
+describe("section 7 in BENCHMARKS.md", () => {
+  it("has the headings and table headers the renderer writes, so that a merge and the documentation's links keep working", () => {
+    const committed = readFileSync(join(ROOT, "BENCHMARKS.md"), "utf8").split("\n");
+    const lines = renderLeaseScale(RESULT).lines.join("\n").split("\n");
+    // the headings that name a server and its top level depend on the figures; the others do not.
+    const fixed = lines.filter((l, i) => (/^#{2,3} /.test(l) && !l.includes("where the time goes")) || /^\| ---/.test(lines[i + 1] ?? ""));
+    expect(fixed.length).toBeGreaterThan(5);
+    for (const line of fixed) expect(committed, line).toContain(line);
+    expect(readFileSync(join(ROOT, LEASE_SCALE_PLOT), "utf8")).toMatch(/^<svg /);
   });
 });
