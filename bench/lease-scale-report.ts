@@ -3,7 +3,7 @@
  * and the profiles behind it, the drain after an outage and the Raft restarts. Pure: the plot comes back as SVG
  * text, which scripts/bench.ts writes beside BENCHMARKS.md.
  */
-import type { Latency, LeaseScaleNotRun, LeaseScaleResult, LevelFigures, ScaleServer } from "./lease-scale";
+import type { DrainResult, Latency, LeaseScaleNotRun, LeaseScaleResult, LevelFigures, ScaleServer, Storage } from "./lease-scale";
 import { notRun } from "./measure";
 import { lineChart } from "./plot";
 
@@ -31,7 +31,7 @@ function goalLines(servers: readonly ScaleServer[]): string[] {
 }
 
 /** A server and its storage, as the tables name it. */
-const named = (s: ScaleServer) => `${s.label}, ${s.storage === "dev" ? "dev server" : "Raft ×3"}`;
+const named = (s: { label: string; storage: Storage }) => `${s.label}, ${s.storage === "dev" ? "dev server" : "Raft ×3"}`;
 
 function curveRows(s: ScaleServer, key: "project" | "bare"): string[] {
   const empty = s.levels[0][key];
@@ -71,9 +71,38 @@ function whereTheTimeGoes(s: ScaleServer, profileSeconds: number): string[] {
   ];
 }
 
+/** The heading of section 7, the same whatever the run measured, so that a run of a part alone replaces it. */
+export const LEASE_SCALE_HEADING = "## 7. Lease explosions: issuance as active leases grow, and the drain after an outage";
+/** The heading of the drain's subsection, which a BENCH_ONLY=drain run replaces in section 7 (bench/report.ts). */
+export const DRAIN_HEADING = "### Drain after an outage";
+
+/** The drain's subsection of section 7: a row per server and storage. */
+export function renderDrains(result: DrainResult): string[] {
+  const known = (n: number) => (n < 0 ? "?" : String(n));
+  return [
+    DRAIN_HEADING,
+    "",
+    `Measured ${result.measuredAt}, PostgreSQL ${result.postgresMajor}. A fresh deployment per server and storage (both servers at once, their dev servers, then their Raft clusters), ` +
+      "its leases cut to a short TTL by a renewal, PostgreSQL stopped until every one had expired and 60 s more, " +
+      "then started: how long until the server had revoked every lease and dropped every user (polled every 2 s), and what was left.",
+    "",
+    "| server | leases | TTL | cutting them took | PostgreSQL down | drained after | leases left | users left | irrevocable | polls unanswered |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...result.drains.map((r) => {
+      const d = r.drain;
+      if ("failed" in d) return `| ${named(r)} | ❌ failed: ${d.failed.replace(/\|/g, "\\|").split("\n")[0]} | | | | | | | | |`;
+      return (
+        `| ${named(r)} | ${thousands(d.leases)} | ${d.ttlS} s | ${d.cutS.toFixed(0)} s | ${d.outageS.toFixed(0)} s | ` +
+        `${d.drained ? `${d.drainS.toFixed(0)} s` : `not within ${d.drainS.toFixed(0)} s`} | ${known(d.leasesLeft)} | ${known(d.usersLeft)} | ${known(d.irrevocable)} | ${d.unansweredPolls} |`
+      );
+    }),
+    "",
+  ];
+}
+
 /** Section 7 as Markdown lines, and the plot (absent when it did not run). */
 export function renderLeaseScale(outcome: LeaseScaleResult | LeaseScaleNotRun): { lines: string[]; plot?: string } {
-  const lines = ["## 7. Lease explosions: issuance as active leases grow, and the drain after an outage", ""];
+  const lines = [LEASE_SCALE_HEADING, ""];
   if (notRun(outcome)) {
     return { lines: [...lines, `❌ not run (levels ${outcome.levels.map(thousands).join(", ")}): missing ${outcome.missing}`, ""] };
   }
@@ -117,28 +146,7 @@ export function renderLeaseScale(outcome: LeaseScaleResult | LeaseScaleNotRun): 
     "",
     ...servers.flatMap((s) => whereTheTimeGoes(s, outcome.profileSeconds)),
   );
-  const drains = servers.filter((s) => s.drain);
-  if (drains.length) {
-    lines.push(
-      "### Drain after an outage",
-      "",
-      "A fresh dev deployment per server (both at once), its leases cut to a short TTL by a renewal, PostgreSQL stopped until every one had expired and 60 s more, " +
-        "then started: how long until the server had revoked every lease and dropped every user (polled every 2 s), and what was left.",
-      "",
-      "| server | leases | TTL | cutting them took | PostgreSQL down | drained after | leases left | users left | irrevocable | polls unanswered |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-      ...drains.map((s) => {
-        const d = s.drain!;
-        if ("failed" in d) return `| ${s.label} | ❌ failed: ${d.failed.replace(/\|/g, "\\|").split("\n")[0]} | | | | | | | | |`;
-        const known = (n: number) => (n < 0 ? "?" : String(n));
-        return (
-          `| ${s.label} | ${thousands(d.leases)} | ${d.ttlS} s | ${d.cutS.toFixed(0)} s | ${d.outageS.toFixed(0)} s | ` +
-          `${d.drained ? `${d.drainS.toFixed(0)} s` : `not within ${d.drainS.toFixed(0)} s`} | ${known(d.leasesLeft)} | ${known(d.usersLeft)} | ${known(d.irrevocable)} | ${d.unansweredPolls} |`
-        );
-      }),
-      "",
-    );
-  }
+  if (outcome.drains.length) lines.push(...renderDrains(outcome));
   const restarts = servers.filter((s) => s.restart);
   if (restarts.length) {
     lines.push(

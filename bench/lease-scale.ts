@@ -11,25 +11,26 @@
  *   PostgreSQL statements that took the time and, on the dev servers at their top level, the server's CPU profile.
  *   OpenBao's dev server stops at {@link OPENBAO_DEV_TOP}: its in-memory storage copies itself whole at the start of
  *   every transaction, so each lease makes every later one slower and the fill to 50,000 alone would take an hour.
- * - **Drain after an outage**: a fresh dev deployment per server, 10,000 leases whose TTL is then cut to 300 s (a
- *   renewal with that increment, which PostgreSQL must answer), PostgreSQL stopped until every one has expired and
- *   60 s more, then started: the time until the server has revoked every lease and dropped every user, and what is
- *   left irrevocable or orphaned.
+ * - **Drain after an outage** ({@link measureDrains}; BENCH_ONLY=drain runs it alone): a fresh deployment per
+ *   server and storage (both servers' dev deployments side by side, then their Raft clusters), 10,000 leases whose
+ *   TTL is then cut to 300 s (a renewal with that increment, which PostgreSQL must answer), PostgreSQL stopped until
+ *   every one has expired and 60 s more, then started: the time until the server has revoked every lease and dropped
+ *   every user, and what is left irrevocable or orphaned.
  * - **A Raft cluster restarted** with the curve's top level of leases (bench/raft-restart.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LocalDeployment } from "../harness/deployment";
 import { pool } from "../harness/processes";
 import type { Toolchain } from "../harness/toolchain";
 import { serverProduct } from "../harness/vault";
-import { type Curve, enableStatementStats, FILL_TTL, fill, issuedUsers, measureCurve, PROFILE_SECONDS, STATEMENT_STATS } from "./lease-curve";
+import { type Curve, type Deployment, fill, issuedUsers, measureCurve, PROFILE_SECONDS } from "./lease-curve";
 import type { LocalStackNames } from "./local-stack";
 import { CONCURRENCY, type NotRun, progress } from "./measure";
 import { type RaftRestartFigures, raftCurveAndRestart } from "./raft-restart";
 import { addRunbookRole } from "./runbook-role";
+import { type BenchDeployment, startDevDeployment, startRaftDeployment } from "./scale-deployment";
 
 export type { LevelFigures, Latency, RoleFigures, StatementTime } from "./lease-curve";
 
@@ -60,14 +61,29 @@ export interface PartFailed {
   readonly failed: string;
 }
 
-/** One server and storage's figures. */
+/** A dev server's in-memory storage, or three nodes of Raft. */
+export type Storage = "dev" | "raft";
+
+/** One server and storage's curve. */
 export interface ScaleServer extends Curve {
   /** "OpenBao 2.6.2" or "Vault 1.21.0". */
   readonly label: string;
-  /** A dev server's in-memory storage, or three nodes of Raft. */
-  readonly storage: "dev" | "raft";
-  readonly drain?: DrainFigures | PartFailed;
+  readonly storage: Storage;
   readonly restart?: RaftRestartFigures;
+}
+
+/** One server and storage's drain, or why it failed. */
+export interface DrainRun {
+  readonly label: string;
+  readonly storage: Storage;
+  readonly drain: DrainFigures | PartFailed;
+}
+
+/** The drains of one run: OpenBao then Vault on dev servers, then (when run) on Raft. */
+export interface DrainResult {
+  readonly measuredAt: string;
+  readonly postgresMajor: number;
+  readonly drains: readonly DrainRun[];
 }
 
 /** What section 7 measured. */
@@ -81,6 +97,8 @@ export interface LeaseScaleResult {
   readonly openbaoDevTop: number;
   /** OpenBao then Vault on dev servers, then (when run) OpenBao then Vault on Raft. */
   readonly servers: readonly ScaleServer[];
+  /** The drains (none when BENCH_DRAIN_LEASES=0). */
+  readonly drains: readonly DrainRun[];
   /** The Raft clusters whose part failed, with why. */
   readonly raftFailures: readonly (PartFailed & { readonly binary: string })[];
 }
@@ -98,7 +116,7 @@ export interface LeaseScaleOptions {
   readonly samples: number;
   /** Leases of the drain (0: no drain). */
   readonly drainLeases: number;
-  /** Whether to measure the curve and the restart on three-node Raft clusters too. */
+  /** Whether to measure the curve, the drain and the restart on three-node Raft clusters too. */
   readonly raft: boolean;
   readonly names: LocalStackNames;
 }
@@ -115,33 +133,11 @@ const DRAIN_EXTRA_DOWN_S = 60;
 /** How long the drain may take once PostgreSQL is back: past the longest retry a lease can be waiting for (160 s ± 50 %, its fifth). */
 const DRAIN_WAIT_S = 600;
 
-/** A dev server of `binary` with the stack deployed, `pg_stat_statements` on, leases of `ttl` by default. */
-async function startDeployment(toolchain: Toolchain, binary: string, ttl: string, log: string): Promise<LocalDeployment> {
-  const env = await LocalDeployment.start({
-    server: toolchain.postgres[0],
-    vaultBinary: binary,
-    tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
-    postgres: { settings: STATEMENT_STATS },
-    patchConfig: (config) => {
-      for (const a of config.applications) a.defaultTtl = ttl;
-    },
-    log,
-  });
-  try {
-    await env.deploy();
-    await enableStatementStats(env);
-    return env;
-  } catch (err) {
-    await env.stop();
-    throw err;
-  }
-}
-
 /** The curve on a dev server, with the server's CPU profile at its top level. */
 async function devCurve(toolchain: Toolchain, binary: string, scratch: string, options: LeaseScaleOptions): Promise<ScaleServer> {
   const { product } = serverProduct(binary);
   const levels = product === "OpenBao" ? options.levels.filter((l) => l <= OPENBAO_DEV_TOP) : options.levels;
-  const env = await startDeployment(toolchain, binary, FILL_TTL, "[bench] scale:");
+  const { env, stop } = await startDevDeployment(toolchain, binary, "[bench] scale:");
   try {
     await addRunbookRole(env, options.names);
     const curve = await measureCurve(env, options.names, {
@@ -152,22 +148,23 @@ async function devCurve(toolchain: Toolchain, binary: string, scratch: string, o
     });
     return { label: env.vault.label, storage: "dev", ...curve };
   } finally {
-    await env.stop();
+    await stop();
   }
 }
 
 /** Lease IDs the server still holds under each role. */
-async function leasesLeft(env: LocalDeployment, roles: readonly string[]): Promise<number> {
+async function leasesLeft(env: Deployment, roles: readonly string[]): Promise<number> {
   let n = 0;
   for (const role of roles) n += (await env.outstandingLeases(role)).length;
   return n;
 }
 
-async function drainOn(toolchain: Toolchain, binary: string, options: LeaseScaleOptions): Promise<DrainFigures> {
+/** The drain on a deployment `start` makes; stopped after. */
+async function drainOn(start: () => Promise<BenchDeployment>, storage: Storage, options: DrainOptions): Promise<DrainFigures> {
   const { names, drainLeases } = options;
-  const env = await startDeployment(toolchain, binary, FILL_TTL, "[bench] drain:");
+  const { env, stop } = await start();
   try {
-    const what = `drain ${env.vault.product}`;
+    const what = `drain ${env.vault.label} (${storage === "dev" ? "dev" : "Raft"})`;
     const leases = await fill(env, names.mountPath, names.vaultRoles, drainLeases, what);
     // every lease cut to the same short TTL, so that they all expire within the outage.
     const cutStart = Date.now();
@@ -213,11 +210,42 @@ async function drainOn(toolchain: Toolchain, binary: string, options: LeaseScale
     progress(`${what}: ${figures.drained ? "drained" : "NOT drained"} in ${drainS.toFixed(0)} s; ${left.leases} leases, ${left.users} users left`);
     return figures;
   } finally {
-    await env.stop();
+    await stop();
   }
 }
 
-/** Measures section 7: the dev servers' curves, their drains side by side, then the Raft clusters'. */
+/** What the drains need of {@link LeaseScaleOptions}. */
+type DrainOptions = Pick<LeaseScaleOptions, "names" | "drainLeases">;
+
+const failed = (err: unknown): PartFailed => ({ failed: err instanceof Error ? err.message : String(err) });
+
+/** Both servers' drains on one storage, side by side (what a failed one says is kept, the other measured). */
+async function drainsOn(toolchain: Toolchain, storage: Storage, options: DrainOptions): Promise<DrainRun[]> {
+  const binaries = [toolchain.bao, toolchain.vault];
+  const starter = storage === "dev" ? startDevDeployment : startRaftDeployment;
+  return Promise.all(
+    binaries.map(async (binary): Promise<DrainRun> => {
+      const { product, version } = serverProduct(binary);
+      const drain = await drainOn(() => starter(toolchain, binary, `[bench] drain ${storage}:`), storage, options).catch(failed);
+      return { label: `${product} ${version}`, storage, drain };
+    }),
+  );
+}
+
+/** The drains alone (BENCH_ONLY=drain): on dev servers, then, with `raft`, on three-node Raft clusters. */
+export async function measureDrains(
+  toolchain: Toolchain | undefined,
+  missing: string | undefined,
+  options: DrainOptions & Pick<LeaseScaleOptions, "raft" | "levels">,
+): Promise<DrainResult | LeaseScaleNotRun> {
+  if (!toolchain) return { missing: `${missing}`, levels: options.levels };
+  if (options.raft && !toolchain.ha) return { missing: missing ?? "HAProxy (tools/build.sh ha-topology)", levels: options.levels };
+  const drains = await drainsOn(toolchain, "dev", options);
+  if (options.raft) drains.push(...(await drainsOn(toolchain, "raft", options)));
+  return { measuredAt: new Date().toISOString(), postgresMajor: toolchain.postgres[0].major, drains };
+}
+
+/** Measures section 7: the dev servers' curves, their drains side by side, then the Raft clusters' curves and drains. */
 export async function measureLeaseScale(
   toolchain: Toolchain | undefined,
   missing: string | undefined,
@@ -230,9 +258,7 @@ export async function measureLeaseScale(
   try {
     const dev: ScaleServer[] = [];
     for (const binary of binaries) dev.push(await devCurve(toolchain, binary, scratch, options));
-    const failed = (err: unknown): PartFailed => ({ failed: err instanceof Error ? err.message : String(err) });
-    const drains =
-      options.drainLeases > 0 ? await Promise.all(binaries.map((b) => drainOn(toolchain, b, options).catch((err): PartFailed => failed(err)))) : [];
+    const drains = options.drainLeases > 0 ? await drainsOn(toolchain, "dev", options) : [];
     const raft: ScaleServer[] = [];
     const raftFailures: (PartFailed & { binary: string })[] = [];
     if (options.raft) {
@@ -248,6 +274,7 @@ export async function measureLeaseScale(
           raftFailures.push({ binary, ...failed(err) });
         }
       }
+      if (options.drainLeases > 0) drains.push(...(await drainsOn(toolchain, "raft", options)));
     }
     return {
       measuredAt: new Date().toISOString(),
@@ -257,7 +284,8 @@ export async function measureLeaseScale(
       profileSeconds: PROFILE_SECONDS,
       openbaoDevTop: OPENBAO_DEV_TOP,
       raftFailures,
-      servers: [...dev.map((d, i) => ({ ...d, drain: drains[i] })), ...raft],
+      servers: [...dev, ...raft],
+      drains,
     };
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -8,15 +8,13 @@
  * again (every node an unsealed voter).
  */
 import { performance } from "node:perf_hooks";
-import { ThrowawayCa } from "../harness/ca";
-import { LocalDeployment } from "../harness/deployment";
 import { waitFor } from "../harness/processes";
-import { RaftCluster } from "../harness/raft";
 import type { Toolchain } from "../harness/toolchain";
-import { type Curve, enableStatementStats, FILL_TTL, measureCurve, STATEMENT_STATS } from "./lease-curve";
+import { type Curve, measureCurve } from "./lease-curve";
 import type { LocalStackNames } from "./local-stack";
 import { progress } from "./measure";
 import { addRunbookRole } from "./runbook-role";
+import { startRaftDeployment } from "./scale-deployment";
 
 /** One cluster's restart with its leases. */
 export interface RaftRestartFigures {
@@ -39,22 +37,9 @@ export async function raftCurveAndRestart(
   stack: LocalStackNames,
   options: { readonly levels: readonly number[]; readonly samples: number },
 ): Promise<{ label: string; curve: Curve; restart: RaftRestartFigures }> {
-  if (!toolchain.ha) throw new Error("the Raft part needs HAProxy (tools/build.sh ha-topology)");
-  const ca = await ThrowawayCa.create();
-  const env = await LocalDeployment.start({
-    server: toolchain.postgres[0],
-    startVault: (parentDir) => RaftCluster.start({ binary, ca, haproxy: toolchain.ha!.haproxy, parentDir, log: (m) => progress(`scale raft ${m}`) }),
-    tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
-    postgres: { settings: STATEMENT_STATS },
-    patchConfig: (config) => {
-      for (const a of config.applications) a.defaultTtl = FILL_TTL;
-    },
-    log: "[bench] scale raft:",
-  });
+  const { env, stop } = await startRaftDeployment(toolchain, binary, "[bench] scale raft:");
   const cluster = env.vault;
   try {
-    await env.deploy();
-    await enableStatementStats(env);
     await addRunbookRole(env, stack);
     const what = `scale ${cluster.label} (Raft)`;
     const curve = await measureCurve(env, stack, { ...options, what });
@@ -94,7 +79,6 @@ export async function raftCurveAndRestart(
     );
     return { label: cluster.label, curve, restart };
   } finally {
-    await env.stop();
-    ca.remove();
+    await stop();
   }
 }

@@ -11,8 +11,8 @@ import type { CredentialsResult, IssueRun } from "./credentials";
 import type { DeploysResult } from "./deploys";
 import type { HaResult } from "./ha";
 import type { LeaseAuditNotRun, LeaseAuditResult } from "./lease-audit";
-import type { LeaseScaleNotRun, LeaseScaleResult } from "./lease-scale";
-import { renderLeaseScale } from "./lease-scale-report";
+import type { DrainResult, LeaseScaleNotRun, LeaseScaleResult } from "./lease-scale";
+import { DRAIN_HEADING, LEASE_SCALE_HEADING, renderDrains, renderLeaseScale } from "./lease-scale-report";
 import { type NotRun, notRun } from "./measure";
 import type { RaftResult } from "./raft";
 import { median, overlap, quantile, slope, spread } from "./stats";
@@ -42,6 +42,8 @@ export interface BenchResults {
   readonly leaseAudit?: LeaseAuditResult | LeaseAuditNotRun;
   readonly raft?: RaftResult | NotRun;
   readonly leaseScale?: LeaseScaleResult | LeaseScaleNotRun;
+  /** Section 7's drain alone (BENCH_ONLY=drain). */
+  readonly drains?: DrainResult | LeaseScaleNotRun;
 }
 
 const ok = (pass: boolean) => (pass ? "✅" : "❌");
@@ -371,13 +373,38 @@ export function renderReport(results: BenchResults): string[] {
     ...(results.leaseAudit ? renderLeaseAudit(results.leaseAudit) : []),
     ...(results.raft ? renderRaft(results.raft) : []),
     ...(results.leaseScale ? renderLeaseScale(results.leaseScale).lines : []),
+    ...(results.drains ? [LEASE_SCALE_HEADING, "", ...(notRun(results.drains) ? notRunLines(results.drains) : renderDrains(results.drains))] : []),
   ];
+}
+
+/** The parts that re-measure one subsection of a section, which a run of that part alone replaces (see {@link mergeSections}). */
+const SUBSECTIONS: Readonly<Record<string, { readonly section: string; readonly heading: string; readonly before: RegExp }>> = {
+  // the drain's table sits between section 7's statements and its Raft restarts.
+  drain: { section: "7", heading: DRAIN_HEADING, before: /^(### A Raft cluster restarted|❌ the Raft part of)/ },
+};
+
+/**
+ * `section` with its subsection under `heading` (up to the next `### ` heading or a line `before` matches) replaced
+ * by `fresh`'s; where it had none, `fresh`'s goes before the first line `before` matches, or at the end.
+ */
+function replaceSubsection(section: readonly string[], fresh: readonly string[], sub: (typeof SUBSECTIONS)[string]): string[] {
+  const own = fresh.slice(fresh.indexOf(sub.heading));
+  const start = section.indexOf(sub.heading);
+  const endFrom = (from: number) => {
+    const i = section.findIndex((l, j) => j > from && (l.startsWith("### ") || sub.before.test(l)));
+    return i < 0 ? section.length : i;
+  };
+  if (start >= 0) return [...section.slice(0, start), ...own, ...section.slice(endFrom(start))];
+  const at = section.findIndex((l) => sub.before.test(l));
+  const where = at < 0 ? section.length : at;
+  return [...section.slice(0, where), ...own, ...section.slice(where)];
 }
 
 /**
  * The report's sections (`## <n>. …` up to the next one), so that one part run alone (BENCH_ONLY) replaces
- * only its own section of an existing BENCHMARKS.md: the earlier file's header and other sections, this run's
- * sections, and a line in the header saying which section was re-measured alone, and when.
+ * only its own section of an existing BENCHMARKS.md (or, for a part that measures one subsection, BENCH_ONLY=drain,
+ * that subsection): the earlier file's header and other sections, this run's sections, and a line in the header
+ * saying which section was re-measured alone, and when.
  *
  * @param previous the existing BENCHMARKS.md
  * @param fresh this run's report ({@link renderReport})
@@ -395,14 +422,19 @@ export function mergeSections(previous: string, fresh: readonly string[], only: 
     return out;
   };
   const merged = sections(previous.split("\n"));
-  for (const [key, lines] of sections(fresh)) merged.set(key, lines);
+  const sub = SUBSECTIONS[only];
+  for (const [key, lines] of sections(fresh)) {
+    merged.set(key, sub && sub.section === key && merged.has(key) ? replaceSubsection(merged.get(key)!, lines, sub) : lines);
+  }
   // the earlier run's header (its date and machine), and a line saying which section this run replaced.
   const headOf = (lines: readonly string[]) =>
     lines.slice(
       0,
       lines.findIndex((l) => /^## \d+\. /.test(l)),
     );
-  const replaced = [...sections(fresh).keys()].map((k) => `section ${k}`).join(", ");
+  const replaced = [...sections(fresh).keys()]
+    .map((k) => `section ${k}${sub?.section === k ? `'s ${sub.heading.slice(4).toLowerCase()}` : ""}`)
+    .join(", ");
   const before = headOf(previous.split("\n")).filter((l) => !l.startsWith(`- ${replaced} re-measured alone`));
   const date = headOf(fresh).find((l) => l.startsWith("- date: "));
   const listEnd = before.findIndex((l, i) => i > 0 && l === "" && before[i - 1].startsWith("- "));

@@ -8,15 +8,18 @@ import { measureCredentials } from "./credentials";
 import { measureDeploys } from "./deploys";
 import { measureHa } from "./ha";
 import { measureLeaseAudit } from "./lease-audit";
-import { measureLeaseScale } from "./lease-scale";
+import { measureDrains, measureLeaseScale } from "./lease-scale";
 import { type LocalStackNames, localStackNames } from "./local-stack";
 import { progress } from "./measure";
 import { measureRaft } from "./raft";
 import type { BenchResults, Machine } from "./report";
 import { measureSynth } from "./synth";
 
-/** The parts BENCH_ONLY can name, in the report's order (sections 1 to 7). */
-export const BENCH_PARTS = ["synth", "creds", "deploy", "ha", "leases", "raft", "scale"] as const;
+/**
+ * The parts BENCH_ONLY can name, in the report's order (sections 1 to 7); `drain` is section 7's drain after an
+ * outage alone (a full run measures it within `scale`), so that it can be re-measured without the hour-long curve.
+ */
+export const BENCH_PARTS = ["synth", "creds", "deploy", "ha", "leases", "raft", "scale", "drain"] as const;
 /** A part BENCH_ONLY can name. */
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
@@ -45,7 +48,7 @@ export interface BenchOptions {
   readonly scaleSamples: number;
   /** Leases of the drain after an outage (0: none). */
   readonly drainLeases: number;
-  /** Whether section 7 measures three-node Raft clusters too (the curve and a restart). */
+  /** Whether section 7 measures three-node Raft clusters too (the curve, the drain and a restart). */
   readonly scaleRaft: boolean;
 }
 
@@ -88,9 +91,9 @@ export function benchOptions(env: NodeJS.ProcessEnv): BenchOptions {
   };
 }
 
-/** The parts a run measures, in order: every part, or `only`. */
+/** The parts a run measures, in order: every part (`drain` within `scale`), or `only`. */
 export function partsToRun(only?: BenchPart): BenchPart[] {
-  return BENCH_PARTS.filter((p) => only === undefined || p === only);
+  return BENCH_PARTS.filter((p) => (only === undefined ? p !== "drain" : p === only));
 }
 
 /** The machine, for the report's header; `date` is now. */
@@ -119,7 +122,7 @@ export async function runBench(options: BenchOptions, names: LocalStackNames = l
   const servers = parts.filter((p) => p !== "synth");
   if (servers.length === 0) return { machine, synth };
   progress("preparing the toolchain (tools/build.sh)");
-  const { toolchain, missing } = await prepareToolchain({ ha: servers.some((p) => p === "ha" || p === "raft" || p === "scale") });
+  const { toolchain, missing } = await prepareToolchain({ ha: servers.some((p) => p === "ha" || p === "raft" || p === "scale" || p === "drain") });
   const roles = names.vaultRoles;
   return {
     machine,
@@ -141,6 +144,9 @@ export async function runBench(options: BenchOptions, names: LocalStackNames = l
           raft: options.scaleRaft,
           names,
         })
+      : undefined,
+    drains: servers.includes("drain")
+      ? await measureDrains(toolchain, missing, { drainLeases: options.drainLeases, raft: options.scaleRaft, levels: options.scaleLevels, names })
       : undefined,
   };
 }

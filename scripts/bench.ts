@@ -13,15 +13,16 @@
  * 7. Lease explosions (bench/lease-scale.ts, bench/raft-restart.ts): issuance, renewal and revocation at 0, 10,000 and 50,000 active
  *    leases for the project's and the runbook's statements, what PostgreSQL and the server spend the time on, and
  *    on dev servers and on three-node Raft clusters, the drain of 10,000 expired leases after a PostgreSQL outage, a
- *    Raft cluster restarted with 50,000; its plot goes to docs/images/lease-scale.svg.
+ *    Raft cluster restarted with 50,000; its plot goes to docs/images/lease-scale.svg. BENCH_ONLY=drain re-measures
+ *    the drains alone (dev servers, then Raft clusters; about 40 min) and replaces only their table.
  *
  * bench/report.ts renders the sections' results and merges a run of one part into BENCHMARKS.md.
  *
  * Environment: BENCH_SYNTH_RUNS (default 5), BENCH_CRED_REPEATS (default 3), BENCH_CREDS (default 500),
  * BENCH_DEPLOY_REPEATS (default 3), BENCH_HA_REPEATS (default 3), BENCH_AUDIT_LEASES (default 10000), BENCH_AUDIT_RUNS (default 3),
  * BENCH_RAFT_REPEATS (default 3), BENCH_SCALE_LEVELS (default 0,10000,50000), BENCH_SCALE_SAMPLES (default 400),
- * BENCH_DRAIN_LEASES (default 10000; 0 for none), BENCH_SCALE_RAFT (default 1; 0 leaves the Raft clusters out), BENCH_ONLY=synth|creds|deploy|ha|leases|raft|scale (run one part:
- * its section of BENCHMARKS.md is replaced, the others kept).
+ * BENCH_DRAIN_LEASES (default 10000; 0 for none), BENCH_SCALE_RAFT (default 1; 0 leaves the Raft clusters out), BENCH_ONLY=synth|creds|deploy|ha|leases|raft|scale|drain (run one part:
+ * its section of BENCHMARKS.md is replaced, the others kept; drain replaces its table in section 7).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { LeaseScaleResult, LevelFigures, RoleFigures } from "../../bench/lease-scale";
-import { LEASE_SCALE_PLOT, renderLeaseScale } from "../../bench/lease-scale-report";
+import type { DrainRun, LeaseScaleResult, LevelFigures, RoleFigures } from "../../bench/lease-scale";
+import { DRAIN_HEADING, LEASE_SCALE_PLOT, renderDrains, renderLeaseScale } from "../../bench/lease-scale-report";
 import { ROOT } from "../helpers";
 
 const latency = (p50: number) => ({ n: 400, p50, p99: p50 * 3, errors: 0 });
@@ -22,6 +22,40 @@ const level = (active: number, project: number, bare: number): LevelFigures => (
   project: role(project),
   bare: role(bare),
 });
+const DRAINS: DrainRun[] = [
+  {
+    label: "OpenBao 2.6.2",
+    storage: "dev",
+    drain: {
+      leases: 10_000,
+      ttlS: 180,
+      cutS: 80,
+      outageS: 240,
+      drainS: 95,
+      drained: true,
+      leasesLeft: 0,
+      usersLeft: 0,
+      irrevocable: 0,
+      unansweredPolls: 0,
+    },
+  },
+  {
+    label: "Vault 1.21.0",
+    storage: "raft",
+    drain: {
+      leases: 10_000,
+      ttlS: 180,
+      cutS: 40,
+      outageS: 240,
+      drainS: 900,
+      drained: false,
+      leasesLeft: 12,
+      usersLeft: 12,
+      irrevocable: -1,
+      unansweredPolls: 3,
+    },
+  },
+];
 const RESULT: LeaseScaleResult = {
   measuredAt: "2026-12-07T00:00:00.000Z",
   postgresMajor: 15,
@@ -30,42 +64,19 @@ const RESULT: LeaseScaleResult = {
   profileSeconds: 15,
   openbaoDevTop: 10_000,
   raftFailures: [],
+  drains: DRAINS,
   servers: [
     {
       label: "OpenBao 2.6.2",
       storage: "dev",
       levels: [level(0, 12, 10), level(10_000, 60, 55), level(50_000, 240, 230)],
       profile: ["Showing nodes accounting for 10s", "flat  flat%   sum%        cum   cum%"],
-      drain: {
-        leases: 10_000,
-        ttlS: 180,
-        cutS: 80,
-        outageS: 240,
-        drainS: 95,
-        drained: true,
-        leasesLeft: 0,
-        usersLeft: 0,
-        irrevocable: 0,
-        unansweredPolls: 0,
-      },
     },
     {
       label: "Vault 1.21.0",
       storage: "dev",
       levels: [level(0, 12, 10), level(10_000, 14, 12), level(50_000, 16, 13)],
       profile: [],
-      drain: {
-        leases: 10_000,
-        ttlS: 180,
-        cutS: 40,
-        outageS: 240,
-        drainS: 900,
-        drained: false,
-        leasesLeft: 12,
-        usersLeft: 12,
-        irrevocable: -1,
-        unansweredPolls: 3,
-      },
     },
     {
       label: "OpenBao 2.6.2",
@@ -115,9 +126,16 @@ describe("renderLeaseScale", () => {
     expect(text).toContain("Showing nodes accounting for 10s");
   });
 
-  it("says when a drain did not finish, with what was left", () => {
-    expect(text).toContain("| OpenBao 2.6.2 | 10,000 | 180 s | 80 s | 240 s | 95 s | 0 | 0 | 0 | 0 |");
-    expect(text).toContain("| Vault 1.21.0 | 10,000 | 180 s | 40 s | 240 s | not within 900 s | 12 | 12 | ? | 3 |");
+  it("says per server and storage when a drain did not finish, with what was left", () => {
+    expect(text).toContain("| OpenBao 2.6.2, dev server | 10,000 | 180 s | 80 s | 240 s | 95 s | 0 | 0 | 0 | 0 |");
+    expect(text).toContain("| Vault 1.21.0, Raft ×3 | 10,000 | 180 s | 40 s | 240 s | not within 900 s | 12 | 12 | ? | 3 |");
+  });
+
+  it("has no drain table when no drain ran, and the same one as the drain alone renders when one did", () => {
+    expect(renderLeaseScale({ ...RESULT, drains: [] }).lines).not.toContain(DRAIN_HEADING);
+    const alone = renderDrains({ measuredAt: RESULT.measuredAt, postgresMajor: 15, drains: DRAINS });
+    expect(alone[0]).toBe(DRAIN_HEADING);
+    expect(text).toContain(alone.join("\n"));
   });
 
   it("has a row per restarted cluster, and no such table when none was", () => {
@@ -128,12 +146,12 @@ describe("renderLeaseScale", () => {
   it("reports a drain or a Raft part that failed, and the rest as measured", () => {
     const broken = renderLeaseScale({
       ...RESULT,
-      servers: [{ ...RESULT.servers[0], drain: { failed: "fetch failed\nat …" } }, RESULT.servers[1]],
+      drains: [{ ...DRAINS[0], drain: { failed: "fetch failed\nat …" } }, DRAINS[1]],
       raftFailures: [{ binary: "/cache/vault", failed: "timed out" }],
     }).lines.join("\n");
-    expect(broken).toContain("| OpenBao 2.6.2 | ❌ failed: fetch failed |");
+    expect(broken).toContain("| OpenBao 2.6.2, dev server | ❌ failed: fetch failed |");
     expect(broken).toContain("❌ the Raft part of `/cache/vault` failed: timed out");
-    expect(broken).toContain("| Vault 1.21.0 | 10,000 | 180 s |");
+    expect(broken).toContain("| Vault 1.21.0, Raft ×3 | 10,000 | 180 s |");
   });
 
   it("plots a solid and a dashed line per server, in the server's colour", () => {

@@ -18,6 +18,7 @@ import {
   renderReport,
   renderSynth,
 } from "../../bench/report";
+import { DRAIN_HEADING, LEASE_SCALE_HEADING, renderDrains } from "../../bench/lease-scale-report";
 import type { SynthResult } from "../../bench/synth";
 import { ROOT } from "../helpers";
 import { AUDIT, CREDENTIALS, DEPLOYS, HA, MACHINE, RAFT, SYNTH, SYNTH_SECTION, timedRuns } from "./report.fixture";
@@ -326,6 +327,49 @@ describe("mergeSections", () => {
     expect(fileLines(merged).filter((l) => l.startsWith("- section 6 re-measured alone"))).toEqual([
       "- section 6 re-measured alone (BENCH_ONLY=raft) on 2026-12-07T10:00:00.000Z",
     ]);
+  });
+
+  it("replaces only section 7's drain when the drain ran alone, keeping the curve and the restarts", () => {
+    const section7 = (drain: string[]) => [
+      LEASE_SCALE_HEADING,
+      "",
+      "old curve",
+      "",
+      ...drain,
+      "### A Raft cluster restarted with its leases",
+      "",
+      "old restarts",
+      "",
+    ];
+    const previous = [PREVIOUS, ...section7([DRAIN_HEADING, "", "old drain", ""])].join("\n");
+    const drains = { measuredAt: "2026-12-08T01:00:00.000Z", postgresMajor: 15, drains: [] };
+    const fresh = freshOf(renderReport({ machine: MACHINE, drains }).slice(renderHeader(MACHINE).length));
+    const merged = fileLines(mergeSections(previous, fresh, "drain"));
+    const seven = merged.slice(merged.indexOf(LEASE_SCALE_HEADING));
+    expect(seven).toEqual(fileLines(section7(renderDrains(drains))));
+    expect(merged).toContain("- section 7's drain after an outage re-measured alone (BENCH_ONLY=drain) on 2026-12-07T10:00:00.000Z");
+    expect(merged).toContain("old deploys");
+    // an earlier section 7 without a drain gets one before its restarts.
+    const without = [PREVIOUS, ...section7([])].join("\n");
+    const added = fileLines(mergeSections(without, fresh, "drain"));
+    expect(added.slice(added.indexOf(LEASE_SCALE_HEADING))).toEqual(fileLines(section7(renderDrains(drains))));
+  });
+
+  it("merges the drain alone into the committed BENCHMARKS.md's section 7, its other subsections as they were", () => {
+    const committed = BENCHMARKS.join("\n");
+    const drains = { measuredAt: "2026-12-08T01:00:00.000Z", postgresMajor: 15, drains: [] };
+    const fresh = freshOf(renderReport({ machine: MACHINE, drains }).slice(renderHeader(MACHINE).length));
+    const merged = fileLines(mergeSections(committed, fresh, "drain"));
+    const outsideDrain = (lines: string[]) => {
+      const seven = lines.slice(lines.indexOf(LEASE_SCALE_HEADING)).filter((l) => !l.startsWith("Total bench time"));
+      const start = seven.indexOf(DRAIN_HEADING);
+      const end = seven.findIndex((l, i) => i > start && (l.startsWith("### ") || l.startsWith("❌ the Raft part")));
+      return [...seven.slice(0, start), ...seven.slice(end < 0 ? seven.length : end)];
+    };
+    expect(outsideDrain(merged)).toEqual(outsideDrain(BENCHMARKS));
+    expect(merged).toContain(
+      "Measured 2026-12-08T01:00:00.000Z, PostgreSQL 15. A fresh deployment per server and storage (both servers at once, their dev servers, then their Raft clusters), its leases cut to a short TTL by a renewal, PostgreSQL stopped until every one had expired and 60 s more, then started: how long until the server had revoked every lease and dropped every user (polled every 2 s), and what was left.",
+    );
   });
 });
 

@@ -41,7 +41,7 @@ describe("benchOptions", () => {
 
   it("fails on a BENCH_ONLY that names no part, listing the parts", () => {
     expect(() => benchOptions({ BENCH_ONLY: "credentials" })).toThrow(
-      "BENCH_ONLY=credentials: expected one of synth, creds, deploy, ha, leases, raft, scale",
+      "BENCH_ONLY=credentials: expected one of synth, creds, deploy, ha, leases, raft, scale, drain",
     );
   });
 
@@ -53,8 +53,9 @@ describe("benchOptions", () => {
 });
 
 describe("partsToRun", () => {
-  it("runs every part in the report's order without BENCH_ONLY", () => {
+  it("runs every part in the report's order without BENCH_ONLY, the drain within section 7's scale part", () => {
     expect(partsToRun()).toEqual(["synth", "creds", "deploy", "ha", "leases", "raft", "scale"]);
+    expect(partsToRun("drain")).toEqual(["drain"]);
   });
 
   it("runs the one part BENCH_ONLY names", () => {
