@@ -306,7 +306,7 @@ export function renderLeaseAudit(outcome: LeaseAuditResult | LeaseAuditNotRun): 
     latencyRows.push(`| ${r.label} | ${q(r.alone)} | ${q(r.during)} | ${r.duringFindings} |`);
   }
   report.push(
-    `Measured ${outcome.measuredAt}. The \`local\` stack deployed by OpenTofu (PostgreSQL ${outcome.postgresMajor}, everything on 127.0.0.1), ` +
+    `Measured ${outcome.measuredAt}. The \`local\` stack deployed by OpenTofu on a dev server of each (in-memory storage; PostgreSQL ${outcome.postgresMajor}, everything on 127.0.0.1), ` +
       `${AUDIT_LEASES.toLocaleString("en")} credentials issued across the ${inWords(outcome.applications)} applications (1 h leases, left active), then ` +
       `\`npm run leases -- --env local --format json\` run ${outcome.runs} times as a child process with a token carrying only \`${outcome.auditPolicy}\`: ` +
       `it runs the probe, lists the leases, looks up each one (${outcome.lookupConcurrency} at a time), logs in with its own credential and reads the catalog, ` +
@@ -321,6 +321,9 @@ export function renderLeaseAudit(outcome: LeaseAuditResult | LeaseAuditNotRun): 
     "| server | alone | during audits | findings of those audits |",
     "| --- | ---: | ---: | ---: |",
     ...latencyRows,
+    "",
+    "These are dev servers: OpenBao's in-memory storage copies itself whole at every transaction, so its issuance slows with every lease " +
+      "it holds, which Raft, production's storage, does not do (section 7 measures both).",
     "",
   );
   return report;
