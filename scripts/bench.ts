@@ -14,7 +14,7 @@
  *    leases for the project's and the runbook's statements, what PostgreSQL and the server spend the time on, and
  *    on dev servers and on three-node Raft clusters, the drain of 10,000 expired leases after a PostgreSQL outage, a
  *    Raft cluster restarted with 50,000; its plot goes to docs/images/lease-scale.svg. BENCH_ONLY=drain re-measures
- *    the drains alone (dev servers, then Raft clusters; about 40 min) and replaces only their table.
+ *    the drains alone (dev servers, then Raft clusters; about 25 min) and replaces only their table.
  *
  * bench/report.ts renders the sections' results and merges a run of one part into BENCHMARKS.md.
  *
