@@ -232,14 +232,18 @@ async function drainsOn(toolchain: Toolchain, storage: Storage, options: DrainOp
   );
 }
 
+/** Section 7 (or its drains) not run: what was missing, the toolchain or HAProxy for the Raft part. */
+function notRunFor(toolchain: Toolchain | undefined, missing: string | undefined, options: Pick<LeaseScaleOptions, "levels">): LeaseScaleNotRun {
+  return { missing: toolchain ? (missing ?? "HAProxy (tools/build.sh ha-topology)") : `${missing}`, levels: options.levels };
+}
+
 /** The drains alone (BENCH_ONLY=drain): on dev servers, then, with `raft`, on three-node Raft clusters. */
 export async function measureDrains(
   toolchain: Toolchain | undefined,
   missing: string | undefined,
   options: DrainOptions & Pick<LeaseScaleOptions, "raft" | "levels">,
 ): Promise<DrainResult | LeaseScaleNotRun> {
-  if (!toolchain) return { missing: `${missing}`, levels: options.levels };
-  if (options.raft && !toolchain.ha) return { missing: missing ?? "HAProxy (tools/build.sh ha-topology)", levels: options.levels };
+  if (!toolchain || (options.raft && !toolchain.ha)) return notRunFor(toolchain, missing, options);
   const drains = await drainsOn(toolchain, "dev", options);
   if (options.raft) drains.push(...(await drainsOn(toolchain, "raft", options)));
   return { measuredAt: new Date().toISOString(), postgresMajor: toolchain.postgres[0].major, drains };
@@ -251,8 +255,7 @@ export async function measureLeaseScale(
   missing: string | undefined,
   options: LeaseScaleOptions,
 ): Promise<LeaseScaleResult | LeaseScaleNotRun> {
-  if (!toolchain) return { missing: `${missing}`, levels: options.levels };
-  if (options.raft && !toolchain.ha) return { missing: missing ?? "HAProxy (tools/build.sh ha-topology)", levels: options.levels };
+  if (!toolchain || (options.raft && !toolchain.ha)) return notRunFor(toolchain, missing, options);
   const scratch = mkdtempSync(join(tmpdir(), "keybuzz-bench-scale-"));
   const binaries = [toolchain.bao, toolchain.vault];
   try {

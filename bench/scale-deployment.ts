@@ -19,18 +19,20 @@ export interface BenchDeployment<V extends VaultEndpoint = VaultEndpoint> {
 }
 
 /**
- * Section 6's three-node cluster of `binary` (Raft, TLS, HAProxy in front) with the `local` stack deployed through
- * it, `pg_stat_statements` on and leases of {@link FILL_TTL} by default; its throwaway CA goes when it stops.
+ * The `local` stack deployed on PostgreSQL and the server `vault` names (a dev server's binary, or a starter),
+ * `pg_stat_statements` on; `cleanup` runs after the deployment stops, or when it could not start.
  */
-export async function startRaftDeployment(toolchain: Toolchain, binary: string, log: string): Promise<BenchDeployment<RaftCluster>> {
-  const { ha } = toolchain;
-  if (!ha) throw new Error("the Raft part needs HAProxy (tools/build.sh ha-topology)");
-  const ca = await ThrowawayCa.create();
-  let env: LocalDeployment<PostgresCluster, RaftCluster> | undefined;
+async function deployed<V extends VaultEndpoint>(
+  toolchain: Toolchain,
+  vault: { vaultBinary: string } | { startVault: (parentDir: string) => Promise<V> },
+  log: string,
+  cleanup: () => void = () => undefined,
+): Promise<BenchDeployment<V>> {
+  let env: LocalDeployment<PostgresCluster, V> | undefined;
   try {
-    env = await LocalDeployment.start({
+    env = await LocalDeployment.start<PostgresCluster, V>({
       server: toolchain.postgres[0],
-      startVault: (parentDir) => RaftCluster.start({ binary, ca, haproxy: ha.haproxy, parentDir, log: (m) => progress(`${log} ${m}`) }),
+      ...vault,
       tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
       postgres: { settings: STATEMENT_STATS },
       patchConfig: (config) => {
@@ -40,39 +42,34 @@ export async function startRaftDeployment(toolchain: Toolchain, binary: string, 
     });
     await env.deploy();
     await enableStatementStats(env);
-    const started = env;
-    return {
-      env,
-      stop: async () => {
-        await started.stop();
-        ca.remove();
-      },
-    };
   } catch (err) {
     await env?.stop();
-    ca.remove();
+    cleanup();
     throw err;
   }
+  const started = env;
+  return {
+    env,
+    stop: async () => {
+      await started.stop();
+      cleanup();
+    },
+  };
+}
+
+/**
+ * Section 6's three-node cluster of `binary` (Raft, TLS, HAProxy in front) with the `local` stack deployed through
+ * it; its throwaway CA goes when it stops.
+ */
+export async function startRaftDeployment(toolchain: Toolchain, binary: string, log: string): Promise<BenchDeployment<RaftCluster>> {
+  const { ha } = toolchain;
+  if (!ha) throw new Error("the Raft part needs HAProxy (tools/build.sh ha-topology)");
+  const ca = await ThrowawayCa.create();
+  const startVault = (parentDir: string) => RaftCluster.start({ binary, ca, haproxy: ha.haproxy, parentDir, log: (m) => progress(`${log} ${m}`) });
+  return deployed(toolchain, { startVault }, log, () => ca.remove());
 }
 
 /** A dev server of `binary` with the stack deployed. */
-export async function startDevDeployment(toolchain: Toolchain, binary: string, log: string): Promise<BenchDeployment<VaultServer>> {
-  const env = await LocalDeployment.start({
-    server: toolchain.postgres[0],
-    vaultBinary: binary,
-    tools: { engine: toolchain.tofu, cliConfig: toolchain.cliConfig },
-    postgres: { settings: STATEMENT_STATS },
-    patchConfig: (config) => {
-      for (const a of config.applications) a.defaultTtl = FILL_TTL;
-    },
-    log,
-  });
-  try {
-    await env.deploy();
-    await enableStatementStats(env);
-    return { env, stop: () => env.stop() };
-  } catch (err) {
-    await env.stop();
-    throw err;
-  }
+export function startDevDeployment(toolchain: Toolchain, binary: string, log: string): Promise<BenchDeployment<VaultServer>> {
+  return deployed<VaultServer>(toolchain, { vaultBinary: binary }, log);
 }
